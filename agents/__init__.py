@@ -1,0 +1,51 @@
+"""MIRR agents: one module per agent and a small registry.
+
+import agents
+agents.available()                 # ['random', 'naive', 'heuristic', 'oracle', 'llm', 'grpo']
+agent = agents.create("heuristic")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .base import Agent, BaseAgent
+
+# name -> (module, class, one-line description); modules load lazily (llm pulls in groq).
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "random": ("agents.random_agent", "RandomAgent", "uniformly random valid actions"),
+    "naive": ("agents.naive", "NaiveAgent", "metrics only: restarts whatever looks worst"),
+    "heuristic": ("agents.heuristic", "HeuristicAgent", "log-aware: follows upstream pointers, diagnoses, fixes"),
+    "oracle": ("agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
+}
+
+
+class UnknownAgent(ValueError):
+    """No agent is registered under that name."""
+
+
+def register(name: str, module: str, cls: str, description: str) -> None:
+    """Add an agent to the registry (outside packages can register their own)."""
+    _REGISTRY[name] = (module, cls, description)
+
+
+def available() -> list[str]:
+    """Names accepted by `create`, in a stable order."""
+    return list(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    return _REGISTRY[name][2]
+
+
+def create(name: str, **options: Any) -> BaseAgent:
+    """Build an agent by name. Options go to its constructor (e.g. env= for the oracle)."""
+    if name not in _REGISTRY:
+        raise UnknownAgent(f"unknown agent {name!r} (available: {', '.join(available())})")
+    module, cls, _ = _REGISTRY[name]
+    agent_cls = getattr(importlib.import_module(module), cls)
+    return agent_cls(**options)
+
+
+__all__ = ["Agent", "BaseAgent", "UnknownAgent", "available", "create", "describe", "register"]

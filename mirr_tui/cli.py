@@ -1,0 +1,493 @@
+"""The `mirr` command line. Heavy imports stay inside the commands so `mirr --help` starts fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="mirr",
+    help="MIRR: five microservices, one hidden fault, 30 steps. Play it, watch agents, compare scores.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Incident seed (same seed = same incident).", min=0)]
+ScenarioOpt = Annotated[str | None, typer.Option("--scenario", help="A named scenario from openenv.yaml.")]
+DifficultyOpt = Annotated[
+    str | None, typer.Option("--difficulty", help="easy, normal or hard (default from openenv.yaml).")
+]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Another openenv.yaml.", dir_okay=False)]
+ReplayDirOpt = Annotated[Path, typer.Option("--replays", help="Where replays are saved.", file_okay=False)]
+AgentOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", help="Agent option KEY=VALUE (repeatable), e.g. -o model=llama-3.1-8b-instant."),
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """One clear line on stderr and a non-zero exit: no traceback for user mistakes."""
+    typer.echo(f"mirr: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def default_replay_dir() -> Path:
+    return Path(os.environ.get("MIRR_REPLAY_DIR", "replays"))
+
+
+def default_results_file() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mirr" / "results.jsonl"
+
+
+def load_env_config(config: Path | None) -> Any:
+    from .core import ConfigError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def check_incident_options(cfg: Any, scenario: str | None, difficulty: str | None) -> None:
+    from .core import ConfigError
+
+    try:
+        cfg.difficulty(difficulty)
+        if scenario:
+            cfg.scenario(scenario)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def parse_agent_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`-o key=value` pairs; values that look like numbers or booleans become them."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            fail(f"agent option {pair!r} must look like KEY=VALUE")
+        key, value = pair.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if not key:
+            fail(f"agent option {pair!r} has no key")
+        options[key] = _coerce(value.strip())
+    return options
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def check_agent(name: str, allow_all: bool = False) -> None:
+    import agents
+
+    if allow_all and name == "all":
+        return
+    if name not in agents.available():
+        fail(f"unknown agent {name!r} (available: {', '.join(agents.available())})")
+
+
+# ---------------------------------------------------------------------------------------- TUI
+def run_app(mode: str, **kwargs: Any) -> None:
+    from .tui.app import make_app
+
+    application = make_app(mode=mode, **kwargs)
+    application.run()
+    message = getattr(application, "exit_message", None)
+    if message:
+        typer.echo(message)
+
+
+@app.command()
+def play(
+    seed: SeedOpt = None,
+    scenario: ScenarioOpt = None,
+    difficulty: DifficultyOpt = None,
+    replays: ReplayDirOpt = Path("replays"),
+    config: ConfigOpt = None,
+) -> None:
+    """Play an incident by hand in the terminal."""
+    cfg = load_env_config(config)
+    check_incident_options(cfg, scenario, difficulty)
+    run_app("play", seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replays, config=cfg)
+
+
+@app.command()
+def watch(
+    agent: Annotated[str, typer.Option("--agent", help="Agent to watch (see `mirr agents`).")] = "heuristic",
+    seed: SeedOpt = None,
+    scenario: ScenarioOpt = None,
+    difficulty: DifficultyOpt = None,
+    speed: Annotated[float, typer.Option("--speed", help="Steps per second.", min=0.1, max=50)] = 2.0,
+    option: AgentOptionOpt = None,
+    replays: ReplayDirOpt = Path("replays"),
+    config: ConfigOpt = None,
+) -> None:
+    """Watch an agent play live in the same screen."""
+    cfg = load_env_config(config)
+    check_incident_options(cfg, scenario, difficulty)
+    check_agent(agent)
+    run_app(
+        "watch",
+        seed=seed,
+        scenario=scenario,
+        difficulty=difficulty,
+        agent=agent,
+        agent_options=parse_agent_options(option),
+        speed=speed,
+        replay_dir=replays,
+        config=cfg,
+    )
+
+
+@app.command()
+def replay(
+    file: Annotated[Path | None, typer.Argument(help="A saved replay; omit to pick one from --replays.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-simulate and check every frame; no screen.")] = False,
+    replays: ReplayDirOpt = Path("replays"),
+) -> None:
+    """Step through a saved replay frame by frame (or verify it)."""
+    from .replay import ReplayError, load_replay, verify_replay
+
+    if file is None:
+        if verify:
+            fail("--verify needs a replay FILE")
+        run_app("replay", replay_dir=replays)
+        return
+    try:
+        loaded = load_replay(file)
+    except ReplayError as exc:
+        fail(str(exc))
+    if verify:
+        result = verify_replay(loaded)
+        if not result.ok:
+            fail(f"{file}: MISMATCH at {result.message}", code=1)
+        typer.echo(f"{file}: {result.message}")
+        return
+    run_app("replay", replay_path=file, replay_dir=replays)
+
+
+@app.command()
+def scores(
+    directory: Annotated[Path | None, typer.Argument(help="Folder of replays (default: replays/).")] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
+) -> None:
+    """Human-vs-agent scoreboard from saved replays."""
+    from .scores import build_scoreboard
+
+    folder = directory or default_replay_dir()
+    if directory is not None and not directory.is_dir():
+        fail(f"{directory}: no such folder")
+    board = build_scoreboard(folder)
+    if as_json:
+        typer.echo(json.dumps(_scoreboard_json(board), indent=2))
+        return
+    if not plain and sys.stdout.isatty() and sys.stdin.isatty():
+        run_app("scores", replay_dir=folder)
+        return
+    _print_scoreboard(board, folder)
+
+
+def _scoreboard_json(board: Any) -> dict[str, Any]:
+    return {
+        "players": [
+            {
+                "player": p.player,
+                "kind": p.kind,
+                "episodes": p.episodes,
+                "success_rate": p.success_rate,
+                "diagnosis_accuracy": p.diagnosis_accuracy,
+                "mean_score": p.mean_score,
+                "best_score": p.best_score,
+            }
+            for p in board.players
+        ],
+        "head_to_head": [
+            {
+                "seed": h.seed,
+                "difficulty": h.difficulty,
+                "scenario": h.scenario,
+                "scores": {k: v[0] for k, v in h.results.items()},
+            }
+            for h in board.head_to_head
+        ],
+        "skipped": [{"file": str(path), "reason": reason} for path, reason in board.skipped],
+    }
+
+
+def _print_scoreboard(board: Any, folder: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not board.players:
+        console.print(f"no replays in {folder} yet: play one with `mirr play` or `mirr eval --save-replays {folder}`")
+    else:
+        table = Table(title=f"MIRR scoreboard ({folder})")
+        for column in ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best"):
+            table.add_column(column, justify="left" if column in ("player", "kind") else "right")
+        for p in board.players:
+            table.add_row(
+                p.player,
+                p.kind,
+                str(p.episodes),
+                f"{p.success_rate:.0%}",
+                f"{p.diagnosis_accuracy:.0%}",
+                f"{p.mean_score:+.1f}",
+                f"{p.best_score:+.1f}",
+            )
+        console.print(table)
+    if board.head_to_head:
+        names = sorted({name for h in board.head_to_head for name in h.results})
+        table = Table(title="head to head (same incident)")
+        table.add_column("seed", justify="right")
+        table.add_column("incident")
+        for name in names:
+            table.add_column(name, justify="right")
+        for h in board.head_to_head:
+            best = max(v[0] for v in h.results.values())
+            cells = []
+            for name in names:
+                if name not in h.results:
+                    cells.append("-")
+                    continue
+                score, outcome, _ = h.results[name]
+                text = f"{score:+.1f} {(outcome or '?')[:9]}"
+                cells.append(f"[b]{text}[/b]" if score == best else text)
+            incident = f"{h.difficulty}" + (f" · {h.scenario}" if h.scenario else "")
+            table.add_row(str(h.seed), incident, *cells)
+        console.print(table)
+    for path, reason in board.skipped:
+        console.print(f"[yellow]skipped[/yellow] {path.name}: {reason}")
+
+
+# ---------------------------------------------------------------------------------------- eval
+@app.command("eval")
+def eval_command(
+    agent: Annotated[
+        str, typer.Option("--agent", help="Agent name, or 'all' to compare every offline agent.")
+    ] = "heuristic",
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1)] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="First seed; episodes use seed, seed+1, ...", min=0)] = 0,
+    difficulty: DifficultyOpt = None,
+    scenario: ScenarioOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list with --agent all).")] = False,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="JSONL results log to append to.", dir_okay=False)
+    ] = None,
+    no_results: Annotated[bool, typer.Option("--no-results", help="Do not append to the results log.")] = False,
+    save_replays: Annotated[
+        Path | None, typer.Option("--save-replays", help="Save every episode's replay in this folder.", file_okay=False)
+    ] = None,
+    option: AgentOptionOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Headless evaluation: success rate, diagnosis accuracy, rewards, per-mode breakdown."""
+    import agents
+
+    from .core import IncidentEnv
+
+    cfg = load_env_config(config)
+    check_incident_options(cfg, scenario, difficulty)
+    check_agent(agent, allow_all=True)
+    names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
+    agent_options = parse_agent_options(option)
+    seeds = range(seed, seed + episodes)
+    summaries = []
+    for name in names:
+        options = dict(agent_options) if agent != "all" else {}
+        try:
+            agents.create(name, **options)
+        except TypeError as exc:
+            fail(f"agent {name!r} does not accept these options: {exc}")
+        except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
+            fail(f"cannot start agent {name!r}: {exc}")
+        env = IncidentEnv(cfg, difficulty=difficulty)
+        summary = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
+        summaries.append(summary)
+        if not no_results:
+            _append_results(results or default_results_file(), summary, options, seed, cfg, scenario)
+    if as_json:
+        payload = [s.to_dict() for s in summaries]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    else:
+        _print_eval(summaries)
+    if any(s.episodes < episodes for s in summaries):
+        raise typer.Exit(130)
+
+
+# Agents that `--agent all` leaves out because they need a network or a key.
+OFFLINE_EXCLUDED = {"llm"}
+
+
+def _run_eval(
+    name: str,
+    seeds: range,
+    difficulty: str | None,
+    env: Any,
+    options: dict[str, Any],
+    scenario: str | None,
+    save_replays: Path | None,
+    quiet: bool,
+) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .evaluation import evaluate
+
+    show = not quiet and len(seeds) >= 50 and sys.stderr.isatty()
+    if not show:
+        summary, _ = evaluate(
+            name, seeds, difficulty, env=env, agent_options=options, scenario=scenario, replay_dir=save_replays
+        )
+        return summary
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("success {task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(name, total=len(seeds), rate="-")
+        wins = [0, 0]
+
+        def tick(result: Any) -> None:
+            wins[0] += result.success
+            wins[1] += 1
+            progress.update(task, advance=1, rate=f"{wins[0] / wins[1]:.0%}")
+
+        summary, _ = evaluate(
+            name,
+            seeds,
+            difficulty,
+            env=env,
+            agent_options=options,
+            scenario=scenario,
+            replay_dir=save_replays,
+            on_episode=tick,
+        )
+    return summary
+
+
+def _append_results(
+    path: Path, summary: Any, options: dict[str, Any], first_seed: int, cfg: Any, scenario: str | None
+) -> None:
+    from datetime import UTC, datetime
+
+    from . import __version__
+
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "agent": summary.agent,
+        "options": {k: v for k, v in options.items() if "key" not in k.lower()},
+        "seeds": {"first": first_seed, "count": summary.episodes},
+        "difficulty": summary.difficulty,
+        "scenario": scenario,
+        "config_hash": cfg.hash,
+        "env_version": cfg.version,
+        "package_version": __version__,
+        "metrics": summary.to_dict(),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        typer.echo(f"mirr: warning: could not append to results log {path}: {exc.strerror or exc}", err=True)
+
+
+def _print_eval(summaries: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    first = summaries[0]
+    table = Table(title=f"MIRR eval · {first.episodes} episodes · {first.difficulty}")
+    for column in (
+        "agent",
+        "success",
+        "diagnosis",
+        "mean reward",
+        "median",
+        "mean steps",
+        "recovered",
+        "collapsed",
+        "timed out",
+    ):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for s in summaries:
+        o = s.outcomes
+        table.add_row(
+            s.agent,
+            f"{s.success_rate:.1%}",
+            f"{s.diagnosis_accuracy:.1%}",
+            f"{s.mean_reward:+.1f}",
+            f"{s.median_reward:+.1f}",
+            f"{s.mean_steps:.1f}",
+            str(o.get("recovered", 0)),
+            str(o.get("collapsed", 0)),
+            str(o.get("timed_out", 0)),
+        )
+    console.print(table)
+    modes = Table(title="success by fault mode (diagnosis accuracy)")
+    modes.add_column("agent")
+    mode_names = list(first.per_mode)
+    for mode in mode_names:
+        modes.add_column(mode, justify="right")
+    for s in summaries:
+        cells = [
+            f"{s.per_mode[m]['success_rate']:.0%} ({s.per_mode[m]['diagnosis_accuracy']:.0%})"
+            if m in s.per_mode
+            else "-"
+            for m in mode_names
+        ]
+        modes.add_row(s.agent, *cells)
+    console.print(modes)
+    for s in summaries:
+        if s.tokens:
+            console.print(
+                f"{s.agent}: {s.tokens:,} tokens, {s.tokens / max(1, s.episodes):,.0f} per episode, {s.seconds / max(1, s.episodes):.1f}s per episode"
+            )
+        if s.errors:
+            console.print(f"[yellow]{s.agent}: {s.errors} episode(s) aborted by agent errors[/yellow]")
+
+
+@app.command("agents")
+def list_agents() -> None:
+    """List the agents `--agent` accepts."""
+    import agents
+
+    for name in agents.available():
+        typer.echo(f"{name:10} {agents.describe(name)}")
+
+
+@app.command("scenarios")
+def list_scenarios(config: ConfigOpt = None) -> None:
+    """List the named scenarios in openenv.yaml."""
+    cfg = load_env_config(config)
+    for scenario in cfg.scenarios.values():
+        typer.echo(f"{scenario.name:14} {scenario.service}/{scenario.mode}: {scenario.story}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,424 @@
+"""Load `openenv.yaml` into frozen, validated config objects.
+
+Every number the rules use lives in the manifest; this module is the only reader. A bad file raises
+`ConfigError` with a message that names the key and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FAULT_MODES = ("crashed", "memory_leak", "overloaded", "bad_deploy")
+FIX_ACTIONS = ("restart", "rollback", "scale_up")
+METRICS = ("latency_ms", "error_rate", "cpu", "memory", "rps")
+REWARD_KEYS = (
+    "correct_diagnosis",
+    "wrong_diagnosis",
+    "correct_fix",
+    "lucky_fix",
+    "wrong_fix",
+    "recovery_diagnosed",
+    "recovery_undiagnosed",
+    "efficiency_per_step",
+    "collapse",
+    "timeout",
+    "invalid",
+)
+
+
+class ConfigError(ValueError):
+    """The manifest is missing a key or holds a value the rules cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    latency_ms: float
+    cpu: float
+    memory: float
+    rps: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    calls: tuple[str, ...]
+    role: str
+    deep_health_check: bool
+    baseline: Baseline
+
+
+@dataclass(frozen=True, slots=True)
+class FaultModeSpec:
+    name: str
+    fix: str
+    signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    max_steps: int
+    onset_steps: tuple[int, int]
+    propagation: float
+    cascade_start: int
+    collapse_health: float
+    collapse_steps: int
+    healthy_health: float
+    confirm_steps: int
+    recovery_rate: float
+    restart_blip: float
+    scale_blip: float
+    leak_rate: float
+    leak_start_memory: tuple[float, float]
+    relapse_after: int
+    bad_deploy_health: tuple[float, float]
+    bad_restart_penalty: float
+    overload_health: float
+    overload_decay: float
+    log_lines: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertThresholds:
+    error_rate: float
+    latency_ms: float
+    cpu: float
+    memory: float
+
+
+@dataclass(frozen=True, slots=True)
+class Rewards:
+    correct_diagnosis: float
+    wrong_diagnosis: float
+    correct_fix: float
+    lucky_fix: float
+    wrong_fix: float
+    recovery_diagnosed: float
+    recovery_undiagnosed: float
+    efficiency_per_step: float
+    collapse: float
+    timeout: float
+    invalid: float
+
+
+@dataclass(frozen=True, slots=True)
+class Difficulty:
+    name: str
+    noise: float
+    cascade_rate: float
+    red_herrings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    service: str
+    mode: str
+    story: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnvConfig:
+    """The whole manifest, validated. Build with `load_config()`."""
+
+    id: str
+    version: str
+    description: str
+    services: tuple[ServiceSpec, ...]
+    fault_modes: dict[str, FaultModeSpec]
+    rules: Rules
+    alerts: AlertThresholds
+    rewards: Rewards
+    difficulties: dict[str, Difficulty]
+    default_difficulty: str
+    scenarios: dict[str, Scenario]
+    source: str
+    hash: str
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def difficulty(self, name: str | None) -> Difficulty:
+        key = name or self.default_difficulty
+        if key not in self.difficulties:
+            known = ", ".join(self.difficulties)
+            raise ConfigError(f"unknown difficulty {key!r} (known: {known})")
+        return self.difficulties[key]
+
+    def scenario(self, name: str) -> Scenario:
+        if name not in self.scenarios:
+            known = ", ".join(self.scenarios) or "none"
+            raise ConfigError(f"unknown scenario {name!r} (known: {known})")
+        return self.scenarios[name]
+
+
+def default_config_path() -> Path:
+    """The manifest shipped in the wheel, else the one at the repository root (editable installs)."""
+    package_dir = Path(__file__).resolve().parent.parent
+    for candidate in (package_dir / "openenv.yaml", package_dir.parent / "openenv.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"openenv.yaml not found beside {package_dir} or its parent")
+
+
+_CACHE: dict[Path, EnvConfig] = {}
+
+
+def load_config(path: str | Path | None = None) -> EnvConfig:
+    """Read and validate a manifest (default: the project's `openenv.yaml`). Cached per path."""
+    resolved = Path(path).resolve() if path is not None else default_config_path()
+    cached = _CACHE.get(resolved)
+    if cached is not None:
+        return cached
+    try:
+        text = resolved.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {resolved}: {exc.strerror or exc}") from None
+    config = parse_config(text, source=str(resolved))
+    _CACHE[resolved] = config
+    return config
+
+
+def parse_config(text: str, source: str = "<string>") -> EnvConfig:
+    """Validate manifest text and build the frozen config."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the manifest must be a mapping at the top level")
+    reader = _Reader(source)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+
+    services_raw = reader.mapping(raw, "services")
+    if len(services_raw) < 2:
+        raise ConfigError(f"{source}: services: need at least two services")
+    services = []
+    for name, body in services_raw.items():
+        key = f"services.{name}"
+        body = reader.mapping({name: body}, name, prefix="services.")
+        calls = reader.str_list(body, "calls", prefix=key + ".")
+        for callee in calls:
+            if callee not in services_raw:
+                raise ConfigError(f"{source}: {key}.calls: unknown service {callee!r}")
+            if callee == name:
+                raise ConfigError(f"{source}: {key}.calls: a service cannot call itself")
+        check = body.get("health_check", "shallow")
+        if check not in ("deep", "shallow"):
+            raise ConfigError(f"{source}: {key}.health_check: must be 'deep' or 'shallow', got {check!r}")
+        base = reader.mapping(body, "baseline", prefix=key + ".")
+        baseline = Baseline(
+            **{
+                m: reader.number(base, m, prefix=key + ".baseline.", low=0)
+                for m in ("latency_ms", "cpu", "memory", "rps")
+            }
+        )
+        services.append(
+            ServiceSpec(
+                name=str(name),
+                calls=tuple(calls),
+                role=str(body.get("role", "")),
+                deep_health_check=check == "deep",
+                baseline=baseline,
+            )
+        )
+    _reject_cycles(services, source)
+
+    modes_raw = reader.mapping(raw, "fault_modes")
+    fault_modes = {}
+    for mode in FAULT_MODES:
+        if mode not in modes_raw:
+            raise ConfigError(f"{source}: fault_modes: missing mode {mode!r}")
+        body = reader.mapping(modes_raw, mode, prefix="fault_modes.")
+        fix = body.get("fix")
+        if fix not in FIX_ACTIONS:
+            raise ConfigError(f"{source}: fault_modes.{mode}.fix: must be one of {', '.join(FIX_ACTIONS)}, got {fix!r}")
+        fault_modes[mode] = FaultModeSpec(mode, fix, str(body.get("signature", "")))
+    extra = set(modes_raw) - set(FAULT_MODES)
+    if extra:
+        raise ConfigError(
+            f"{source}: fault_modes: unknown mode {sorted(extra)[0]!r} (the simulator knows {', '.join(FAULT_MODES)})"
+        )
+
+    rules_raw = reader.mapping(raw, "rules")
+    p = "rules."
+    rules = Rules(
+        max_steps=reader.integer(rules_raw, "max_steps", prefix=p, low=1),
+        onset_steps=reader.int_range(rules_raw, "onset_steps", prefix=p, low=0),
+        propagation=reader.number(rules_raw, "propagation", prefix=p, low=0, high=1),
+        cascade_start=reader.integer(rules_raw, "cascade_start", prefix=p, low=0),
+        collapse_health=reader.number(rules_raw, "collapse_health", prefix=p, low=0, high=1),
+        collapse_steps=reader.integer(rules_raw, "collapse_steps", prefix=p, low=1),
+        healthy_health=reader.number(rules_raw, "healthy_health", prefix=p, low=0, high=1),
+        confirm_steps=reader.integer(rules_raw, "confirm_steps", prefix=p, low=1),
+        recovery_rate=reader.number(rules_raw, "recovery_rate", prefix=p, low=0, high=1),
+        restart_blip=reader.number(rules_raw, "restart_blip", prefix=p, low=0, high=1),
+        scale_blip=reader.number(rules_raw, "scale_blip", prefix=p, low=0, high=1),
+        leak_rate=reader.number(rules_raw, "leak_rate", prefix=p, low=0, high=1),
+        leak_start_memory=reader.float_range(rules_raw, "leak_start_memory", prefix=p, low=0, high=1),
+        relapse_after=reader.integer(rules_raw, "relapse_after", prefix=p, low=1),
+        bad_deploy_health=reader.float_range(rules_raw, "bad_deploy_health", prefix=p, low=0, high=1),
+        bad_restart_penalty=reader.number(rules_raw, "bad_restart_penalty", prefix=p, low=0, high=1),
+        overload_health=reader.number(rules_raw, "overload_health", prefix=p, low=0, high=1),
+        overload_decay=reader.number(rules_raw, "overload_decay", prefix=p, low=0, high=1),
+        log_lines=reader.int_range(rules_raw, "log_lines", prefix=p, low=1),
+    )
+
+    alerts_raw = reader.mapping(raw, "alerts")
+    alerts = AlertThresholds(
+        **{
+            k: reader.number(alerts_raw, k, prefix="alerts.", low=0)
+            for k in ("error_rate", "latency_ms", "cpu", "memory")
+        }
+    )
+
+    rewards_raw = reader.mapping(raw, "rewards")
+    rewards = Rewards(**{k: reader.number(rewards_raw, k, prefix="rewards.") for k in REWARD_KEYS})
+
+    diffs_raw = reader.mapping(raw, "difficulties")
+    difficulties = {}
+    for name in diffs_raw:
+        body = reader.mapping(diffs_raw, name, prefix="difficulties.")
+        q = f"difficulties.{name}."
+        difficulties[str(name)] = Difficulty(
+            name=str(name),
+            noise=reader.number(body, "noise", prefix=q, low=0, high=0.9),
+            cascade_rate=reader.number(body, "cascade_rate", prefix=q, low=0, high=1),
+            red_herrings=reader.integer(body, "red_herrings", prefix=q, low=0),
+        )
+    if not difficulties:
+        raise ConfigError(f"{source}: difficulties: define at least one difficulty")
+    default_difficulty = str(raw.get("default_difficulty", "normal"))
+    if default_difficulty not in difficulties:
+        raise ConfigError(f"{source}: default_difficulty: {default_difficulty!r} is not in difficulties")
+
+    names = [s.name for s in services]
+    scenarios = {}
+    for name, body in (raw.get("scenarios") or {}).items():
+        body = reader.mapping({name: body}, name, prefix="scenarios.")
+        if body.get("service") not in names:
+            raise ConfigError(f"{source}: scenarios.{name}.service: unknown service {body.get('service')!r}")
+        if body.get("mode") not in FAULT_MODES:
+            raise ConfigError(f"{source}: scenarios.{name}.mode: unknown mode {body.get('mode')!r}")
+        scenarios[str(name)] = Scenario(str(name), body["service"], body["mode"], str(body.get("story", "")))
+
+    for key in ("id", "version"):
+        if not isinstance(raw.get(key), str | int | float) or not str(raw.get(key)).strip():
+            raise ConfigError(f"{source}: {key}: required")
+
+    return EnvConfig(
+        id=str(raw["id"]),
+        version=str(raw["version"]),
+        description=str(raw.get("description", "")).strip(),
+        services=tuple(services),
+        fault_modes=fault_modes,
+        rules=rules,
+        alerts=alerts,
+        rewards=rewards,
+        difficulties=difficulties,
+        default_difficulty=default_difficulty,
+        scenarios=scenarios,
+        source=source,
+        hash=digest[:16],
+    )
+
+
+def _reject_cycles(services: list[ServiceSpec], source: str) -> None:
+    calls = {s.name: s.calls for s in services}
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise ConfigError(f"{source}: services: call cycle {' -> '.join((*path, name))}")
+        state[name] = 1
+        for callee in calls[name]:
+            visit(callee, (*path, name))
+        state[name] = 2
+
+    for spec in services:
+        visit(spec.name, ())
+
+
+class _Reader:
+    """Typed access to raw YAML with errors that name the key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def _get(self, raw: dict[str, Any], key: str, prefix: str) -> Any:
+        if key not in raw:
+            raise ConfigError(f"{self.source}: {prefix}{key}: required key is missing")
+        return raw[key]
+
+    def mapping(self, raw: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
+        value = self._get(raw, key, prefix)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be a mapping, got {type(value).__name__}")
+        return value
+
+    def number(
+        self, raw: dict[str, Any], key: str, prefix: str = "", low: float | None = None, high: float | None = None
+    ) -> float:
+        value = self._get(raw, key, prefix)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be a number, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{self.source}: {prefix}{key}: {value} is outside [{low}, {high}]")
+        return float(value)
+
+    def integer(self, raw: dict[str, Any], key: str, prefix: str = "", low: int | None = None) -> int:
+        value = self._get(raw, key, prefix)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be a whole number, got {value!r}")
+        if low is not None and value < low:
+            raise ConfigError(f"{self.source}: {prefix}{key}: {value} is below {low}")
+        return value
+
+    def _pair(self, raw: dict[str, Any], key: str, prefix: str) -> list[Any]:
+        value = self._get(raw, key, prefix)
+        if not isinstance(value, list) or len(value) != 2:
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be a [low, high] pair, got {value!r}")
+        return value
+
+    def int_range(self, raw: dict[str, Any], key: str, prefix: str = "", low: int = 0) -> tuple[int, int]:
+        pair = self._pair(raw, key, prefix)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in pair) or pair[0] > pair[1]:
+            raise ConfigError(
+                f"{self.source}: {prefix}{key}: must be whole numbers low <= high (>= {low}), got {pair!r}"
+            )
+        return (pair[0], pair[1])
+
+    def float_range(
+        self, raw: dict[str, Any], key: str, prefix: str = "", low: float = 0, high: float = 1
+    ) -> tuple[float, float]:
+        pair = self._pair(raw, key, prefix)
+        if (
+            not all(isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high for v in pair)
+            or pair[0] > pair[1]
+        ):
+            raise ConfigError(
+                f"{self.source}: {prefix}{key}: must be numbers in [{low}, {high}], low <= high, got {pair!r}"
+            )
+        return (float(pair[0]), float(pair[1]))
+
+    def str_list(self, raw: dict[str, Any], key: str, prefix: str = "") -> list[str]:
+        value = raw.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be a list of service names, got {value!r}")
+        return value

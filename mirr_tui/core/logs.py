@@ -1,0 +1,117 @@
+"""Seeded log lines: the root cause shows its mode's signature, victims name the callee they wait on,
+healthy services write routine lines (and, at hard, red herrings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .types import LogLine
+
+# Each template is (level, text); text may use {callee}, {mem}, {queue}, {p99}, {version}, {minutes}, {old}.
+SIGNATURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "crashed": (
+        ("FATAL", "process exited with code 139 (SIGSEGV)"),
+        ("ERROR", "segfault at 0000000000000018 ip 00007f3a in libssl.so.3"),
+        ("WARN", "container restarting: CrashLoopBackOff (back-off 40s)"),
+        ("ERROR", "readiness probe failed: connection refused on :8080"),
+        ("FATAL", "core dumped; worker pid 4412 exited with code 139"),
+    ),
+    "memory_leak": (
+        ("WARN", "heap usage {mem}% of 2048MB after full GC"),
+        ("WARN", "GC overhead: {gc}% of time spent in garbage collection"),
+        ("ERROR", "java.lang.OutOfMemoryError: Java heap space"),
+        ("INFO", "full GC pause {pause}ms (old gen {mem}%)"),
+        ("WARN", "heap usage {mem}%: allocation rate exceeds reclaim rate"),
+    ),
+    "overloaded": (
+        ("WARN", "request queue depth {queue} (limit 1000)"),
+        ("ERROR", "thread pool exhausted: 200/200 workers busy, rejecting request"),
+        ("WARN", "queue depth {queue}: shedding load with 503 Service Unavailable"),
+        ("WARN", "p99 latency {p99}ms, all {replicas} replicas at cpu saturation"),
+        ("ERROR", "thread pool exhausted: request waited {p99}ms in queue"),
+    ),
+    "bad_deploy": (
+        ("INFO", "deploy {version} rolled out {minutes}m ago (previous {old})"),
+        ("ERROR", "NullPointerException in RequestHandler.handle ({version})"),
+        ("ERROR", "500 on POST /api: IllegalStateException: schema field 'amount_minor' missing ({version})"),
+        ("WARN", "error rate rising since rollout of {version}"),
+        ("ERROR", "NullPointerException in SerializerV2.write ({version})"),
+    ),
+}
+
+OOM_KILLED = ("FATAL", "OOMKilled: container exceeded its 2048MB memory limit; exit code 137")
+RELAPSE = ("WARN", "heap usage {mem}% and climbing again since restart")
+
+VICTIM: tuple[tuple[str, str], ...] = (
+    ("ERROR", "upstream {callee} timed out after 3000ms"),
+    ("WARN", "circuit breaker open for {callee}"),
+    ("ERROR", "502 from {callee}: bad gateway"),
+    ("WARN", "retrying call to {callee} (attempt 3/3)"),
+    ("ERROR", "upstream {callee} timed out after 3000ms (request id {rid})"),
+)
+
+ROUTINE: tuple[tuple[str, str], ...] = (
+    ("INFO", "GET /health 200 in 2ms"),
+    ("INFO", "processed {count} requests in the last 30s"),
+    ("INFO", "cache hit ratio 0.97"),
+    ("DEBUG", "connection pool 12/50 in use"),
+    ("INFO", "config reloaded; no changes"),
+    ("INFO", "GET /metrics 200 in 4ms"),
+    ("DEBUG", "token bucket refilled (500/500)"),
+)
+
+RED_HERRINGS: tuple[tuple[str, str], ...] = (
+    ("WARN", "slow query: SELECT * FROM ledger WHERE day = ? took 1240ms"),
+    ("WARN", "job reconcile-nightly retried (attempt 2 of 5)"),
+    ("WARN", "GC pause 210ms (young gen)"),
+    ("WARN", "TLS certificate expires in 12 days"),
+    ("WARN", "deprecated API v1 called by client mobile-3.2"),
+    ("ERROR", "failed to send metrics batch to collector; will retry"),
+)
+
+ROUTINE_AFTER_FIX: tuple[tuple[str, str], ...] = (
+    ("INFO", "started in 2.3s; serving on :8080"),
+    ("INFO", "readiness probe ok"),
+)
+
+
+def generate_logs(
+    rng: np.random.Generator,
+    step: int,
+    service: str,
+    *,
+    root_mode: str | None,
+    oom_killed: bool,
+    relapsed: bool,
+    sick_callee: str | None,
+    fields: dict[str, object],
+    red_herrings: int,
+    line_range: tuple[int, int],
+) -> tuple[LogLine, ...]:
+    """The recent lines of one service. `root_mode` is set only while its fault is active."""
+    count = int(rng.integers(line_range[0], line_range[1] + 1))
+    picks: list[tuple[str, str]] = []
+    if root_mode is not None:
+        signature = SIGNATURES[root_mode]
+        n_sig = min(len(signature), max(2, count // 2))
+        picks += [signature[i] for i in rng.choice(len(signature), size=n_sig, replace=False)]
+        if oom_killed:
+            picks[0] = OOM_KILLED
+        elif relapsed:
+            picks[0] = RELAPSE
+    if sick_callee is not None:
+        n_victim = max(2, (count - len(picks)) // 2)
+        picks += [VICTIM[i] for i in rng.choice(len(VICTIM), size=n_victim, replace=False)]
+    if root_mode is None and sick_callee is None and red_herrings:
+        picks += [RED_HERRINGS[i] for i in rng.choice(len(RED_HERRINGS), size=red_herrings, replace=False)]
+    while len(picks) < count:
+        picks.append(ROUTINE[int(rng.integers(len(ROUTINE)))])
+    order = rng.permutation(len(picks))
+    values = dict(fields)
+    values["callee"] = sick_callee
+    values["rid"] = f"{int(rng.integers(16**6)):06x}"
+    values["count"] = f"{int(rng.integers(900, 4000)):,}"
+    fmt: Callable[[str], str] = lambda text: text.format(**values)  # noqa: E731
+    return tuple(LogLine(step, service, picks[i][0], fmt(picks[i][1])) for i in order)

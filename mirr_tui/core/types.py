@@ -1,0 +1,227 @@
+"""What a player sees (Observation) and what only the referee knows (EnvState)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Status = str  # "ok" | "degraded" | "down"
+STATUSES = ("ok", "degraded", "down")
+OUTCOMES = ("recovered", "collapsed", "timed_out")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """Noisy metrics and the health-check answer of one service, as shown to the player."""
+
+    name: str
+    status: Status
+    latency_ms: float
+    error_rate: float
+    cpu: float
+    memory: float
+    rps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "rps": self.rps,
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> ServiceView:
+        return cls(
+            name=name,
+            status=str(data["status"]),
+            latency_ms=float(data["latency_ms"]),
+            error_rate=float(data["error_rate"]),
+            cpu=float(data["cpu"]),
+            memory=float(data["memory"]),
+            rps=float(data["rps"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    step: int
+    service: str
+    level: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.level:<5} {self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "service": self.service, "level": self.level, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogLine:
+        return cls(int(data["step"]), str(data["service"]), str(data["level"]), str(data["text"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RewardEvent:
+    """One row of the reward table paid at one step (`row` is a key of `rewards` in the manifest)."""
+
+    row: str
+    value: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Everything a player sees after a step; `reward`/`done` ride on it (OpenEnv style)."""
+
+    step: int
+    remaining: int
+    services: dict[str, ServiceView]
+    alerts: tuple[str, ...]
+    logs: tuple[LogLine, ...] | None
+    logs_service: str | None
+    message: str
+    action: dict[str, Any] | None
+    valid: bool
+    error: str | None
+    reward: float
+    rewards: tuple[RewardEvent, ...]
+    score: float
+    done: bool
+    outcome: str | None
+    diagnosis: dict[str, str] | None
+    difficulty: str
+    scenario: str | None
+    story: str | None
+    seed: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "remaining": self.remaining,
+            "services": {name: view.to_dict() for name, view in self.services.items()},
+            "alerts": list(self.alerts),
+            "logs": None if self.logs is None else [line.to_dict() for line in self.logs],
+            "logs_service": self.logs_service,
+            "message": self.message,
+            "action": self.action,
+            "valid": self.valid,
+            "error": self.error,
+            "reward": self.reward,
+            "rewards": [event.to_dict() for event in self.rewards],
+            "score": self.score,
+            "done": self.done,
+            "outcome": self.outcome,
+            "diagnosis": self.diagnosis,
+            "difficulty": self.difficulty,
+            "scenario": self.scenario,
+            "story": self.story,
+            "seed": self.seed,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Observation:
+        """Rebuild an observation saved with `to_dict` (replays, remote clients)."""
+        logs = data.get("logs")
+        return cls(
+            step=int(data["step"]),
+            remaining=int(data["remaining"]),
+            services={name: ServiceView.from_dict(name, view) for name, view in data["services"].items()},
+            alerts=tuple(str(a) for a in data.get("alerts", ())),
+            logs=None if logs is None else tuple(LogLine.from_dict(line) for line in logs),
+            logs_service=data.get("logs_service"),
+            message=str(data.get("message", "")),
+            action=data.get("action"),
+            valid=bool(data.get("valid", True)),
+            error=data.get("error"),
+            reward=float(data.get("reward", 0.0)),
+            rewards=tuple(RewardEvent(str(e["row"]), float(e["value"])) for e in data.get("rewards", ())),
+            score=float(data.get("score", 0.0)),
+            done=bool(data.get("done", False)),
+            outcome=data.get("outcome"),
+            diagnosis=data.get("diagnosis"),
+            difficulty=str(data.get("difficulty", "normal")),
+            scenario=data.get("scenario"),
+            story=data.get("story"),
+            seed=int(data.get("seed", 0)),
+            metadata=dict(data.get("metadata") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTruth:
+    """The hidden state of one service."""
+
+    name: str
+    health: float
+    own_health: float
+    memory: float
+    replicas: int
+    version: str
+    faulty: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "health": self.health,
+            "own_health": self.own_health,
+            "memory": self.memory,
+            "replicas": self.replicas,
+            "version": self.version,
+            "faulty": self.faulty,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EnvState:
+    """The referee's view: episode bookkeeping plus the full hidden truth (OpenEnv `state`)."""
+
+    episode_id: str
+    step_count: int
+    seed: int
+    difficulty: str
+    scenario: str | None
+    root_service: str
+    fault_mode: str
+    fault_phase: str  # "active" | "dormant" (memory_leak between restarts) | "fixed"
+    stress: float
+    services: dict[str, ServiceTruth]
+    score: float
+    diagnosis: dict[str, str] | None
+    diagnosis_correct: bool
+    fix_step: int | None
+    confirm_streak: int
+    collapse_streak: int
+    done: bool
+    outcome: str | None
+
+    @property
+    def mean_health(self) -> float:
+        return sum(s.health for s in self.services.values()) / len(self.services)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "episode_id": self.episode_id,
+            "step_count": self.step_count,
+            "seed": self.seed,
+            "difficulty": self.difficulty,
+            "scenario": self.scenario,
+            "root_service": self.root_service,
+            "fault_mode": self.fault_mode,
+            "fault_phase": self.fault_phase,
+            "stress": self.stress,
+            "services": {name: truth.to_dict() for name, truth in self.services.items()},
+            "score": self.score,
+            "diagnosis": self.diagnosis,
+            "diagnosis_correct": self.diagnosis_correct,
+            "fix_step": self.fix_step,
+            "confirm_streak": self.confirm_streak,
+            "collapse_streak": self.collapse_streak,
+            "done": self.done,
+            "outcome": self.outcome,
+        }

@@ -1,0 +1,372 @@
+"""Replays: the one reader and writer of the saved-episode format (SPEC section 9).
+
+A replay holds the environment identity and config hash, the seed and options, the player, every
+frame (the input given to `step`, the reward, the observation as shown, the hidden truth, and the
+agent's reasoning) and a summary. Saving is atomic; loading validates; `verify_replay` re-simulates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .core import Action, EnvConfig, IncidentEnv, Observation, load_config
+
+FORMAT = "mirr-replay"
+VERSION = 1
+_SECRET_KEYS = re.compile(r"key|token_secret|authorization|password", re.IGNORECASE)
+
+
+class ReplayError(ValueError):
+    """A file that is not a readable MIRR replay; the message says why."""
+
+
+@dataclass(slots=True)
+class ReplayFrame:
+    step: int
+    input: Any  # exactly what was passed to env.step (action object, dict or text); None at reset
+    reward: float
+    observation: dict[str, Any]
+    truth: dict[str, Any]
+    reasoning: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def obs(self) -> Observation:
+        return Observation.from_dict(self.observation)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "step": self.step,
+            "input": self.input,
+            "reward": self.reward,
+            "observation": self.observation,
+            "truth": self.truth,
+        }
+        if self.reasoning is not None:
+            data["reasoning"] = self.reasoning
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass(slots=True)
+class Replay:
+    env: dict[str, Any]
+    seed: int
+    scenario: str | None
+    difficulty: str
+    options: dict[str, Any]
+    player: dict[str, Any]
+    started_at: str
+    frames: list[ReplayFrame]
+    summary: dict[str, Any]
+    error: str | None = None
+    path: Path | None = None
+
+    @property
+    def player_name(self) -> str:
+        return str(self.player.get("name", "?"))
+
+    @property
+    def is_human(self) -> bool:
+        return self.player.get("kind") == "human"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "env": self.env,
+            "seed": self.seed,
+            "scenario": self.scenario,
+            "difficulty": self.difficulty,
+            "options": self.options,
+            "player": self.player,
+            "started_at": self.started_at,
+            "frames": [frame.to_dict() for frame in self.frames],
+            "summary": self.summary,
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
+    last = frames[-1]
+    obs, truth = last.observation, last.truth
+    return {
+        "outcome": obs.get("outcome"),
+        "score": obs.get("score", 0.0),
+        "diagnosis": obs.get("diagnosis"),
+        "diagnosis_correct": bool(truth.get("diagnosis_correct")),
+        "steps": obs.get("step", 0),
+        "root_service": truth.get("root_service"),
+        "fault_mode": truth.get("fault_mode"),
+    }
+
+
+class ReplayRecorder:
+    """Collects frames while an episode runs; `save()` writes them atomically."""
+
+    def __init__(
+        self, player_kind: str = "human", player_name: str = "human", player_details: dict[str, Any] | None = None
+    ) -> None:
+        self.player = {"kind": player_kind, "name": player_name, **_scrub(player_details or {})}
+        self.player["name"] = player_name
+        self.frames: list[ReplayFrame] = []
+        self.error: str | None = None
+        self._env_info: dict[str, Any] = {}
+        self._meta: dict[str, Any] = {}
+
+    def start(self, env: IncidentEnv, obs: Observation) -> None:
+        state = env.state
+        cfg = env.config
+        self._env_info = {"id": cfg.id, "version": cfg.version, "config_hash": cfg.hash}
+        self._meta = {
+            "seed": state.seed,
+            "scenario": state.scenario,
+            "difficulty": state.difficulty,
+            "options": {"service": state.root_service, "mode": state.fault_mode, "difficulty": state.difficulty},
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if state.scenario:
+            self._meta["options"]["scenario"] = state.scenario
+        self.frames = [ReplayFrame(0, None, 0.0, _jsonable(obs.to_dict()), state.to_dict())]
+        self.error = None
+
+    def record(
+        self,
+        action_input: Any,
+        obs: Observation,
+        state: Any,
+        reasoning: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.frames.append(
+            ReplayFrame(
+                step=obs.step,
+                input=_input_record(action_input),
+                reward=obs.reward,
+                observation=_jsonable(obs.to_dict()),
+                truth=state.to_dict(),
+                reasoning=reasoning,
+                details=_scrub(details or {}),
+            )
+        )
+
+    def note_error(self, message: str) -> None:
+        self.error = message
+
+    @property
+    def started(self) -> bool:
+        return bool(self.frames)
+
+    def finish(self) -> Replay:
+        if not self.frames:
+            raise ReplayError("nothing recorded: start() was never called")
+        return Replay(
+            env=self._env_info,
+            seed=self._meta["seed"],
+            scenario=self._meta["scenario"],
+            difficulty=self._meta["difficulty"],
+            options=self._meta["options"],
+            player=self.player,
+            started_at=self._meta["started_at"],
+            frames=list(self.frames),
+            summary=summary_of(self.frames),
+            error=self.error,
+        )
+
+    def save_to_dir(self, directory: str | Path) -> Path:
+        replay = self.finish()
+        path = Path(directory) / replay_filename(replay)
+        return save_replay(replay, path)
+
+
+def replay_filename(replay: Replay) -> str:
+    stamp = replay.started_at.replace("-", "").replace(":", "").split("+")[0]
+    who = re.sub(r"[^A-Za-z0-9_.-]+", "-", replay.player_name)[:40] or "player"
+    return f"{stamp}-{who}-seed{replay.seed}.json"
+
+
+def save_replay(replay: Replay, path: str | Path) -> Path:
+    """Write atomically (temporary file in the same folder, then rename); never overwrite another run."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    final = path
+    n = 1
+    while final.exists():
+        final = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    text = json.dumps(replay.to_dict(), indent=1, ensure_ascii=False)
+    fd, tmp = tempfile.mkstemp(prefix=".replay-", suffix=".tmp", dir=final.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    replay.path = final
+    return final
+
+
+def load_replay(path: str | Path) -> Replay:
+    """Read and validate a replay file; raises ReplayError with a clear reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReplayError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ReplayError(f"{path}: is a folder, not a replay file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReplayError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReplayError(f"{path} is not a MIRR replay (not valid JSON: {exc.msg} at line {exc.lineno})") from None
+    replay = replay_from_dict(data, source=str(path))
+    replay.path = path
+    return replay
+
+
+def replay_from_dict(data: Any, source: str = "replay") -> Replay:
+    if not isinstance(data, dict):
+        raise ReplayError(f"{source} is not a MIRR replay (top level is not an object)")
+    if data.get("format") != FORMAT:
+        raise ReplayError(f'{source} is not a MIRR replay (missing "format": "{FORMAT}")')
+    version = data.get("version")
+    if version != VERSION:
+        raise ReplayError(f"{source}: unsupported replay version {version!r} (this MIRR reads version {VERSION})")
+    for key, kind in (("env", dict), ("seed", int), ("player", dict), ("frames", list), ("summary", dict)):
+        if key not in data:
+            raise ReplayError(f'{source} is not a MIRR replay (missing "{key}")')
+        if not isinstance(data[key], kind) or (kind is int and isinstance(data[key], bool)):
+            raise ReplayError(f'{source}: "{key}" must be {kind.__name__}')
+    if not data["frames"]:
+        raise ReplayError(f"{source}: the replay has no frames")
+    frames = []
+    for n, raw in enumerate(data["frames"]):
+        if not isinstance(raw, dict):
+            raise ReplayError(f"{source}: frame {n} is not an object")
+        for key in ("step", "observation", "truth"):
+            if key not in raw:
+                raise ReplayError(f'{source}: frame {n} is missing "{key}"')
+        try:
+            Observation.from_dict(raw["observation"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReplayError(
+                f"{source}: frame {n} has a malformed observation ({type(exc).__name__}: {exc})"
+            ) from None
+        if not isinstance(raw["truth"], dict) or "root_service" not in raw["truth"]:
+            raise ReplayError(f"{source}: frame {n} has a malformed truth record")
+        frames.append(
+            ReplayFrame(
+                step=int(raw["step"]),
+                input=raw.get("input"),
+                reward=float(raw.get("reward", 0.0)),
+                observation=raw["observation"],
+                truth=raw["truth"],
+                reasoning=raw.get("reasoning"),
+                details=raw.get("details") or {},
+            )
+        )
+    return Replay(
+        env=data["env"],
+        seed=data["seed"],
+        scenario=data.get("scenario"),
+        difficulty=str(data.get("difficulty", "normal")),
+        options=data.get("options") or {},
+        player=data["player"],
+        started_at=str(data.get("started_at", "")),
+        frames=frames,
+        summary=data["summary"],
+        error=data.get("error"),
+    )
+
+
+@dataclass(slots=True)
+class VerifyResult:
+    ok: bool
+    message: str
+    frame: int | None = None
+
+
+def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResult:
+    """Re-simulate from seed + inputs; every observation, reward and truth must match exactly."""
+    config = config or load_config()
+    if replay.env.get("config_hash") not in (None, config.hash):
+        return VerifyResult(
+            False,
+            f"recorded with a different openenv.yaml (config {replay.env.get('config_hash')}, this one {config.hash})",
+            0,
+        )
+    env = IncidentEnv(config)
+    options = {k: v for k, v in replay.options.items() if k in ("service", "mode", "scenario", "difficulty")}
+    try:
+        obs = env.reset(seed=replay.seed, options=options)
+    except ValueError as exc:
+        return VerifyResult(False, f"cannot start the recorded incident: {exc}", 0)
+    for frame in replay.frames:
+        if frame.step != 0:
+            obs = env.step(frame.input)
+        got = _jsonable(obs.to_dict())
+        if got != frame.observation:
+            return VerifyResult(
+                False,
+                f"frame {frame.step}: observation differs ({_first_difference(frame.observation, got)})",
+                frame.step,
+            )
+        if obs.reward != frame.reward:
+            return VerifyResult(
+                False, f"frame {frame.step}: reward {obs.reward} != recorded {frame.reward}", frame.step
+            )
+        if _jsonable(env.state.to_dict()) != frame.truth:
+            return VerifyResult(False, f"frame {frame.step}: hidden state differs", frame.step)
+    return VerifyResult(True, f"OK: {len(replay.frames)} frames re-simulated identically (seed {replay.seed})")
+
+
+def _first_difference(expected: Any, got: Any, path: str = "") -> str:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in sorted(set(expected) | set(got), key=str):
+            if expected.get(key) != got.get(key):
+                return _first_difference(expected.get(key), got.get(key), f"{path}.{key}" if path else str(key))
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}[{i}]")
+    return f"{path or 'value'}: recorded {expected!r}, got {got!r}"
+
+
+def _input_record(value: Any) -> Any:
+    if isinstance(value, Action):
+        return value.to_dict()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return {"unserialisable": repr(value)[:200]}
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(data))
+
+
+def _scrub(details: dict[str, Any]) -> dict[str, Any]:
+    """Drop anything that looks like a credential before it reaches a file."""
+    clean = {}
+    for key, value in details.items():
+        if _SECRET_KEYS.search(str(key)) and "tokens" not in str(key):
+            continue
+        clean[key] = value
+    return _jsonable(clean) if clean else {}
