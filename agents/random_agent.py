@@ -25,7 +25,9 @@ class RandomAgent(BaseAgent):
 
     def act(self, observation: Observation) -> Action:
         services = list(observation.services)
-        kind = ACTION_TYPES[int(self._rng.integers(len(ACTION_TYPES)))]
+        # Valid moves only: a second diagnosis would be invalid, so it is not on the menu.
+        kinds = ACTION_TYPES if observation.diagnosis is None else tuple(k for k in ACTION_TYPES if k != "diagnose")
+        kind = kinds[int(self._rng.integers(len(kinds)))]
         if kind == "wait":
             return Action("wait")
         service = services[int(self._rng.integers(len(services)))]

@@ -17,6 +17,18 @@ import yaml
 FAULT_MODES = ("crashed", "memory_leak", "overloaded", "bad_deploy")
 FIX_ACTIONS = ("restart", "rollback", "scale_up")
 METRICS = ("latency_ms", "error_rate", "cpu", "memory", "rps")
+RULE_SECTIONS = (
+    "id",
+    "version",
+    "services",
+    "fault_modes",
+    "rules",
+    "alerts",
+    "rewards",
+    "difficulties",
+    "default_difficulty",
+    "scenarios",
+)
 REWARD_KEYS = (
     "correct_diagnosis",
     "wrong_diagnosis",
@@ -200,7 +212,9 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the manifest must be a mapping at the top level")
     reader = _Reader(source)
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    # The hash covers what changes the game, not the manifest's other sections (server, llm, ...).
+    ruled = {key: raw.get(key) for key in RULE_SECTIONS}
+    digest = hashlib.sha256(json.dumps(ruled, sort_keys=True, default=str).encode()).hexdigest()
 
     services_raw = reader.mapping(raw, "services")
     if len(services_raw) < 2:

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+
+import agents
+from agents.heuristic import read_signature
+from mirr_tui.core import Action, IncidentEnv
+from mirr_tui.evaluation import evaluate, run_episode, summarise
+
+OFFLINE = ["random", "naive", "heuristic", "oracle"]
+
+
+def test_registry_lists_and_builds_agents():
+    names = agents.available()
+    assert names[:4] == OFFLINE
+    for name in OFFLINE:
+        agent = agents.create(name)
+        assert agent.name == name and isinstance(agent, agents.Agent)
+    with pytest.raises(agents.UnknownAgent, match="unknown agent 'nope'"):
+        agents.create("nope")
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_agents_always_return_valid_actions(name, config):
+    env = IncidentEnv(config)
+    agent = agents.create(name)
+    for seed in range(15):
+        obs = env.reset(seed=seed)
+        if agent.needs_env:
+            agent.attach(env)
+        agent.reset(obs)
+        while not obs.done:
+            action = agent.act(obs)
+            assert isinstance(action, Action)
+            obs = env.step(action)
+            assert obs.valid, (name, seed, action, obs.error)
+
+
+def test_baselines_are_ordered_on_a_fixed_sample():
+    seeds = range(500, 700)
+    rates = {name: evaluate(name, seeds)[0] for name in OFFLINE}
+    assert rates["oracle"].success_rate >= 0.99
+    assert rates["heuristic"].success_rate >= 0.95 and rates["heuristic"].diagnosis_accuracy >= 0.97
+    assert rates["naive"].success_rate <= 0.5
+    assert rates["random"].success_rate <= 0.15 and rates["random"].mean_reward < 0
+    assert rates["oracle"].mean_reward >= rates["heuristic"].mean_reward > rates["naive"].mean_reward
+
+
+@pytest.mark.parametrize("mode", ["bad_deploy", "overloaded"])
+def test_naive_restart_mental_model_fails_where_restart_is_wrong(mode):
+    env = IncidentEnv()
+    wins = sum(run_episode(env, agents.create("naive"), seed, options={"mode": mode}).success for seed in range(40))
+    assert wins <= 2
+
+
+def test_heuristic_follows_upstream_pointers():
+    env = IncidentEnv()
+    agent = agents.create("heuristic")
+    obs = env.reset(seed=5, options={"service": "database", "mode": "bad_deploy"})
+    agent.reset(obs)
+    checked = []
+    while not obs.done:
+        action = agent.act(obs)
+        if action.type == "check_logs":
+            checked.append(action.service)
+        obs = env.step(action)
+    assert obs.outcome == "recovered" and env.state.diagnosis_correct
+    assert checked[-1] == "database"
+    assert agent.last_reasoning
+
+
+def test_heuristic_handles_the_memory_leak_relapse():
+    result = run_episode(
+        IncidentEnv(), agents.create("heuristic"), 3, options={"service": "payment", "mode": "memory_leak"}
+    )
+    assert result.outcome == "recovered" and result.diagnosis_correct
+
+
+def test_oracle_needs_the_env():
+    env = IncidentEnv()
+    obs = env.reset(seed=1)
+    oracle = agents.create("oracle")
+    with pytest.raises(RuntimeError, match="needs the environment"):
+        oracle.act(obs)
+    oracle.attach(env)
+    assert oracle.act(obs).type == "diagnose"
+
+
+def test_read_signature():
+    assert read_signature(
+        ["FATAL process exited with code 139 (SIGSEGV)", "WARN container restarting: CrashLoopBackOff"]
+    ) == ("crashed", None)
+    assert read_signature(
+        ["ERROR upstream payment timed out after 3000ms", "WARN circuit breaker open for payment"]
+    ) == (None, "payment")
+    assert read_signature(["INFO GET /health 200 in 2ms", "WARN GC pause 210ms (young gen)"]) == (None, None)
+
+
+def test_random_agent_is_reproducible():
+    env = IncidentEnv()
+    one = run_episode(env, agents.create("random", seed=1), 9)
+    two = run_episode(env, agents.create("random", seed=1), 9)
+    assert (one.score, one.steps, one.outcome) == (two.score, two.steps, two.outcome)
+
+
+def test_an_agent_that_raises_aborts_only_its_episode():
+    class Broken(agents.BaseAgent):
+        name = "broken"
+
+        def act(self, observation):
+            raise ConnectionError("network down")
+
+    result = run_episode(IncidentEnv(), Broken(), 4)
+    assert result.outcome == "aborted" and "network down" in result.error
+    summary = summarise("broken", [result], "normal")
+    assert summary.errors == 1 and summary.success_rate == 0

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mirr_tui.core import FAULT_MODES, ConfigError, IncidentEnv, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_default_manifest_matches_the_spec(config):
+    assert config.service_names == ("gateway", "auth", "orders", "payment", "database")
+    assert config.service("orders").calls == ("payment", "database")
+    assert config.service("database").calls == ()
+    assert {m: config.fault_modes[m].fix for m in FAULT_MODES} == {
+        "crashed": "restart",
+        "memory_leak": "restart",
+        "overloaded": "scale_up",
+        "bad_deploy": "rollback",
+    }
+    r = config.rewards
+    assert (r.correct_diagnosis, r.wrong_diagnosis, r.correct_fix, r.lucky_fix, r.wrong_fix) == (8, -4, 10, 6, -2)
+    assert (r.recovery_diagnosed, r.recovery_undiagnosed, r.efficiency_per_step) == (20, 0, 0.5)
+    assert (r.collapse, r.timeout, r.invalid) == (-20, -10, -1)
+    rules = config.rules
+    assert (rules.max_steps, rules.cascade_start, rules.collapse_health, rules.confirm_steps) == (30, 10, 0.25, 5)
+    assert config.difficulty("normal").noise == 0.15
+    assert config.default_difficulty == "normal"
+    assert set(config.difficulties) == {"easy", "normal", "hard"}
+    assert config.scenarios["checkout-3am"].service == "payment"
+
+
+def _manifest() -> str:
+    return (ROOT / "openenv.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  max_steps: 30 ", "  max_steps: thirty ", "rules.max_steps: must be a whole number"),
+        ("  confirm_steps: 5 ", "  confirm_window: 5 ", "rules.confirm_steps: required key is missing"),
+        ("    fix: scale_up", "    fix: reboot", "fault_modes.overloaded.fix: must be one of"),
+        (
+            "    calls: [payment, database]",
+            "    calls: [payment, cache]",
+            "services.orders.calls: unknown service 'cache'",
+        ),
+        ("    calls: []", "    calls: [gateway]", "services: call cycle"),
+        ("  correct_fix: 10", "  correct_fix: ten", "rewards.correct_fix: must be a number"),
+        ("normal: {noise: 0.15,", "normal: {noise: 2,", "difficulties.normal.noise: 2 is outside"),
+        ("    mode: bad_deploy\n", "    mode: gremlins\n", "scenarios.checkout-3am.mode: unknown mode 'gremlins'"),
+        ("  onset_steps: [2, 4]", "  onset_steps: [4, 2]", "rules.onset_steps: must be whole numbers low <= high"),
+    ],
+)
+def test_bad_manifest_names_the_key(old, new, message):
+    text = _manifest()
+    assert old in text, old
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        parse_config(text.replace(old, new, 1), source="bad.yaml")
+
+
+def test_not_yaml_and_not_a_mapping():
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("services: [unclosed", source="x.yaml")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        parse_config("- just\n- a list\n", source="x.yaml")
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_env_accepts_another_manifest(tmp_path):
+    path = tmp_path / "short.yaml"
+    path.write_text(_manifest().replace("  max_steps: 30 ", "  max_steps: 12 "))
+    env = IncidentEnv(config=path)
+    obs = env.reset(seed=3)
+    assert obs.remaining == 12
+    while not obs.done:
+        obs = env.step("wait")
+    assert obs.step <= 12
+
+
+def test_config_hash_tracks_content(config):
+    other = parse_config(_manifest().replace("  correct_fix: 10", "  correct_fix: 11"))
+    assert other.hash != config.hash
+    assert parse_config(_manifest()).hash == config.hash
+
+
+def test_config_hash_ignores_sections_outside_the_rules(config):
+    extra = parse_config(_manifest() + "\nllm:\n  model: some-model\n")
+    assert extra.hash == config.hash
