@@ -1,0 +1,148 @@
+"""Every headless command and its errors, through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mirr_tui.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def run(*args, **kwargs):
+    return runner.invoke(app, [str(a) for a in args], **kwargs)
+
+
+@pytest.fixture
+def results(tmp_path):
+    return tmp_path / "results.jsonl"
+
+
+def test_help_lists_the_commands():
+    out = run("--help").output
+    for command in ("play", "watch", "replay", "scores", "eval", "agents", "scenarios"):
+        assert command in out
+
+
+def test_eval_json_has_the_contract_fields(results):
+    out = run("eval", "--agent", "heuristic", "--episodes", 6, "--seed", 10, "--json", "--results", results)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    for key in (
+        "agent",
+        "episodes",
+        "success_rate",
+        "diagnosis_accuracy",
+        "mean_reward",
+        "mean_steps",
+        "median_reward",
+        "outcomes",
+        "per_mode",
+    ):
+        assert key in data
+    assert data["agent"] == "heuristic" and data["episodes"] == 6
+    record = json.loads(results.read_text().splitlines()[-1])
+    assert record["agent"] == "heuristic" and record["seeds"] == {"first": 10, "count": 6}
+    assert record["config_hash"] and record["package_version"] and record["difficulty"] == "normal"
+    assert record["metrics"]["success_rate"] == data["success_rate"]
+
+
+def test_eval_is_reproducible(results):
+    args = ("eval", "--agent", "random", "-n", 5, "--seed", 3, "--json", "--results", results)
+    first, second = (json.loads(run(*args).output) for _ in range(2))
+    first.pop("seconds"), second.pop("seconds")  # wall time is the only thing allowed to differ
+    assert first == second
+
+
+def test_eval_all_compares_every_offline_agent_in_one_table(results):
+    out = run("eval", "--agent", "all", "-n", 4, "--results", results, "--difficulty", "hard")
+    assert out.exit_code == 0, out.output
+    for name in ("random", "naive", "heuristic", "oracle"):
+        assert name in out.output
+    assert "hard" in out.output and "success by fault mode" in out.output
+    assert len(results.read_text().splitlines()) == 4
+
+
+def test_eval_saves_replays_that_verify(tmp_path, results):
+    folder = tmp_path / "runs"
+    out = run(
+        "eval", "--agent", "oracle", "-n", 2, "--save-replays", folder, "--results", results, "--scenario", "slow-bleed"
+    )
+    assert out.exit_code == 0, out.output
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == 2
+    verified = run("replay", files[0], "--verify")
+    assert verified.exit_code == 0 and "OK" in verified.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("eval", "--agent", "nope"), "unknown agent 'nope'"),
+        (("eval", "--difficulty", "insane"), "unknown difficulty 'insane'"),
+        (("eval", "--scenario", "nope"), "unknown scenario 'nope'"),
+        (("eval", "--agent", "random", "-o", "speed"), "must look like KEY=VALUE"),
+        (("eval", "--agent", "random", "-o", "colour=blue"), "does not accept these options"),
+        (("watch", "--agent", "nope"), "unknown agent 'nope'"),
+        (("play", "--scenario", "nope"), "unknown scenario 'nope'"),
+        (("replay", "--verify"), "--verify needs a replay FILE"),
+        (("replay", "missing.json", "--verify"), "missing.json: no such file"),
+        (("scores", "no-such-folder"), "no-such-folder: no such folder"),
+        (("eval", "--config", "missing.yaml"), "cannot read"),
+    ],
+)
+def test_user_mistakes_print_one_line_and_exit_2(args, message, results):
+    out = run(*args, "--results", results) if args[0] == "eval" else run(*args)
+    assert out.exit_code == 2, out.output
+    assert message in out.output
+    assert "Traceback" not in out.output
+
+
+def test_replay_verify_detects_tampering(tmp_path):
+    source = next((ROOT / "replays").glob("curated-heuristic-checkout-3am-*.json"))
+    data = json.loads(source.read_text())
+    data["frames"][2]["reward"] = 99
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(data))
+    out = run("replay", tampered, "--verify")
+    assert out.exit_code == 1 and "MISMATCH" in out.output and "frame 2" in out.output
+
+
+def test_replay_of_a_corrupt_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "mirr-replay", "version": 7}')
+    out = run("replay", bad)
+    assert out.exit_code == 2 and "unsupported replay version 7" in out.output
+
+
+def test_scores_plain_and_json(tmp_path):
+    for path in (ROOT / "replays").glob("curated-*.json"):
+        shutil.copy(path, tmp_path)
+    (tmp_path / "broken.json").write_text("{oops")
+    plain = run("scores", tmp_path, "--plain")
+    assert plain.exit_code == 0, plain.output
+    assert "heuristic" in plain.output and "naive" in plain.output
+    assert "head to head" in plain.output and "skipped" in plain.output and "broken.json" in plain.output
+    data = json.loads(run("scores", tmp_path, "--json").output)
+    players = {p["player"]: p for p in data["players"]}
+    assert players["heuristic"]["episodes"] == 4 and players["heuristic"]["success_rate"] == 1.0
+    assert players["naive"]["success_rate"] == 0.0
+    assert data["head_to_head"][0]["seed"] == 42
+    assert data["skipped"][0]["file"].endswith("broken.json")
+
+
+def test_scores_on_an_empty_folder(tmp_path):
+    out = run("scores", tmp_path, "--plain")
+    assert out.exit_code == 0 and "no replays" in out.output
+
+
+def test_agents_and_scenarios_lists():
+    assert "heuristic" in run("agents").output
+    out = run("scenarios").output
+    assert "checkout-3am" in out and "payment/bad_deploy" in out
