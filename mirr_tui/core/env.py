@@ -33,6 +33,17 @@ class IncidentEnv:
         self._callees = [tuple(self._index[c] for c in spec.calls) for spec in self.config.services]
         self._deep = [spec.deep_health_check for spec in self.config.services]
         self._base = [spec.baseline for spec in self.config.services]
+        limits = self.config.alerts
+        self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
+        self._alert_texts = (
+            f"{limits.error_rate:.0%}",
+            f"{limits.latency_ms:.0f}ms",
+            f"{limits.cpu:.0f}%",
+            f"{limits.memory:.0f}%",
+        )
+        n = len(self.names)
+        self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
+        self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
         self._started = False
 
     # ------------------------------------------------------------------ OpenEnv interface
@@ -458,33 +469,33 @@ class IncidentEnv:
         reward: float = 0.0,
     ) -> Observation:
         noise = self.difficulty.noise
-        draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=5 * len(self.names)).tolist()
-        thresholds = self.config.alerts
+        statuses = []
+        truth: list[float] = []
+        for i in range(len(self.names)):
+            status, *values = self._true_metrics(i)
+            statuses.append(status)
+            truth.extend(values)
+        draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=len(truth))
+        # (latency_ms, error_rate, cpu, memory, rps) per service: noise, clip to range, round for display
+        shown = (np.rint(np.minimum(np.asarray(truth) * draws, self._caps) * self._scale) / self._scale).tolist()
         services = {}
         alerts = []
+        max_errors, max_latency, max_cpu, max_memory = self._alert_limits
+        text_errors, text_latency, text_cpu, text_memory = self._alert_texts
         for i, name in enumerate(self.names):
-            status, latency, errors, cpu, memory, rps = self._true_metrics(i)
-            k = 5 * i
-            view = ServiceView(
-                name=name,
-                status=status,
-                latency_ms=round(latency * draws[k], 1),
-                error_rate=round(min(1.0, errors * draws[k + 1]), 4),
-                cpu=round(min(100.0, cpu * draws[k + 2]), 1),
-                memory=round(min(100.0, memory * draws[k + 3]), 1),
-                rps=round(rps * draws[k + 4], 1),
-            )
-            services[name] = view
+            latency, errors, cpu, memory, rps = shown[5 * i : 5 * i + 5]
+            status = statuses[i]
+            services[name] = ServiceView(name, status, latency, errors, cpu, memory, rps)
             if status != "ok":
                 alerts.append(f"{name} health check {status}")
-            if view.error_rate > thresholds.error_rate:
-                alerts.append(f"{name} error rate {view.error_rate:.0%} > {thresholds.error_rate:.0%}")
-            if view.latency_ms > thresholds.latency_ms:
-                alerts.append(f"{name} p95 {view.latency_ms:.0f}ms > {thresholds.latency_ms:.0f}ms")
-            if view.cpu > thresholds.cpu:
-                alerts.append(f"{name} cpu {view.cpu:.0f}% > {thresholds.cpu:.0f}%")
-            if view.memory > thresholds.memory:
-                alerts.append(f"{name} memory {view.memory:.0f}% > {thresholds.memory:.0f}%")
+            if errors > max_errors:
+                alerts.append(f"{name} error rate {errors:.0%} > {text_errors}")
+            if latency > max_latency:
+                alerts.append(f"{name} p95 {latency:.0f}ms > {text_latency}")
+            if cpu > max_cpu:
+                alerts.append(f"{name} cpu {cpu:.0f}% > {text_cpu}")
+            if memory > max_memory:
+                alerts.append(f"{name} memory {memory:.0f}% > {text_memory}")
         return Observation(
             step=self.step_count,
             remaining=self.config.rules.max_steps - self.step_count,
