@@ -296,13 +296,16 @@ def eval_command(
     ] = None,
     option: AgentOptionOpt = None,
     config: ConfigOpt = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", help="Play on a `mirr serve` at this URL (http://host:port or ws://...).")
+    ] = None,
 ) -> None:
     """Headless evaluation: success rate, diagnosis accuracy, rewards, per-mode breakdown."""
     import agents
 
     from .core import IncidentEnv
 
-    cfg = load_env_config(config)
+    cfg = load_env_config(config) if remote is None else _remote_config(remote, config)
     check_incident_options(cfg, scenario, difficulty)
     check_agent(agent, allow_all=True)
     names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
@@ -316,9 +319,17 @@ def eval_command(
         except TypeError as exc:
             fail(f"agent {name!r} does not accept these options: {exc}")
         except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
-            fail(f"cannot start agent {name!r}: {exc}")
-        env = IncidentEnv(cfg, difficulty=difficulty)
-        summary = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
+            if agent != "all":
+                fail(f"cannot start agent {name!r}: {exc}")
+            typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
+            continue
+        env = IncidentEnv(cfg, difficulty=difficulty) if remote is None else _remote_env(remote, cfg, difficulty)
+        try:
+            summary = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
+        except (ConnectionError, RuntimeError) as exc:  # the server went away or refused the session
+            fail(f"remote play on {remote} failed: {exc}" if remote else str(exc))
+        finally:
+            env.close()
         summaries.append(summary)
         if not no_results:
             _append_results(results or default_results_file(), summary, options, seed, cfg, scenario)
@@ -329,6 +340,27 @@ def eval_command(
         _print_eval(summaries)
     if any(s.episodes < episodes for s in summaries):
         raise typer.Exit(130)
+
+
+def _remote_config(url: str, config: Path | None) -> Any:
+    """The server's own openenv.yaml; a different local --config is a mistake worth one line."""
+    try:
+        from .client import RemoteError, fetch_server_config
+    except ModuleNotFoundError as exc:
+        fail(f"--remote needs the server extra: pip install -e '.[server]' ({exc})")
+    try:
+        cfg = fetch_server_config(url)
+    except (RemoteError, ValueError) as exc:
+        fail(str(exc))
+    if config is not None and load_env_config(config).hash != cfg.hash:
+        fail(f"{config} differs from the openenv.yaml the server at {url} plays; drop --config to use the server's")
+    return cfg
+
+
+def _remote_env(url: str, cfg: Any, difficulty: str | None) -> Any:
+    from .client import RemoteIncidentEnv
+
+    return RemoteIncidentEnv(url, difficulty=difficulty, config=cfg)
 
 
 # Agents that `--agent all` leaves out because they need a network or a key.
@@ -465,6 +497,34 @@ def _print_eval(summaries: list[Any]) -> None:
             )
         if s.errors:
             console.print(f"[yellow]{s.agent}: {s.errors} episode(s) aborted by agent errors[/yellow]")
+
+
+# ---------------------------------------------------------------------------------------- serve
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+    sessions: Annotated[int, typer.Option("--sessions", help="Concurrent WebSocket sessions.", min=1)] = 64,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
+    import socket
+
+    cfg = load_env_config(config)
+    try:
+        import uvicorn
+
+        from .server import make_app
+    except ModuleNotFoundError as exc:
+        fail(f"serving needs the server extra: pip install -e '.[server]' ({exc})")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    application = make_app(cfg, sessions=sessions)
+    typer.echo(f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions); Ctrl-C stops")
+    uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
 
 
 @app.command("agents")

@@ -150,3 +150,14 @@ def test_agents_and_scenarios_lists():
     assert "heuristic" in run("agents").output
     out = run("scenarios").output
     assert "checkout-3am" in out and "payment/bad_deploy" in out
+
+
+def test_eval_all_skips_an_agent_that_cannot_start(results, monkeypatch):
+    import agents
+
+    monkeypatch.setitem(agents._REGISTRY, "needs-key", ("agents.oracle", "NoSuchClass", "cannot be built"))
+    out = run("eval", "--agent", "all", "-n", 2, "--results", results)
+    assert out.exit_code == 0, out.output
+    assert "skipping agent 'needs-key'" in out.output and "heuristic" in out.output
+    single = run("eval", "--agent", "needs-key", "-n", 2, "--results", results)
+    assert single.exit_code == 2 and "cannot start agent 'needs-key'" in single.output
