@@ -18,6 +18,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "naive": ("agents.naive", "NaiveAgent", "metrics only: restarts whatever looks worst"),
     "heuristic": ("agents.heuristic", "HeuristicAgent", "log-aware: follows upstream pointers, diagnoses, fixes"),
     "oracle": ("agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
+    "llm": ("agents.llm", "LLMAgent", "a chat model on Groq or any OpenAI-compatible server (needs a key)"),
 }
 
 
