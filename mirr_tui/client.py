@@ -1,0 +1,204 @@
+"""Play MIRR on a remote `mirr serve` exactly as on a local `IncidentEnv`.
+
+`MirrClient` is an OpenEnv `EnvClient` (async; `.sync()` for blocking code) whose results carry the
+core's own `Observation` and `EnvState`, so agents written for local play run unchanged.
+`RemoteIncidentEnv` wraps it in the local env's shape (`reset` / `step` / `state` / `config`), which
+is what `mirr eval --remote URL` hands to the evaluator. Needs the `server` extra.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+try:
+    from openenv.core.client_types import StepResult
+    from openenv.core.env_client import EnvClient
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
+    raise ModuleNotFoundError(
+        f"the MIRR client needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
+    ) from exc
+
+from .core import Action, EnvConfig, EnvState, Observation, ServiceTruth, coerce_action, parse_config
+from .core.render import render_observation
+
+
+class RemoteError(RuntimeError):
+    """The server refused a request (bad payload, unknown option, no free session...)."""
+
+
+def action_payload(action: Action | dict[str, Any] | str | Any) -> dict[str, Any]:
+    """The JSON a step sends: a core Action, its dict, its text form, or a pydantic MirrAction."""
+    if hasattr(action, "model_dump"):
+        return action.model_dump(exclude={"metadata"}, exclude_none=True)
+    if isinstance(action, dict):
+        return dict(action)  # the server validates it; a bad one comes back as a VALIDATION_ERROR
+    return coerce_action(action).to_dict()
+
+
+def observation_from_payload(payload: dict[str, Any]) -> Observation:
+    """Rebuild the core Observation from OpenEnv's envelope (reward and done ride beside it)."""
+    data = dict(payload.get("observation") or {})
+    data["reward"] = payload.get("reward") or 0.0
+    data["done"] = bool(payload.get("done", False))
+    return Observation.from_dict(data)
+
+
+def state_from_payload(payload: dict[str, Any]) -> EnvState | None:
+    """Rebuild the core EnvState from a state message (None before the session's first reset)."""
+    if payload.get("episode_id") is None:
+        return None
+    values = {spec.name: payload.get(spec.name) for spec in dataclasses.fields(EnvState)}
+    values["services"] = {
+        name: ServiceTruth(name=name, **truth) for name, truth in (payload.get("services") or {}).items()
+    }
+    return EnvState(**values)
+
+
+class MirrClient(EnvClient):
+    """OpenEnv client for a MIRR server; `step` takes an Action, its dict or its text form.
+
+    ```python
+    with MirrClient(base_url="http://127.0.0.1:8000").sync() as env:
+        result = env.reset(seed=7)
+        result = env.step(Action("check_logs", "payment"))
+        result.observation.logs, result.reward, result.done
+        env.state()            # the core EnvState (hidden truth included)
+    ```
+    """
+
+    def _step_payload(self, action: Any) -> dict[str, Any]:
+        return action_payload(action)
+
+    def _parse_result(self, payload: dict[str, Any]) -> StepResult:
+        obs = observation_from_payload(payload)
+        return StepResult(observation=obs, reward=obs.reward, done=obs.done, metadata=payload.get("metadata"))
+
+    def _parse_state(self, payload: dict[str, Any]) -> EnvState | None:
+        return state_from_payload(payload)
+
+
+def http_url(url: str) -> str:
+    """The server's HTTP base URL for a ws://, wss://, http:// or https:// address."""
+    url = url.rstrip("/")
+    if url.endswith("/ws"):
+        url = url[:-3]
+    for scheme, replacement in (("ws://", "http://"), ("wss://", "https://")):
+        if url.startswith(scheme):
+            return replacement + url[len(scheme) :]
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not a server address (expected http://host:port or ws://host:port)")
+    return url
+
+
+def fetch_server_config(url: str, timeout: float = 10.0) -> EnvConfig:
+    """The openenv.yaml the server at `url` plays (GET /mirr/config), parsed like a local one."""
+    base = http_url(url)
+    try:
+        text = _http_get(f"{base}/mirr/config", timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RemoteError(f"cannot reach a MIRR server at {base}: {reason}") from None
+    return parse_config(text, source=f"{base}/mirr/config")
+
+
+class RemoteIncidentEnv:
+    """A remote session with the local `IncidentEnv` interface (what `evaluate(env=...)` expects).
+
+    `config` is the server's own manifest, so difficulty names, the oracle's fix table and the
+    summary agree with what the server plays. Close it (or use `with`) to free the server session.
+    """
+
+    def __init__(
+        self, url: str, difficulty: str | None = None, config: EnvConfig | None = None, timeout: float = 60.0
+    ) -> None:
+        self.url = url
+        self.config = config or fetch_server_config(url)
+        self.default_difficulty = self.config.difficulty(difficulty).name
+        self.names = self.config.service_names
+        self._client = MirrClient(base_url=http_url(url), message_timeout_s=timeout).sync()
+        self._connected = False
+        self._last: Observation | None = None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if not self._connected:
+            self._client.connect()
+            self._connected = True
+        try:
+            return getattr(self._client, method)(*args, **kwargs)
+        except RuntimeError as exc:
+            if str(exc).startswith("Server error:"):
+                raise RemoteError(str(exc)) from None
+            raise
+
+    def reset(
+        self, seed: int | None = None, episode_id: str | None = None, options: dict[str, Any] | None = None
+    ) -> Observation:
+        kwargs: dict[str, Any] = {"seed": seed, "episode_id": episode_id}
+        if options:
+            kwargs["options"] = dict(options)
+        self._last = self._call("reset", **kwargs).observation
+        return self._last
+
+    def step(self, action: Action | dict[str, Any] | str) -> Observation:
+        """One move. Input that is not an action at all raises InvalidAction (no step is spent)."""
+        self._last = self._call("step", action_payload(action)).observation
+        return self._last
+
+    @property
+    def state(self) -> EnvState:
+        truth = self._call("state")
+        if truth is None:
+            raise RuntimeError("call reset() before reading state")
+        return truth
+
+    @property
+    def observation(self) -> Observation:
+        if self._last is None:
+            raise RuntimeError("call reset() first")
+        return self._last
+
+    def render(self) -> str:
+        return render_observation(self.observation, self.config.rules.max_steps)
+
+    def close(self) -> None:
+        if self._connected:
+            self._connected = False
+            self._client.close()
+
+    def __enter__(self) -> RemoteIncidentEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def server_info(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """GET /mirr: id, version, config hash and live session counts."""
+    base = http_url(url)
+    return json.loads(_http_get(f"{base}/mirr", timeout))
+
+
+def _http_get(url: str, timeout: float) -> str:
+    # a loopback server is never reached through an HTTP proxy, whatever the environment says
+    host = urllib.parse.urlsplit(url).hostname or ""
+    handlers = [urllib.request.ProxyHandler({})] if host in ("127.0.0.1", "localhost", "::1") else []
+    with urllib.request.build_opener(*handlers).open(url, timeout=timeout) as response:
+        return response.read().decode("utf-8")
+
+
+__all__ = [
+    "MirrClient",
+    "RemoteError",
+    "RemoteIncidentEnv",
+    "action_payload",
+    "fetch_server_config",
+    "http_url",
+    "observation_from_payload",
+    "server_info",
+    "state_from_payload",
+]

@@ -1,0 +1,281 @@
+"""MIRR as an OpenEnv server: `IncidentEnv` behind OpenEnv's `create_app` (WebSocket sessions at /ws).
+
+The wire models are generated from the core's dataclasses (`Action`, `Observation`, `EnvState`), so
+the schema the server publishes at /schema is the core's, never a hand-kept copy. Needs the `server`
+extra (`pip install -e ".[server]"`); run it with `mirr serve` or `uvicorn mirr_tui.server:app`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+try:
+    from openenv.core.env_server.http_server import create_app
+    from openenv.core.env_server.interfaces import Environment
+    from openenv.core.env_server.types import Action as OpenEnvAction
+    from openenv.core.env_server.types import EnvironmentMetadata
+    from openenv.core.env_server.types import Observation as OpenEnvObservation
+    from openenv.core.env_server.types import State as OpenEnvState
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
+    raise ModuleNotFoundError(
+        f"the MIRR server needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
+    ) from exc
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from .core import FAULT_MODES, EnvConfig, IncidentEnv, load_config
+from .core import Action as CoreAction
+from .core import EnvState as CoreState
+from .core import Observation as CoreObservation
+from .core.actions import ALIASES
+
+DEFAULT_SESSIONS = 64
+RESET_OPTIONS = ("service", "mode", "scenario", "difficulty")
+
+
+# ---------------------------------------------------------------------------------------- models
+def _wire_type(hint: Any) -> Any:
+    """The type a core field travels as: tuples become lists, nested dataclasses become models."""
+    if dataclasses.is_dataclass(hint):
+        return _nested_model(hint, frozenset())
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is tuple:  # tuple[X, ...] in the core, a JSON array on the wire
+        return list[_wire_type(args[0])]
+    if origin is dict:
+        value = args[1]
+        if dataclasses.is_dataclass(value) and "name" in {f.name for f in dataclasses.fields(value)}:
+            # the core's to_dict() keys these by name and leaves the name out of the value
+            return dict[args[0], _nested_model(value, frozenset({"name"}))]
+        return dict[args[0], _wire_type(value)]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_wire_type(arg) for arg in args)]  # noqa: UP007 - built from a tuple
+    return hint
+
+
+@functools.cache
+def _nested_model(cls: type, exclude: frozenset[str]) -> type[BaseModel]:
+    base = type(f"{cls.__name__}Base", (BaseModel,), {"model_config": ConfigDict(extra="forbid")})
+    return create_model(cls.__name__, __base__=base, __doc__=cls.__doc__, **_fields(cls, exclude))
+
+
+def _fields(cls: type, exclude: frozenset[str] = frozenset(), optional: bool = False) -> dict[str, Any]:
+    """pydantic field definitions for a core dataclass (optional=True: every field may be None)."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):
+        if spec.name in exclude:
+            continue
+        wire = _wire_type(hints[spec.name])
+        if optional:
+            fields[spec.name] = (wire | None, None)
+        elif spec.default is not dataclasses.MISSING:
+            fields[spec.name] = (wire, spec.default)
+        elif spec.default_factory is not dataclasses.MISSING:
+            fields[spec.name] = (wire, Field(default_factory=spec.default_factory))
+        else:
+            fields[spec.name] = (wire, ...)
+    return fields
+
+
+class _ActionBase(OpenEnvAction):
+    """Reads action words like the core does ("logs" is check_logs, case and spaces do not matter)."""
+
+    @field_validator("type", mode="before", check_fields=False)
+    @classmethod
+    def _alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return ALIASES.get(value.strip().lower(), value)
+        return value
+
+
+class _StateBase(OpenEnvState):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class WireModels:
+    """The three pydantic models OpenEnv serves, built for one config."""
+
+    action: type[OpenEnvAction]
+    observation: type[OpenEnvObservation]
+    state: type[OpenEnvState]
+
+
+_MODELS: dict[tuple[str, tuple[str, ...]], WireModels] = {}
+
+
+def build_models(config: EnvConfig) -> WireModels:
+    """Generate the Action / Observation / State models from the core dataclasses.
+
+    The action fields keep the core's types (an unknown action type is a schema error; an unknown
+    service or mode is a move the referee scores as invalid, exactly as in local play); their
+    descriptions list the names this config knows. State fields are all optional because a session
+    has no episode before its first reset.
+    """
+    key = (config.hash, config.service_names)
+    if key in _MODELS:
+        return _MODELS[key]
+    action_fields = _fields(CoreAction)
+    described = {
+        "type": "the move: " + ", ".join(get_args(typing.get_type_hints(CoreAction)["type"])),
+        "service": "the target service: " + ", ".join(config.service_names) + " (not for wait)",
+        "mode": "the fault mode, for diagnose only: " + ", ".join(FAULT_MODES),
+    }
+    for name, text in described.items():
+        wire, default = action_fields[name]
+        action_fields[name] = (wire, Field(default, description=text))
+    action = create_model("MirrAction", __base__=_ActionBase, __doc__=CoreAction.__doc__, **action_fields)
+    observation = create_model(
+        "MirrObservation", __base__=OpenEnvObservation, __doc__=CoreObservation.__doc__, **_fields(CoreObservation)
+    )
+    state_fields = _fields(CoreState, exclude=frozenset({"episode_id", "step_count"}), optional=True)
+    state = create_model("MirrState", __base__=_StateBase, __doc__=CoreState.__doc__, **state_fields)
+    _MODELS[key] = WireModels(action=action, observation=observation, state=state)
+    return _MODELS[key]
+
+
+# ---------------------------------------------------------------------------------------- environment
+class SessionCounter:
+    """Counts live environments, episodes and steps (served at GET /mirr; the load bench reads it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open = 0
+        self.created = 0
+        self.episodes = 0
+        self.steps = 0
+
+    def add(self, field: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self, field, getattr(self, field) + amount)
+            if field == "open" and amount > 0:
+                self.created += amount
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"open": self.open, "created": self.created, "episodes": self.episodes, "steps": self.steps}
+
+
+class MirrEnvironment(Environment):
+    """One session's incident: the core `IncidentEnv` speaking OpenEnv's Environment interface."""
+
+    SUPPORTS_CONCURRENT_SESSIONS = True  # every session builds its own IncidentEnv; nothing is shared
+
+    def __init__(
+        self, config: EnvConfig | None = None, models: WireModels | None = None, counter: SessionCounter | None = None
+    ) -> None:
+        super().__init__()
+        self.core = IncidentEnv(config)
+        self.models = models or build_models(self.core.config)
+        self._counter = counter or SessionCounter()
+        self._closed = False
+        self._counter.add("open")
+
+    def reset(
+        self,
+        seed: int | None = None,
+        episode_id: str | None = None,
+        options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> OpenEnvObservation:
+        """Start an incident. `options` (or the same keys at top level): service, mode, scenario, difficulty."""
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options must be an object, got {type(options).__name__}")
+        merged = {**(options or {}), **kwargs}
+        unknown = sorted(set(merged) - set(RESET_OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown reset option {unknown[0]!r} (known: {', '.join(RESET_OPTIONS)})")
+        obs = self.core.reset(seed=seed, episode_id=episode_id, options=merged or None)
+        self._counter.add("episodes")
+        return self.models.observation.model_validate(obs.to_dict())
+
+    def step(self, action: OpenEnvAction, timeout_s: float | None = None, **kwargs: Any) -> OpenEnvObservation:
+        """Play one move; a move the referee rejects costs the step and scores -1, as in local play."""
+        move = action.model_dump(exclude={"metadata"}, exclude_none=True)
+        obs = self.core.step(move)
+        self._counter.add("steps")
+        return self.models.observation.model_validate(obs.to_dict())
+
+    @property
+    def state(self) -> OpenEnvState:
+        """The referee's view, hidden fault included (empty before the first reset)."""
+        try:
+            truth = self.core.state
+        except RuntimeError:
+            return self.models.state()
+        return self.models.state.model_validate(truth.to_dict())
+
+    def get_metadata(self) -> EnvironmentMetadata:
+        cfg = self.core.config
+        return EnvironmentMetadata(
+            name="mirr",
+            description=cfg.description,
+            version=cfg.version,
+            documentation_url="https://github.com/huggingface/OpenEnv",
+        )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._counter.add("open", -1)
+
+
+# ---------------------------------------------------------------------------------------- app
+def make_app(config: EnvConfig | str | Path | None = None, sessions: int = DEFAULT_SESSIONS) -> FastAPI:
+    """The FastAPI app: OpenEnv's routes (/ws, /reset, /step, /state, /schema, /health, /metadata) plus
+    GET /mirr (identity, config hash, live session counts) and GET /mirr/config (the manifest text)."""
+    cfg = config if isinstance(config, EnvConfig) else load_config(config)
+    if sessions < 1:
+        raise ValueError(f"sessions must be at least 1, got {sessions}")
+    models = build_models(cfg)
+    counter = SessionCounter()
+    factory = functools.partial(MirrEnvironment, cfg, models, counter)
+    app = create_app(
+        factory,
+        models.action,
+        models.observation,
+        env_name="mirr",
+        max_concurrent_envs=sessions,
+        state_cls=models.state,
+    )
+    app.state.mirr_sessions = counter
+    manifest_text = Path(cfg.source).read_text(encoding="utf-8") if Path(cfg.source).is_file() else ""
+
+    @app.get("/mirr", tags=["Environment Info"], summary="MIRR identity, config hash and live sessions")
+    def mirr_info() -> dict[str, Any]:
+        return {
+            "id": cfg.id,
+            "version": cfg.version,
+            "config_hash": cfg.hash,
+            "max_sessions": sessions,
+            "sessions": counter.snapshot(),
+        }
+
+    @app.get("/mirr/config", tags=["Environment Info"], summary="The openenv.yaml this server plays")
+    def mirr_config() -> PlainTextResponse:
+        return PlainTextResponse(manifest_text, media_type="application/yaml")
+
+    return app
+
+
+@functools.cache
+def _default_app() -> FastAPI:
+    return make_app()
+
+
+def __getattr__(name: str) -> Any:
+    # `app` (the manifest's `mirr_tui.server:app`) is built on first use, so importing this module is cheap.
+    if name == "app":
+        return _default_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_SESSIONS", "MirrEnvironment", "SessionCounter", "WireModels", "build_models", "make_app"]
