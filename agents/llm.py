@@ -87,13 +87,16 @@ class LLMSettings:
 
     @property
     def endpoint(self) -> str:
-        """The URL the chat request goes to."""
-        root = self.base_url.rstrip("/") if self.base_url else GROQ_BASE_URL + GROQ_PREFIX
+        """The URL the chat request goes to (a password in base_url masked), for messages and `mirr prompt`."""
+        root = self.public()["base_url"] or GROQ_BASE_URL + GROQ_PREFIX
         return root + "/chat/completions"
 
     def public(self) -> dict[str, Any]:
-        """Everything but the key: for describe(), replays and `mirr prompt`."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+        """Everything but the key (nor a password inside base_url): for describe(), replays and `mirr prompt`."""
+        public = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+        if self.base_url and httpx.URL(self.base_url).userinfo:
+            public["base_url"] = str(httpx.URL(self.base_url).copy_with(userinfo=b"***"))
+        return public
 
 
 def _manifest_defaults(path: Path | None) -> dict[str, Any]:

@@ -362,3 +362,27 @@ def test_path_rewrite_leaves_other_paths_alone():
         client.get("http://gpu:8000/v1/openai/v1/models")
         client.get("http://gpu:8000/health")
     assert seen == ["http://gpu:8000/v1/models", "http://gpu:8000/health"]
+
+
+def test_evaluate_with_the_real_client_sums_tokens_and_no_file_holds_the_key(tmp_path):
+    from mirr_tui.evaluation import evaluate
+
+    server = FakeGroq(scripted_player(GOOD_CHECKOUT_PLAY))
+    options = {"api_key": KEY, "transport": server.transport()}
+    summary, results = evaluate("llm", range(3), agent_options=options, scenario="checkout-3am", replay_dir=tmp_path)
+    assert summary.success_rate == 1.0 and summary.tokens == 940 * sum(r.steps for r in results)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 3 and all(KEY not in path.read_text() for path in files)
+
+
+def test_a_password_in_base_url_stays_out_of_describe_and_errors(sleeps):
+    def script(body: dict) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    agent = LLMAgent(base_url="http://bob:hunter2@gpu:8000/v1", transport=FakeGroq(script).transport(), retries=0)
+    assert "hunter2" not in json.dumps(agent.describe())
+    obs = IncidentEnv().reset(seed=0)
+    agent.reset(obs)
+    with pytest.raises(LLMError) as caught:
+        agent.act(obs)
+    assert "hunter2" not in str(caught.value) and "gpu:8000" in str(caught.value)
