@@ -1,0 +1,315 @@
+"""Screens that browse saved replays: the scoreboard, the replay picker and a plain message screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Footer, Static
+
+from ..core import EnvConfig
+from ..replay import ReplayError, load_replay
+from ..scores import Scoreboard, build_scoreboard
+from .modals import PickReplayModal
+from .model import OUTCOME_TEXT
+from .screens import MirrScreen, ReplayScreen
+from .widgets import _esc
+
+
+def sort_key(value: Any) -> tuple[int, float | str]:
+    """Numbers (`+12.5`, `67%`) sort as numbers, everything else as lower-case text after them."""
+    text = str(value.plain if hasattr(value, "plain") else value).strip()
+    try:
+        return (0, float(text.split()[0].rstrip("%")))
+    except (ValueError, IndexError):
+        return (1, text.lower())
+
+
+class SortableTable(DataTable):
+    """A DataTable that sorts by a clicked header (again: reverse) or by the cursor's column with `s`."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "sort_column", "sort")]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.sorted_by: tuple[str, bool] | None = None
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = self.sorted_by is not None and self.sorted_by == (column, False)
+        self.sort(column, key=sort_key, reverse=reverse)
+        self.sorted_by = (column, reverse)
+
+    def action_sort_column(self) -> None:
+        if not self.columns:
+            return
+        column = list(self.columns)[self.cursor_column if self.cursor_type == "cell" else self._sort_index()]
+        self.sort_by(str(column.value))
+
+    def _sort_index(self) -> int:
+        # row cursor: `s` cycles through the columns, one per press
+        keys = [str(key.value) for key in self.columns]
+        if self.sorted_by is None or self.sorted_by[0] not in keys:
+            return 0
+        index = keys.index(self.sorted_by[0])
+        return index if not self.sorted_by[1] else (index + 1) % len(keys)
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+
+
+class ScoresScreen(MirrScreen):
+    """Scoreboard and head-to-head per seed; Enter opens a replay."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "open replay", show=True, priority=False),
+        Binding("tab", "app.focus_next", "switch table", show=True),
+        Binding("r", "reload", "reload"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.replay_dir = replay_dir
+        self.board: Scoreboard | None = None
+        self.row_paths: dict[str, Path | None] = {}
+        self.h2h_choices: dict[str, list[tuple[str, Path | None]]] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="board"):
+            yield Static(id="scores-title", classes="screen-title")
+            yield Static("players (enter opens the player's best replay)", classes="table-title")
+            yield SortableTable(id="players")
+            yield Static("head to head: the same incident (enter picks whose replay to open)", classes="table-title")
+            yield SortableTable(id="h2h")
+            yield Static(id="skipped")
+        yield from self.compose_too_small()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#players", SortableTable).focus()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        self.board = board = build_scoreboard(self.replay_dir)
+        title = f"[b $accent]MIRR scores[/] · {_esc(str(self.replay_dir))} · {len(board.replays)} replays"
+        self.query_one("#scores-title", Static).update(Content.from_markup(title))
+        players = self.query_one("#players", SortableTable)
+        players.clear(columns=True)
+        for key, label in (
+            ("player", "player"),
+            ("kind", "kind"),
+            ("episodes", "episodes"),
+            ("success", "success"),
+            ("diagnosis", "diagnosis"),
+            ("mean", "mean score"),
+            ("best", "best"),
+        ):
+            players.add_column(label, key=key)
+        self.row_paths = {}
+        for n, p in enumerate(board.players):
+            key = f"p{n}"
+            self.row_paths[key] = p.best_replay
+            players.add_row(
+                p.player,
+                p.kind,
+                str(p.episodes),
+                f"{p.success_rate:.0%}",
+                f"{p.diagnosis_accuracy:.0%}",
+                f"{p.mean_score:+.1f}",
+                f"{p.best_score:+.1f}",
+                key=key,
+            )
+        h2h = self.query_one("#h2h", SortableTable)
+        h2h.clear(columns=True)
+        names = sorted({name for h in board.head_to_head for name in h.results})
+        h2h.add_column("seed", key="seed")
+        h2h.add_column("incident", key="incident")
+        for name in names:
+            h2h.add_column(name, key=f"player:{name}")
+        self.h2h_choices = {}
+        for n, h in enumerate(board.head_to_head):
+            key = f"h{n}"
+            cells = []
+            for name in names:
+                if name not in h.results:
+                    cells.append("-")
+                    continue
+                score, outcome, _ = h.results[name]
+                cells.append(f"{score:+.1f} {OUTCOME_TEXT.get(outcome, '?').lower()}")
+            incident = h.difficulty + (f" · {h.scenario}" if h.scenario else "")
+            h2h.add_row(str(h.seed), incident, *cells, key=key)
+            self.h2h_choices[key] = [
+                (f"{name}: {score:+.1f} {OUTCOME_TEXT.get(outcome, '?').lower()}", path)
+                for name, (score, outcome, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
+            ]
+        skipped = self.query_one("#skipped", Static)
+        notes = []
+        if not board.players:
+            notes.append(f"no replays in {self.replay_dir} yet: play one with `mirr play` or `mirr watch`")
+        elif not board.head_to_head:
+            notes.append("no incident has been played by two players yet: play the seed an agent played")
+        notes.extend(f"skipped {path.name}: {reason}" for path, reason in board.skipped)
+        skipped.update(Content("\n".join(notes)))
+
+    def action_open(self) -> None:
+        table = self.focused if isinstance(self.focused, SortableTable) else self.query_one("#players", SortableTable)
+        if table.row_count == 0:
+            return
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        self._open_row(table, str(row_key.value))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self._open_row(event.data_table, str(event.row_key.value))
+
+    def _open_row(self, table: DataTable, key: str) -> None:
+        if table.id == "players":
+            self.open_replay(self.row_paths.get(key))
+            return
+        choices = self.h2h_choices.get(key, [])
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.open_replay(path)
+
+        self.app.push_screen(PickReplayModal("whose replay of this incident?", choices), chosen)
+
+    def open_replay(self, path: Path | None) -> None:
+        if path is None:
+            self.notify("no replay file for this row", severity="warning")
+            return
+        try:
+            replay = load_replay(path)
+        except ReplayError as exc:
+            self.notify(str(exc), title="cannot open replay", severity="error", timeout=10)
+            return
+        self.app.push_screen(ReplayScreen(self.config, replay))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+
+class ReplayPickerScreen(MirrScreen):
+    """`mirr replay` without a file: the saved replays, newest first; Enter opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "open"),
+        Binding("r", "reload", "reload"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.replay_dir = replay_dir
+        self.paths: dict[str, Path] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="board"):
+            yield Static(
+                Content.from_markup(f"[b $accent]MIRR replays[/] in {_esc(str(self.replay_dir))} (newest first)"),
+                classes="screen-title",
+            )
+            yield SortableTable(id="replays")
+            yield Static(id="skipped")
+        yield from self.compose_too_small()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one("#replays", SortableTable).focus()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def load(self) -> None:
+        table = self.query_one("#replays", SortableTable)
+        table.clear(columns=True)
+        for key in ("file", "player", "seed", "incident", "outcome", "score", "steps"):
+            table.add_column(key, key=key)
+        self.paths = {}
+        files = sorted(self.replay_dir.glob("*.json"), reverse=True) if self.replay_dir.is_dir() else []
+        problems = []
+        for path in files:
+            try:
+                replay = load_replay(path)
+            except ReplayError as exc:
+                problems.append(f"unreadable {path.name}: {str(exc).removeprefix(str(path)).lstrip(': ')}")
+                continue
+            s = replay.summary
+            self.paths[path.name] = path
+            incident = replay.difficulty + (f" · {replay.scenario}" if replay.scenario else "")
+            table.add_row(
+                path.name,
+                replay.player_name,
+                str(replay.seed),
+                incident,
+                OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower(),
+                f"{float(s.get('score', 0.0)):+.1f}",
+                str(s.get("steps", len(replay.frames) - 1)),
+                key=path.name,
+            )
+        if not files:
+            problems.append(f"no replays in {self.replay_dir} yet: play one with `mirr play`")
+        self.query_one("#skipped", Static).update(Content("\n".join(problems)))
+
+    def action_open(self) -> None:
+        table = self.query_one("#replays", SortableTable)
+        if table.row_count:
+            row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            self._open(str(row_key.value))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self._open(str(event.row_key.value))
+
+    def _open(self, name: str) -> None:
+        path = self.paths.get(name)
+        if path is None:
+            return
+        try:
+            replay = load_replay(path)
+        except ReplayError as exc:  # changed on disk since the list was read
+            self.notify(str(exc), title="cannot open replay", severity="error", timeout=10)
+            return
+        self.app.push_screen(ReplayScreen(self.config, replay))
+
+    def action_quit(self) -> None:
+        self.app.exit()
+
+
+class MessageScreen(MirrScreen):
+    """A clear message instead of a traceback (e.g. a corrupt replay file)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape", "quit", "quit")]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="board", classes="message-board"):
+            yield Static(Content.from_markup(f"[b $error]{_esc(self.title_text)}[/]"), classes="screen-title")
+            yield Static(Content(self.message), id="message-text")
+        yield from self.compose_too_small()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_quit(self) -> None:
+        self.app.exit()

@@ -1,0 +1,202 @@
+"""Modal screens: diagnose picker, end-of-episode summary, help, replay picker for one incident."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..core.config import FaultModeSpec
+from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary
+from .widgets import _esc
+
+SERVICE_KEYS = Binding.Group("service", compact=True)
+
+
+class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
+    """Pick the fault mode (each with its signature as a hint) for the selected service."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS, key_display=str(n + 1)) for n in range(5)),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, services: Sequence[str], selected: int, modes: Mapping[str, FaultModeSpec]) -> None:
+        super().__init__()
+        self.services = tuple(services)
+        self.selected = selected
+        self.modes = dict(modes)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(id="diagnose-title", classes="dialog-title")
+            options = []
+            for name, spec in self.modes.items():
+                prompt = Content.from_markup(
+                    f"[b]{_esc(name)}[/]  [$text-muted]fix: {_esc(spec.fix)}[/]\n  [$text-muted i]{_esc(spec.signature)}[/]"
+                )
+                options.append(Option(prompt, id=name))
+            yield OptionList(*options, id="modes")
+            yield Static(
+                Content.from_markup(
+                    "[$text-muted]enter commits (once per episode: right +8, wrong -4) · 1-5 change service · esc cancels[/]"
+                )
+            )
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self._draw_title()
+        self.query_one(OptionList).focus()
+
+    def _draw_title(self) -> None:
+        self.query_one("#diagnose-title", Static).update(
+            Content.from_markup(f"Diagnose [b $accent]{_esc(self.services[self.selected])}[/]: which fault mode?")
+        )
+
+    def action_select(self, index: int) -> None:
+        if 0 <= index < len(self.services):
+            self.selected = index
+            self._draw_title()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(OptionList.OptionSelected, "#modes")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss((self.services[self.selected], str(event.option.id)))
+
+
+class SummaryModal(ModalScreen[str | None]):
+    """The end of an episode: outcome, score by reward row, the truth, a timeline, other agents' scores."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "choose('new')", "new incident"),
+        Binding("escape", "choose(None)", "look at the board"),
+        Binding("q", "choose('quit')", "quit"),
+    ]
+
+    def __init__(self, summary: EpisodeSummary, player: str, allow_new: bool = True, note: str = "") -> None:
+        super().__init__()
+        self.summary = summary
+        self.player = player
+        self.allow_new = allow_new
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog -summary"):
+            yield Static(self._title(), classes="dialog-title")
+            yield Static(self._body(), id="summary-body")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        wants_new = action == "choose" and bool(parameters) and parameters[0] == "new"
+        return not (wants_new and not self.allow_new)
+
+    def _title(self) -> Content:
+        s = self.summary
+        style = "$success" if s.outcome == "recovered" else "$error"
+        return Content.from_markup(
+            f"[b {style}]{OUTCOME_TEXT.get(s.outcome, str(s.outcome))}[/] · {_esc(self.player)} scored "
+            f"[b]{s.score:+.1f}[/] on seed {s.seed}"
+        )
+
+    def _body(self) -> Content:
+        s = self.summary
+        lines = ["[b]score by reward row[/]"]
+        for row, value in s.breakdown:
+            style = "$success" if value > 0 else "$error"
+            lines.append(f"  {_esc(ROW_LABELS.get(row, row)):<26}[{style}]{value:+6.1f}[/]")
+        if not s.breakdown:
+            lines.append("  (no rewards paid)")
+        lines.append(f"  {'total':<26}[b]{s.score:+6.1f}[/]")
+        lines.append("")
+        verdict = "[b $success]right[/]" if s.diagnosis_correct else "[b $error]wrong[/]" if s.diagnosis else "none"
+        lines.append(f"[b]root cause[/] {_esc(s.root_service)} / {_esc(s.fault_mode)}   your diagnosis: {verdict}")
+        lines.append(f"[b]timeline[/]   {_esc(s.timeline())}")
+        if s.comparisons:
+            lines.append("")
+            lines.append("[b]same incident, other players[/]")
+            for name, (score, outcome) in s.comparisons.items():
+                if name == self.player:
+                    continue
+                lines.append(f"  {_esc(name):<12}{score:+6.1f}  {_esc(OUTCOME_TEXT.get(outcome, outcome)).lower()}")
+            lines.append(f"  {_esc(self.player):<12}{s.score:+6.1f}  {OUTCOME_TEXT.get(s.outcome, '?').lower()}")
+        if self.note:
+            lines.append("")
+            lines.append(f"[$warning]{_esc(self.note)}[/]")
+        return Content.from_markup("\n".join(lines))
+
+    def action_choose(self, choice: str | None) -> None:
+        self.dismiss(choice)
+
+
+HELP_TEXT = """\
+[b]MIRR in brief[/]
+Five services, one hidden fault, 30 steps. Every action costs one step.
+Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), and a sick
+service hurts its callers one hop per step: the worst-looking service is often a victim.
+From step 10 an untreated fault cascades; total failure ends the episode.
+
+[b]How to win[/]  read logs (they name the upstream a victim waits on, and the root
+cause's signature), [b]diagnose[/] once (service + mode), apply the mode's fix, then
+[b]wait[/] until all five services stay healthy for 5 steps.
+
+[b]Fixes[/]   crashed → restart · memory_leak → restart (it relapses once: restart again)
+          overloaded → scale up · bad_deploy → rollback (a restart makes it worse)
+
+[b]Rewards[/] diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis) · wrong fix -2
+          recovery +20 with a right diagnosis, +0.5 per unused step · collapse -20
+          timeout -10 · invalid action -1
+
+[b]Keys[/]  1-5 or ←/→ pick a service · l logs · d diagnose · r restart · b rollback
+      s scale up · w wait · : or / type a command (tab/→ completes) · n new · q quit
+      watch: space pause · . one step · +/- speed     replay: ←/→ · home/end · space · t truth
+"""
+
+
+class HelpModal(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close", key_display="esc")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="dialog -help"):
+            yield Static(Content.from_markup(HELP_TEXT))
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class PickReplayModal(ModalScreen[Path | None]):
+    """Choose whose replay of one incident to open (head-to-head rows)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, choices: Sequence[tuple[str, Path | None]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = [(label, path) for label, path in choices if path is not None]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield OptionList(*(Option(label, id=str(n)) for n, (label, _) in enumerate(self.choices)), id="choices")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(OptionList.OptionSelected, "#choices")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[int(str(event.option.id))][1])
