@@ -548,7 +548,7 @@ def prompt_command(
     env = IncidentEnv(cfg, difficulty=difficulty)
     obs = env.reset(seed=seed, options={"scenario": scenario} if scenario else None)
     try:
-        settings, body = preview_request(obs, config=cfg, **options)
+        settings, body = preview_request(obs, config=cfg, manifest=config, **options)
     except TypeError as exc:
         fail(f"agent 'llm' does not accept these options: {exc}")
     except LLMSetupError as exc:

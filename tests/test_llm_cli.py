@@ -81,3 +81,14 @@ def test_eval_all_leaves_the_llm_out():
     result = runner.invoke(app, ["eval", "--agent", "all", "-n", "1", "--json", "--no-results"])
     assert result.exit_code == 0, result.output
     assert "llm" not in {entry["agent"] for entry in json.loads(result.stdout)}
+
+
+def test_prompt_reads_the_llm_defaults_of_another_manifest(tmp_path):
+    from mirr_tui.core.config import default_config_path
+
+    manifest = tmp_path / "openenv.yaml"
+    text = default_config_path().read_text(encoding="utf-8")
+    manifest.write_text(text.replace("model: llama-3.3-70b-versatile", "model: llama-3.1-8b-instant"))
+    result = runner.invoke(app, ["prompt", "--config", str(manifest), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"] == "llama-3.1-8b-instant"
