@@ -141,14 +141,13 @@ class IncidentScreen(MirrScreen):
             extra=self.header_extra(),
         )
         truth = self.truth()
-        truth_services = (truth or {}).get("services", {}) if truth else None
         for n, name in enumerate(self.names):
             self.query_one(f"#panel-{name}", ServicePanel).show(
                 obs.services.get(name),
                 self.view.history[name],
                 selected=self.selectable and n == self.selected,
                 index=n + 1,
-                truth=truth_services.get(name) if truth_services is not None else None,
+                truth=self._panel_truth(truth, name),
             )
         self.query_one(AlertStrip).show(obs.alerts)
         self.query_one(LogView).show(self.view.blocks_newest_first())
@@ -158,6 +157,14 @@ class IncidentScreen(MirrScreen):
         self.query_one(MessageLine).show(text, error)
         self.draw_bar()
         self.refresh_bindings()
+
+    @staticmethod
+    def _panel_truth(truth: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+        if truth is None:
+            return None
+        service = dict(truth.get("services", {}).get(name, {}))
+        service["root"] = name == truth.get("root_service")
+        return service
 
     def draw_bar(self) -> None:
         self.query_one(ActionBar).show(self.names, self.selected if self.selectable else None, self.bar_actions())

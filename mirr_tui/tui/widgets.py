@@ -86,11 +86,13 @@ class ServicePanel(Widget):
         for name in ("ok", "degraded", "down"):
             self.set_class(status == name, f"-{name}")
         self.set_class(selected, "-selected")
-        self.set_class(bool(truth and truth.get("faulty")), "-root")
+        self.set_class(bool(truth and truth.get("root")), "-root")
         marker = "▸ " if selected else ""
         self.border_title = f"{marker}{index} {self.service} · {status}"
         if truth is not None:
-            root = " · ROOT CAUSE" if truth.get("faulty") else ""
+            root = ""
+            if truth.get("root"):
+                root = " · ROOT CAUSE" if truth.get("faulty") else " · root cause (fixed)"
             self.border_subtitle = f"truth: health {float(truth.get('health', 0.0)):.2f}{root}"
         else:
             self.border_subtitle = f"calls {', '.join(self.calls)}" if self.calls else "calls nothing"

@@ -1,0 +1,346 @@
+"""The terminal app driven by keys (Textual pilot): play, watch, replay, scores, bad input, small terminals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input
+
+import agents
+from mirr_tui.core import FAULT_MODES, IncidentEnv
+from mirr_tui.evaluation import run_episode
+from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
+from mirr_tui.tui.app import make_app
+from mirr_tui.tui.browse import MessageScreen, ReplayPickerScreen, ScoresScreen
+from mirr_tui.tui.modals import DiagnoseModal, PickReplayModal, SummaryModal
+from mirr_tui.tui.screens import PlayScreen, ReplayScreen, WatchScreen
+from mirr_tui.tui.widgets import MessageLine, ServicePanel
+
+SIZE = (120, 40)
+FIX_KEYS = {"restart": "r", "rollback": "b", "scale_up": "s"}
+
+
+def record(tmp_path: Path, seed: int, agent_name: str = "heuristic", player: str | None = None, options=None) -> Path:
+    """Play one episode headless and save its replay in tmp_path (a human replay if `player` is given)."""
+    env = IncidentEnv()
+    recorder = (
+        ReplayRecorder(player_kind="human", player_name=player)
+        if player
+        else ReplayRecorder(player_kind="agent", player_name=agent_name)
+    )
+    run_episode(env, agents.create(agent_name), seed, options=options, recorder=recorder)
+    return recorder.save_to_dir(tmp_path)
+
+
+def message_text(app) -> str:
+    return str(app.screen.query_one(MessageLine).render())
+
+
+async def wait_until(pilot, condition, limit: int = 200) -> None:
+    for _ in range(limit):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
+# ------------------------------------------------------------------------------------ play
+async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlayScreen)
+        truth = screen.env.state  # the test may peek at the truth to choose its keys
+        root = screen.names.index(truth.root_service)
+        await pilot.press(str(root + 1), "l")
+        assert screen.view.logs_read == {truth.root_service: [1]}
+        await pilot.press("d")
+        assert isinstance(app.screen, DiagnoseModal)
+        await pilot.press(*["down"] * FAULT_MODES.index(truth.fault_mode), "enter")
+        assert screen.view.obs.diagnosis == {"service": truth.root_service, "mode": truth.fault_mode}
+        assert screen.check_action("diagnose", ()) is None  # greyed out: one diagnosis per episode
+        fix_key = FIX_KEYS[app.screen.config.fault_modes[truth.fault_mode].fix]
+        for _ in range(30):
+            if screen.view.done:
+                break
+            await pilot.press(fix_key if screen.env.state.fault_phase == "active" else "w")
+        await pilot.pause()
+        state = screen.env.state
+        assert state.outcome == "recovered" and state.diagnosis_correct
+        assert isinstance(app.screen, SummaryModal)
+        summary = app.screen.summary
+        assert summary.outcome == "recovered" and summary.score == state.score == screen.view.obs.score
+        assert dict(summary.breakdown)["correct_diagnosis"] == 8 and dict(summary.breakdown)["correct_fix"] == 10
+        assert set(summary.comparisons) == {"heuristic", "oracle"}
+        assert summary.comparisons["oracle"][1] == "recovered"
+        assert screen.check_action("act", ("wait",)) is None  # the episode is over
+        assert "replay saved to" in (app.exit_message or "")
+        await pilot.press("q")
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1  # quitting after the end does not save twice
+    replay = load_replay(saved[0])
+    assert replay.player == {"kind": "human", "name": "tester"}
+    assert replay.summary["outcome"] == "recovered" and replay.summary["score"] == state.score
+    assert verify_replay(replay).ok
+
+
+async def test_restarting_a_bad_deploy_costs_two_and_the_episode_is_lost(tmp_path):
+    app = make_app("play", seed=1, scenario="checkout-3am", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.env.state.root_service == "payment" and screen.env.state.fault_mode == "bad_deploy"
+        await pilot.press("4", "r")
+        obs = screen.view.obs
+        assert [(e.row, e.value) for e in obs.rewards] == [("wrong_fix", -2.0)]
+        assert obs.score == -2.0
+        assert "restarted payment" in message_text(app)
+        assert "-2" in str(screen.query_one("#log-body").render())
+        for _ in range(40):
+            if screen.view.done:
+                break
+            await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryModal)
+        summary = app.screen.summary
+        assert summary.outcome in ("collapsed", "timed_out")
+        assert dict(summary.breakdown)["wrong_fix"] == -2.0
+        assert (summary.root_service, summary.fault_mode) == ("payment", "bad_deploy")
+        await pilot.press("n")  # a new incident from the summary
+        assert isinstance(app.screen, PlayScreen) and app.screen.view.step == 0
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+async def test_a_bad_command_is_explained_and_an_invalid_action_costs_one(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon")
+        command = screen.query_one("#command", Input)
+        assert command.has_focus
+        await pilot.press(*"restrat payment", "enter")
+        assert "unknown action 'restrat'" in message_text(app)
+        assert screen.view.step == 0  # a typo spends no step
+        command.value = ""
+        await pilot.press(*"restart nowhere", "enter")
+        obs = screen.view.obs
+        assert obs.step == 1 and not obs.valid and obs.score == -1.0
+        assert "unknown service 'nowhere'" in message_text(app)
+        assert not command.has_class("-open")
+        await pilot.press("slash", *"logs pay", "right", "enter")  # → completes the service
+        assert screen.view.obs.logs_service == "payment"
+        assert screen.view.step == 2
+
+
+async def test_quitting_mid_episode_saves_the_replay(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")  # no step played: nothing to save
+    assert not list(tmp_path.glob("*.json")) and app.exit_message is None
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "l", "w", "q")
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1 and app.exit_message == f"replay saved to {saved[0]}"
+    replay = load_replay(saved[0])
+    assert replay.summary["steps"] == 2 and replay.summary["outcome"] is None
+    assert replay.frames[1].input == {"type": "check_logs", "service": "auth"}
+
+
+async def test_help_and_selection_keys(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("5")
+        assert screen.query_one("#panel-database", ServicePanel).has_class("-selected")
+        await pilot.press("right")
+        assert screen.selected == 0  # wraps around
+        await pilot.press("left", "left")
+        assert screen.names[screen.selected] == "payment"
+        await pilot.press("question_mark")
+        assert "MIRR in brief" in str(app.screen.query_one("Static").render())
+        await pilot.press("escape")
+        assert app.screen is screen
+        panel = screen.query_one("#panel-payment", ServicePanel)
+        assert panel.has_class("-degraded")  # seed 3: payment's health check says degraded
+
+
+# ------------------------------------------------------------------------------------ watch
+async def test_watch_the_heuristic_finish(tmp_path):
+    app = make_app("watch", agent="heuristic", seed=5, speed=50, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, WatchScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert screen.view.done and screen.view.obs.outcome == "recovered"
+        assert screen.view.reasoning  # the agent's explanations reached the side pane
+        assert "reasoning" in str(screen.query_one("#side").border_title)
+        assert app.screen.summary.comparisons["oracle"][1] == "recovered"
+        assert app.screen.check_action("choose", ("new",)) is False
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1
+    replay = load_replay(saved[0])
+    assert replay.player["kind"] == "agent" and replay.player["name"] == "heuristic"
+    assert replay.summary["outcome"] == "recovered" and replay.frames[-1].reasoning
+    assert verify_replay(replay).ok
+
+
+async def test_watch_pause_step_and_speed(tmp_path):
+    app = make_app("watch", agent="heuristic", seed=5, speed=0.25, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("space")
+        assert screen.paused and screen.check_action("step_once", ()) is True
+        await pilot.press("full_stop")
+        await wait_until(pilot, lambda: screen.view.step == 1)
+        await pilot.pause(0.1)
+        assert screen.view.step == 1  # paused: only the one step
+        await pilot.press("plus", "plus")
+        assert screen.speed == 1.0
+        await pilot.press("minus")
+        assert screen.speed == 0.5
+        await pilot.press("q")
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1 and load_replay(saved[0]).summary["steps"] == 1
+
+
+async def test_an_agent_failure_is_shown_and_the_episode_saved(tmp_path, monkeypatch):
+    from agents.heuristic import HeuristicAgent
+
+    calls = {"n": 0}
+    real_act = HeuristicAgent.act
+
+    def flaky_act(self, obs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("network down")
+        return real_act(self, obs)
+
+    monkeypatch.setattr(HeuristicAgent, "act", flaky_act)
+    app = make_app("watch", agent="heuristic", seed=5, speed=50, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.finished)
+        assert "ConnectionError: network down" in message_text(app)
+        assert "network down" in str(screen.query_one("#side-body").render())
+    replay = load_replay(next(tmp_path.glob("*.json")))
+    assert replay.error == "ConnectionError: network down" and replay.summary["steps"] == 2
+
+
+async def test_an_agent_that_cannot_start_is_shown_not_raised(tmp_path):
+    app = make_app("watch", agent="heuristic", agent_options={"bogus": 1}, seed=5, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "cannot start agent 'heuristic'" in message_text(app)
+    assert "cannot start agent" in (load_replay(next(tmp_path.glob("*.json"))).error or "")
+
+
+# ------------------------------------------------------------------------------------ replay
+async def test_step_a_replay_and_toggle_the_truth(tmp_path):
+    path = record(tmp_path, 5)
+    replay = load_replay(path)
+    app = make_app("replay", replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen) and screen.cursor.index == 0
+        assert screen.check_action("move", (-1,)) is None
+        await pilot.press("right", "right", "right")
+        assert screen.cursor.index == 3 and screen.view.step == replay.frames[3].step
+        # the log holds exactly what was read in frames 0..3
+        read = sum(len(f.obs.logs or ()) for f in replay.frames[:4])
+        assert sum(e.kind == "log" for e in screen.view.entries) == read
+        assert "3/" in str(screen.query_one("#actionbar").render())
+        await pilot.press("left")
+        assert screen.cursor.index == 2
+        await pilot.press("end")
+        assert screen.cursor.at_end and screen.view.done
+        assert screen.check_action("move", (1,)) is None and screen.check_action("jump", ("end",)) is None
+        panel = screen.query_one("#panel-auth", ServicePanel)
+        assert "truth" not in str(panel.border_subtitle)
+        await pilot.press("t")
+        assert "root cause (fixed)" in str(panel.border_subtitle) and panel.has_class("-root")
+        assert not screen.query_one("#panel-payment", ServicePanel).has_class("-root")
+        assert "truth: auth/memory_leak" in str(screen.query_one("#header").render())
+        await pilot.press("t")
+        assert "truth" not in str(panel.border_subtitle)
+        await pilot.press("home")
+        assert screen.cursor.at_start
+        await pilot.press("space")  # play: one timer moves the cursor
+        await wait_until(pilot, lambda: screen.cursor.index >= 1)
+        await pilot.press("space")
+        assert not screen._playing
+
+
+async def test_a_corrupt_replay_shows_a_message_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "mirr-replay", "version": 1}))
+    app = make_app("replay", replay_path=bad, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, MessageScreen)
+        assert 'missing "env"' in str(app.screen.query_one("#message-text").render())
+        await pilot.press("q")
+
+
+async def test_the_replay_picker_lists_and_opens_replays(tmp_path):
+    record(tmp_path, 5)
+    (tmp_path / "broken.json").write_text("{not json")
+    app = make_app("replay", replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, ReplayPickerScreen)
+        assert app.screen.query_one(DataTable).row_count == 1
+        assert "unreadable broken.json" in str(app.screen.query_one("#skipped").render())
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReplayScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReplayPickerScreen)
+
+
+# ------------------------------------------------------------------------------------ scores
+async def test_scores_sort_and_open_a_replay(tmp_path):
+    record(tmp_path, 11, "heuristic")
+    record(tmp_path, 11, "oracle")
+    human = record(tmp_path, 11, "naive", player="tester")
+    app = make_app("scores", replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ScoresScreen)
+        players = screen.query_one("#players", DataTable)
+        assert players.row_count == 3
+        names = [players.get_row_at(n)[0] for n in range(3)]
+        assert names[0] == "oracle"  # sorted by mean score
+        await pilot.click("#players", offset=(3, 0))  # the "player" header: sort by name
+        assert [players.get_row_at(n)[0] for n in range(3)] == sorted(names)
+        await pilot.click("#players", offset=(3, 0))
+        assert [players.get_row_at(n)[0] for n in range(3)] == sorted(names, reverse=True)
+        players.move_cursor(row=[players.get_row_at(n)[0] for n in range(3)].index("tester"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, ReplayScreen) and app.screen.replay.path == human
+        await pilot.press("escape")
+        assert app.screen is screen
+        h2h = screen.query_one("#h2h", DataTable)
+        assert h2h.row_count == 1
+        h2h.focus()
+        await pilot.press("enter")
+        assert isinstance(app.screen, PickReplayModal) and len(app.screen.choices) == 3
+        await pilot.press("enter")  # the best score of this incident comes first
+        assert isinstance(app.screen, ReplayScreen) and app.screen.replay.player_name == "oracle"
+
+
+# ------------------------------------------------------------------------------------ sizes
+@pytest.mark.parametrize(
+    ("size", "too_small", "side_shown"), [((60, 20), True, False), ((80, 24), False, False), ((120, 40), False, True)]
+)
+async def test_small_terminals(tmp_path, size, too_small, side_shown):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#too-small").display is too_small
+        assert screen.query_one("#board").display is not too_small
+        if not too_small:
+            assert screen.query_one("#side").display is side_shown
+            panel = screen.query_one("#panel-gateway", ServicePanel)
+            assert panel.region.height == (5 if side_shown else 4)  # compact: two metric lines
+            await pilot.press("1", "l")  # still playable
+            assert screen.view.step == 1
