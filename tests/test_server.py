@@ -1,0 +1,221 @@
+"""The OpenEnv server in-process: WebSocket sessions through FastAPI's TestClient, the generated
+models, the manifest's validation block. Needs the `server` extra."""
+
+from __future__ import annotations
+
+import dataclasses
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.[server]'")
+from fastapi.testclient import TestClient
+
+import agents
+from mirr_tui.client import observation_from_payload, state_from_payload
+from mirr_tui.core import ACTION_TYPES, EnvState, IncidentEnv, Observation
+from mirr_tui.server import build_models, make_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def app():
+    return make_app(sessions=2)
+
+
+@pytest.fixture(scope="module")
+def http(app):
+    with TestClient(app) as client:
+        yield client
+
+
+def send(ws, message: dict | str) -> dict:
+    ws.send_text(message if isinstance(message, str) else json.dumps(message))
+    return json.loads(ws.receive_text())
+
+
+@contextlib.contextmanager
+def session(http):
+    """A /ws session that ends with OpenEnv's close message and waits for the server's goodbye.
+
+    (Leaving TestClient's block also cancels the server task, which could cut its cleanup short.)
+    """
+    with http.websocket_connect("/ws") as ws:
+        yield ws
+        ws.send_text(json.dumps({"type": "close"}))
+        assert ws.receive()["type"] == "websocket.close"  # sent after the session was destroyed
+
+
+def hang_up(ws) -> None:
+    """Drop the connection without a goodbye, as a crashed client or a lost network does."""
+    ws.send({"type": "websocket.disconnect", "code": 1006})
+
+
+def open_sessions(http, settle: int | None = None) -> int:
+    """Live environments; with `settle`, wait (bounded) for the server's async cleanup to reach it."""
+    for _ in range(100 if settle is not None else 1):
+        count = http.get("/mirr").json()["sessions"]["open"]
+        if count == settle:
+            break
+        time.sleep(0.05)
+    return count
+
+
+def test_a_websocket_session_plays_the_same_episode_as_local_play(http, config):
+    local = IncidentEnv(config)
+    agent_local, agent_remote = agents.create("heuristic"), agents.create("heuristic")
+    expected = local.reset(seed=11)
+    with session(http) as ws:
+        reply = send(ws, {"type": "reset", "data": {"seed": 11}})
+        assert reply["type"] == "observation"
+        obs = observation_from_payload(reply["data"])
+        assert obs == expected
+        agent_local.reset(expected)
+        agent_remote.reset(obs)
+        while not expected.done:
+            move = agent_local.act(expected)
+            assert agent_remote.act(obs) == move
+            expected = local.step(move)
+            reply = send(ws, {"type": "step", "data": move.to_dict()})
+            obs = observation_from_payload(reply["data"])
+            assert obs == expected, f"step {expected.step} differs"
+            assert reply["data"]["reward"] == expected.reward and reply["data"]["done"] == expected.done
+        state = send(ws, {"type": "state"})
+        assert state["type"] == "state"
+        assert state_from_payload(state["data"]) == local.state
+    assert obs.outcome == "recovered"
+
+
+def test_bad_payloads_get_openenv_errors_and_the_session_lives_on(http):
+    with session(http) as ws:
+        assert send(ws, {"type": "reset", "data": {"seed": 3}})["type"] == "observation"
+        bad = [
+            ("not json at all", "INVALID_JSON"),
+            ({"type": "teleport"}, "UNKNOWN_TYPE"),
+            ({"type": "step", "data": {"type": "reboot", "service": "payment"}}, "VALIDATION_ERROR"),
+            ({"type": "step", "data": {"type": "restart", "service": 5}}, "VALIDATION_ERROR"),
+            ({"type": "step", "data": {"type": "wait", "colour": "red"}}, "VALIDATION_ERROR"),
+            ({"type": "step", "data": "wait"}, "VALIDATION_ERROR"),
+            ({"type": "step"}, "VALIDATION_ERROR"),
+            ({"type": "reset", "data": {"seed": -4}}, "EXECUTION_ERROR"),
+            ({"type": "reset", "data": {"seed": 1, "options": {"scenario": "nope"}}}, "EXECUTION_ERROR"),
+            ({"type": "reset", "data": {"seed": 1, "weather": "rain"}}, "EXECUTION_ERROR"),
+        ]
+        for message, code in bad:
+            reply = send(ws, message)
+            assert reply["type"] == "error", message
+            assert reply["data"]["code"] == code, (message, reply)
+        # none of that spent a step: the episode is where it was
+        assert send(ws, {"type": "state"})["data"]["step_count"] == 0
+        # a well-formed move the referee rejects is an invalid action, exactly as in local play
+        reply = send(ws, {"type": "step", "data": {"type": "restart", "service": "mainframe"}})
+        obs = observation_from_payload(reply["data"])
+        assert (obs.valid, obs.reward, obs.step) == (False, -1.0, 1)
+        assert "unknown service 'mainframe'" in obs.error
+        # aliases and case read like the core's parser
+        reply = send(ws, {"type": "step", "data": {"type": "LOGS", "service": "Payment"}})
+        assert observation_from_payload(reply["data"]).logs_service == "payment"
+
+
+def test_disconnecting_mid_episode_frees_the_environment(http):
+    assert open_sessions(http, settle=0) == 0
+    for _ in range(3):  # capacity is 2: leaked sessions would refuse the third connection
+        with http.websocket_connect("/ws") as ws:
+            send(ws, {"type": "reset", "data": {"seed": 5}})
+            send(ws, {"type": "step", "data": {"type": "wait"}})
+            assert open_sessions(http) == 1
+            hang_up(ws)
+            assert open_sessions(http, settle=0) == 0
+    assert http.get("/mirr").json()["sessions"]["created"] >= 3
+
+
+def test_sessions_are_isolated_and_capacity_is_enforced(http):
+    with session(http) as first, session(http) as second:
+        a = observation_from_payload(send(first, {"type": "reset", "data": {"seed": 1}})["data"])
+        b = observation_from_payload(send(second, {"type": "reset", "data": {"seed": 2}})["data"])
+        assert a.seed == 1 and b.seed == 2
+        send(first, {"type": "step", "data": {"type": "wait"}})
+        assert send(second, {"type": "state"})["data"]["step_count"] == 0
+        with http.websocket_connect("/ws") as third:
+            reply = send(third, {"type": "state"})
+            assert reply["data"]["code"] == "CAPACITY_REACHED"
+    assert open_sessions(http, settle=0) == 0
+
+
+def test_state_before_reset_is_empty_not_an_error(http):
+    with session(http) as ws:
+        reply = send(ws, {"type": "state"})
+        assert reply["type"] == "state" and reply["data"]["episode_id"] is None
+        assert state_from_payload(reply["data"]) is None
+        reply = send(ws, {"type": "step", "data": {"type": "wait"}})
+        assert reply["data"]["code"] == "EXECUTION_ERROR" and "reset" in reply["data"]["message"]
+
+
+def test_reset_options_choose_the_incident(http):
+    with session(http) as ws:
+        send(ws, {"type": "reset", "data": {"seed": 9, "options": {"scenario": "checkout-3am"}}})
+        truth = send(ws, {"type": "state"})["data"]
+        assert (truth["root_service"], truth["fault_mode"], truth["scenario"]) == (
+            "payment",
+            "bad_deploy",
+            "checkout-3am",
+        )
+        reply = send(ws, {"type": "reset", "data": {"seed": 9, "difficulty": "hard", "episode_id": "ep-1"}})
+        assert reply["data"]["observation"]["difficulty"] == "hard"
+        assert send(ws, {"type": "state"})["data"]["episode_id"] == "ep-1"
+
+
+def test_http_routes_publish_the_generated_schema(http, config):
+    assert http.get("/health").json()["status"] == "healthy"
+    meta = http.get("/metadata").json()
+    assert meta["name"] == "mirr" and meta["version"] == config.version
+    schema = http.get("/schema").json()
+    assert set(schema["action"]["properties"]) == {"type", "service", "mode", "metadata"}
+    assert schema["action"]["properties"]["type"]["enum"] == list(ACTION_TYPES)
+    core_obs = {f.name for f in dataclasses.fields(Observation)}
+    assert set(schema["observation"]["properties"]) == core_obs
+    assert set(schema["state"]["properties"]) == {f.name for f in dataclasses.fields(EnvState)}
+    assert http.get("/mirr").json()["config_hash"] == config.hash
+    assert http.get("/mirr/config").text == Path(config.source).read_text(encoding="utf-8")
+    # stateless HTTP reset works too (a fresh env per request, as OpenEnv documents)
+    reply = http.post("/reset", json={"seed": 4}).json()
+    assert reply["observation"]["seed"] == 4 and reply["done"] is False
+
+
+def test_models_follow_the_core_dataclasses(config):
+    models = build_models(config)
+    env = IncidentEnv(config)
+    obs = env.reset(seed=21)
+    obs = env.step("logs payment")
+    assert obs.logs, "the round trip must cover logs"
+    assert models.observation.model_validate(obs.to_dict()).model_dump() == obs.to_dict()
+    assert models.state.model_validate(env.state.to_dict()).model_dump() == env.state.to_dict()
+    assert build_models(config) is models  # built once per config
+
+
+def test_declared_reward_range_bounds_every_step(config):
+    manifest = yaml.safe_load((ROOT / "openenv.yaml").read_text(encoding="utf-8"))
+    low, high = manifest["validation"]["reward"]["range"]
+    rw, rules = config.rewards, config.rules
+    action_rows = (rw.correct_diagnosis, rw.wrong_diagnosis, rw.correct_fix, rw.lucky_fix, rw.wrong_fix, rw.invalid)
+    # one action row plus one ending row; recovery needs confirm_steps steps, so its bonus is bounded
+    most = max(action_rows) + max(rw.recovery_diagnosed, rw.recovery_undiagnosed)
+    most += rw.efficiency_per_step * (rules.max_steps - rules.confirm_steps)
+    least = min(action_rows) + min(rw.collapse, rw.timeout)
+    assert low <= least and most <= high, (least, most)
+    env = IncidentEnv(config)
+    for name in ("random", "heuristic", "oracle"):
+        agent = agents.create(name)
+        for seed in range(15):
+            obs = env.reset(seed=seed)
+            if agent.needs_env:
+                agent.attach(env)
+            agent.reset(obs)
+            while not obs.done:
+                obs = env.step(agent.act(obs))
+                assert low <= obs.reward <= high
