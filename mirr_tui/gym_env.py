@@ -1,0 +1,181 @@
+"""MIRR as a Gymnasium environment: `import mirr_tui.gym_env; gymnasium.make("MIRR-v0")`.
+
+Observation (a Dict, all from what a player sees, never the hidden truth):
+  metrics   Box (services x 5): latency_ms, error_rate, cpu, memory, rps, in the config's service order
+            (latency clipped at 60 s and rps at 10x the busiest baseline; the core clips the rest)
+  status    MultiDiscrete (services): 0 ok, 1 degraded, 2 down (health checks, which can lie)
+  logs      Text: the lines `check_logs` returned this step ("" on other steps)
+  logs_from Discrete (services + 1): which service the logs came from (services = none)
+  diagnosed Discrete 2: whether a diagnosis has been committed (a second one is invalid)
+  remaining Discrete (max_steps + 1): steps left in the budget
+Action: Discrete, one index per well-formed move (`env.unwrapped.actions[i]` is the core Action;
+`env.unwrapped.action_index(action)` goes back). Reward is the core's per-step reward.
+`terminated` when the incident is recovered or the system collapsed; `truncated` when the step budget
+runs out (a timeout). Needs the `gym` extra (`pip install -e ".[gym]"`).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any, ClassVar
+
+import numpy as np
+
+try:
+    import gymnasium
+    from gymnasium import spaces
+except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
+    raise ModuleNotFoundError(
+        f"the Gymnasium adapter needs the `gym` extra ({exc.name} is missing): pip install -e '.[gym]'"
+    ) from exc
+
+from .core import ACTION_TYPES, FAULT_MODES, METRICS, Action, EnvConfig, IncidentEnv, Observation, load_config
+from .core.types import STATUSES
+
+ENV_ID = "MIRR-v0"
+LOG_CHARS = 4096  # check_logs returns 5-8 lines; longer text is cut (never happens with the shipped logs)
+LOG_CHARSET = frozenset(string.printable)
+# Upper bounds per metric. The core clips rates and percentages; latency and rps have no hard cap
+# there, so the adapter clips them at a level no incident reaches (60 s; 10x the busiest baseline).
+LATENCY_CAP_MS = 60_000.0
+RPS_CAP_FACTOR = 10.0
+TERMINAL_OUTCOMES = ("recovered", "collapsed")
+
+
+def all_actions(service_names: tuple[str, ...]) -> tuple[Action, ...]:
+    """Every well-formed move for these services, in a fixed order (the Discrete action space)."""
+    moves: list[Action] = []
+    for kind in ACTION_TYPES:
+        if kind == "wait":
+            moves.append(Action("wait"))
+        elif kind == "diagnose":
+            moves.extend(Action("diagnose", name, mode) for name in service_names for mode in FAULT_MODES)
+        else:
+            moves.extend(Action(kind, name) for name in service_names)  # type: ignore[arg-type]
+    return tuple(moves)
+
+
+class MirrGymEnv(gymnasium.Env):
+    """The core `IncidentEnv` behind Gymnasium's reset / step / render."""
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 2}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        config: EnvConfig | str | None = None,
+        difficulty: str | None = None,
+        scenario: str | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.core = IncidentEnv(config if isinstance(config, EnvConfig) else load_config(config), difficulty)
+        self.scenario = scenario
+        if scenario:
+            self.core.config.scenario(scenario)  # fail now, not at the first reset
+        names = self.core.names
+        self.services = names
+        self.actions = all_actions(names)
+        self._action_index = {move: i for i, move in enumerate(self.actions)}
+        max_steps = self.core.config.rules.max_steps
+        rps_cap = RPS_CAP_FACTOR * max(spec.baseline.rps for spec in self.core.config.services)
+        caps = {"latency_ms": LATENCY_CAP_MS, "error_rate": 1.0, "cpu": 100.0, "memory": 100.0, "rps": rps_cap}
+        high = np.array([[caps[m] for m in METRICS] for _ in names], dtype=np.float32)
+        self._metric_high = high
+        self.observation_space = spaces.Dict(
+            {
+                "metrics": spaces.Box(low=0.0, high=high, dtype=np.float32),
+                "status": spaces.MultiDiscrete([len(STATUSES)] * len(names)),
+                "logs": spaces.Text(max_length=LOG_CHARS, min_length=0, charset="".join(sorted(LOG_CHARSET))),
+                "logs_from": spaces.Discrete(len(names) + 1),
+                "diagnosed": spaces.Discrete(2),
+                "remaining": spaces.Discrete(max_steps + 1),
+            }
+        )
+        self.action_space = spaces.Discrete(len(self.actions))
+        self._last: Observation | None = None
+
+    # ------------------------------------------------------------------ gymnasium interface
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict]:
+        """Start an incident. Without a seed the incident seed comes from `np_random` (itself seeded once)."""
+        super().reset(seed=seed)
+        incident_seed = int(self.np_random.integers(2**31 - 1)) if seed is None else int(seed)
+        options = dict(options or {})
+        if self.scenario and "scenario" not in options:
+            options["scenario"] = self.scenario
+        self._last = self.core.reset(seed=incident_seed, options=options or None)
+        return self._encode(self._last), self._info(self._last)
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict]:
+        if self._last is None:
+            raise RuntimeError("call reset() before step()")
+        index = int(action)
+        if not 0 <= index < len(self.actions):
+            raise ValueError(f"action {action!r} is outside the action space Discrete({len(self.actions)})")
+        obs = self.core.step(self.actions[index])
+        self._last = obs
+        terminated = obs.done and obs.outcome in TERMINAL_OUTCOMES
+        truncated = obs.done and obs.outcome == "timed_out"
+        return self._encode(obs), float(obs.reward), terminated, truncated, self._info(obs)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._last is None:
+            return "MIRR: call reset() to page the on-call engineer\n"
+        return self.core.render() + "\n"
+
+    # ------------------------------------------------------------------ helpers
+    def action_index(self, action: Action | str | dict[str, Any]) -> int:
+        """The Discrete index of a move given as an Action, its text (`logs payment`) or its dict."""
+        from .core import coerce_action
+
+        move = coerce_action(action)
+        if move not in self._action_index:
+            raise ValueError(f"{move.to_text()!r} is not a move in this environment")
+        return self._action_index[move]
+
+    def _encode(self, obs: Observation) -> dict[str, Any]:
+        metrics = np.array(
+            [[getattr(obs.services[name], m) for m in METRICS] for name in self.services], dtype=np.float32
+        )
+        np.clip(metrics, 0.0, self._metric_high, out=metrics)
+        status = np.array([STATUSES.index(obs.services[name].status) for name in self.services], dtype=np.int64)
+        logs = "" if obs.logs is None else "\n".join(f"{line.level} {line.text}" for line in obs.logs)
+        logs = "".join(ch if ch in LOG_CHARSET else "?" for ch in logs)[:LOG_CHARS]
+        logs_from = self.services.index(obs.logs_service) if obs.logs_service in self.services else len(self.services)
+        return {
+            "metrics": metrics,
+            "status": status,
+            "logs": logs,
+            "logs_from": logs_from,
+            "diagnosed": int(obs.diagnosis is not None),
+            "remaining": max(0, obs.remaining),
+        }
+
+    @staticmethod
+    def _info(obs: Observation) -> dict[str, Any]:
+        # Only what the player sees (no hidden truth): the outcome, the score and the referee's message.
+        return {
+            "step": obs.step,
+            "score": obs.score,
+            "outcome": obs.outcome,
+            "valid": obs.valid,
+            "error": obs.error,
+            "message": obs.message,
+            "rewards": {event.row: event.value for event in obs.rewards},
+            "alerts": list(obs.alerts),
+            "seed": obs.seed,
+        }
+
+
+def register() -> None:
+    """Register MIRR-v0 with Gymnasium (done on import; safe to call again)."""
+    if ENV_ID not in gymnasium.registry:
+        gymnasium.register(id=ENV_ID, entry_point="mirr_tui.gym_env:MirrGymEnv")
+
+
+register()
+
+__all__ = ["ENV_ID", "MirrGymEnv", "all_actions", "register"]
