@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from textual.containers import VerticalScroll
@@ -54,7 +55,7 @@ class IncidentHeader(Static):
             parts.append(f"[b reverse]{OUTCOME_TEXT.get(outcome, outcome)}[/]")
         if extra:
             parts.append(extra)
-        self.update(Content.from_markup("  ".join(parts)))
+        self.update(Content.from_markup("  ".join(parts)), layout=False)  # always one line
 
 
 class ServicePanel(Widget):
@@ -134,7 +135,12 @@ class ServicePanel(Widget):
 class AlertStrip(Static):
     """The alerts raised from the noisy metrics this step."""
 
+    shown: tuple[str, ...] | None = None
+
     def show(self, alerts: Sequence[str]) -> None:
+        if tuple(alerts) == self.shown:
+            return
+        self.shown = tuple(alerts)
         if not alerts:
             self.update(Content.from_markup("[$success]alerts: none[/]"))
             return
@@ -148,14 +154,22 @@ class LogView(VerticalScroll, can_focus=False):
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="log-body")
 
+    shown: tuple[LogEntry, ...] | None = None
+
     def show(self, blocks: Sequence[Sequence[LogEntry]]) -> None:
-        lines: list[str] = []
-        for block in blocks:
-            for entry in block:
-                lines.append(_entry_markup(entry))
+        entries = tuple(entry for block in blocks for entry in block)
+        if entries == self.shown:
+            return
+        self.shown = entries
         body = self.query_one("#log-body", Static)
-        body.update(Content.from_markup("\n".join(lines)) if lines else Content("(nothing yet)"))
+        body.update(Content("\n").join(_entry_content(e) for e in entries) if entries else Content("(nothing yet)"))
         self.scroll_home(animate=False)
+
+
+@lru_cache(maxsize=4096)
+def _entry_content(entry: LogEntry) -> Content:
+    """Entries never change once written, so each is parsed once."""
+    return Content.from_markup(_entry_markup(entry))
 
 
 def _entry_markup(entry: LogEntry) -> str:
@@ -180,8 +194,13 @@ class SidePane(VerticalScroll, can_focus=False):
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="side-body")
 
+    shown: tuple[str, ...] | None = None
+
     def show(self, title: str, markup_lines: Sequence[str]) -> None:
         self.border_title = title
+        if tuple(markup_lines) == self.shown:
+            return
+        self.shown = tuple(markup_lines)
         body = self.query_one("#side-body", Static)
         body.update(Content.from_markup("\n".join(markup_lines)) if markup_lines else Content(""))
 
@@ -191,7 +210,7 @@ class MessageLine(Static):
 
     def show(self, text: str, error: bool = False) -> None:
         self.set_class(error, "-error")
-        self.update(Content(text))
+        self.update(Content(text), layout=False)  # always one line
 
 
 class ActionBar(Widget):
