@@ -1,0 +1,147 @@
+"""A real `mirr serve` subprocess on 127.0.0.1: the typed client, remote evaluation against local,
+and a bounded load-and-faults run (the bench's own code with small numbers). Needs the `server` extra."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.[server]'")
+from typer.testing import CliRunner
+
+import agents
+from mirr_tui.cli import app as cli_app
+from mirr_tui.client import MirrClient, RemoteError, RemoteIncidentEnv, fetch_server_config
+from mirr_tui.core import Action, IncidentEnv
+from mirr_tui.evaluation import evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("load_bench", ROOT / "bench" / "load_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["load_bench"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = bench.start_server(sessions=16)
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.log.unlink(missing_ok=True)
+
+
+def test_the_client_plays_one_episode_exactly_like_local_play(server, config):
+    local = IncidentEnv(config)
+    agent = agents.create("heuristic")
+    with MirrClient(base_url=server.url).sync() as client:
+        result = client.reset(seed=31)
+        expected = local.reset(seed=31)
+        assert result.observation == expected and result.done is False
+        agent.reset(result.observation)
+        while not result.done:
+            move = agent.act(result.observation)
+            result = client.step(move)
+            expected = local.step(move)
+            assert result.observation == expected
+            assert (result.reward, result.done) == (expected.reward, expected.done)
+        assert client.state() == local.state
+        # text and dict moves work too, like IncidentEnv.step
+        client.reset(seed=32)
+        local.reset(seed=32)
+        assert client.step("logs payment").observation == local.step("logs payment")
+        assert client.step({"type": "diagnose", "service": "auth", "mode": "crashed"}).observation == local.step(
+            Action("diagnose", "auth", "crashed")
+        )
+        with pytest.raises(RuntimeError, match="VALIDATION_ERROR"):
+            client.step({"type": "reboot"})
+        assert client.state().step_count == 2  # the refused payload spent no step
+    assert bench.wait_for_open_sessions(server, 0) == 0
+
+
+def _comparable(results):
+    return [{k: v for k, v in dataclasses.asdict(r).items() if k != "seconds"} for r in results]
+
+
+def test_remote_and_local_evaluation_are_identical_on_20_seeds(server, config):
+    seeds = range(20)
+    local_summary, local_results = evaluate("heuristic", seeds, env=IncidentEnv(config))
+    with RemoteIncidentEnv(server.url) as remote:
+        assert remote.config.hash == config.hash
+        remote_summary, remote_results = evaluate("heuristic", seeds, env=remote)
+    assert _comparable(remote_results) == _comparable(local_results)
+    local_dict, remote_dict = local_summary.to_dict(), remote_summary.to_dict()
+    local_dict.pop("seconds"), remote_dict.pop("seconds")
+    assert remote_dict == local_dict
+    assert remote_summary.episodes == 20 and remote_summary.errors == 0
+
+
+def test_the_oracle_reads_the_remote_truth(server, config):
+    _, local_results = evaluate("oracle", range(4), env=IncidentEnv(config), difficulty="hard")
+    with RemoteIncidentEnv(server.url, difficulty="hard") as remote:
+        _, remote_results = evaluate("oracle", range(4), env=remote, difficulty="hard")
+    assert _comparable(remote_results) == _comparable(local_results)
+    assert all(r.outcome == "recovered" for r in remote_results)
+
+
+def test_mirr_eval_remote_prints_the_same_table(server, tmp_path):
+    runner = CliRunner()
+    command = ["eval", "--agent", "heuristic", "-n", "20", "--no-results"]
+    local = runner.invoke(cli_app, command)
+    remote = runner.invoke(cli_app, [*command, "--remote", server.url.replace("http://", "ws://")])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    assert "heuristic" in remote.stdout and remote.stdout == local.stdout
+
+
+def test_user_mistakes_get_one_line(server, tmp_path):
+    runner = CliRunner()
+    closed = f"http://127.0.0.1:{bench.free_port()}"
+    result = runner.invoke(cli_app, ["eval", "-n", "1", "--no-results", "--remote", closed])
+    assert result.exit_code == 2 and "cannot reach a MIRR server" in result.stderr
+    result = runner.invoke(cli_app, ["eval", "-n", "1", "--no-results", "--remote", "ftp://127.0.0.1:1"])
+    assert result.exit_code == 2 and "not a server address" in result.stderr
+    other = tmp_path / "other.yaml"
+    other.write_text((ROOT / "openenv.yaml").read_text().replace("max_steps: 30", "max_steps: 20", 1))
+    result = runner.invoke(cli_app, ["eval", "-n", "1", "--no-results", "--remote", server.url, "--config", str(other)])
+    assert result.exit_code == 2 and "differs from the openenv.yaml the server" in result.stderr
+    result = runner.invoke(cli_app, ["serve", "--port", str(server.port)])
+    assert result.exit_code == 2 and "cannot listen on 127.0.0.1" in result.stderr
+    with pytest.raises(RemoteError):
+        fetch_server_config(closed, timeout=2)
+
+
+def test_openenv_validate_passes_against_the_running_server(server):
+    from openenv.cli._validation import validate_running_environment
+
+    report = validate_running_environment(server.url, timeout_s=10)
+    failed = [c for c in report["criteria"] if not c["passed"]]
+    assert report["passed"], failed
+    assert report["mode"] == "simulation"
+
+
+def test_bounded_load_with_faults_keeps_serving_and_matches_local_play(server):
+    before = server.info()["sessions"]
+    faults = bench.inject_faults(server, kills=2, first_seed=50_000)
+    assert faults["ok"], faults
+    assert faults["session_ending_frames"]["binary"].startswith("SESSION_ERROR")
+    load = asyncio.run(bench.run_load(server.url, sessions=8, episodes_per_session=2, first_seed=100))
+    assert load.episodes == 16 and load.steps > 0
+    for record in load.records:
+        assert record.key() == bench.play_local(record.seed).key(), record.seed
+    assert bench.wait_for_open_sessions(server, 0) == 0
+    after = server.info()["sessions"]
+    assert after["created"] >= before["created"] + 2 + 2 + 3 + 8  # killed, dropped, malformed, load sessions
+    assert server.process.poll() is None
