@@ -261,7 +261,7 @@ async def test_step_a_replay_and_toggle_the_truth(tmp_path):
         await pilot.press("t")
         assert "root cause (fixed)" in str(panel.border_subtitle) and panel.has_class("-root")
         assert not screen.query_one("#panel-payment", ServicePanel).has_class("-root")
-        assert "truth: auth/memory_leak" in str(screen.query_one("#header").render())
+        assert "truth: auth/memory_leak (fixed)" in str(screen.query_one("#side-body").render())
         await pilot.press("t")
         assert "truth" not in str(panel.border_subtitle)
         await pilot.press("home")

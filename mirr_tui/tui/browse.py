@@ -33,7 +33,10 @@ def sort_key(value: Any) -> tuple[int, float | str]:
 class SortableTable(DataTable):
     """A DataTable that sorts by a clicked header (again: reverse) or by the cursor's column with `s`."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "sort_column", "sort")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "open replay"),
+        Binding("s", "sort_column", "sort"),
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
@@ -69,7 +72,6 @@ class ScoresScreen(MirrScreen):
     """Scoreboard and head-to-head per seed; Enter opens a replay."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "open replay", show=True, priority=False),
         Binding("tab", "app.focus_next", "switch table", show=True),
         Binding("r", "reload", "reload"),
         Binding("question_mark", "help", "help"),
@@ -164,13 +166,6 @@ class ScoresScreen(MirrScreen):
         notes.extend(f"skipped {path.name}: {reason}" for path, reason in board.skipped)
         skipped.update(Content("\n".join(notes)))
 
-    def action_open(self) -> None:
-        table = self.focused if isinstance(self.focused, SortableTable) else self.query_one("#players", SortableTable)
-        if table.row_count == 0:
-            return
-        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        self._open_row(table, str(row_key.value))
-
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -207,7 +202,6 @@ class ReplayPickerScreen(MirrScreen):
     """`mirr replay` without a file: the saved replays, newest first; Enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "open"),
         Binding("r", "reload", "reload"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
@@ -267,12 +261,6 @@ class ReplayPickerScreen(MirrScreen):
         if not files:
             problems.append(f"no replays in {self.replay_dir} yet: play one with `mirr play`")
         self.query_one("#skipped", Static).update(Content("\n".join(problems)))
-
-    def action_open(self) -> None:
-        table = self.query_one("#replays", SortableTable)
-        if table.row_count:
-            row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-            self._open(str(row_key.value))
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -188,6 +188,11 @@ class IncidentScreen(MirrScreen):
         """Called when the app quits: keep a half-played episode if at least one step was played."""
 
 
+def _mean_health(truth: dict[str, Any]) -> float:
+    services = truth.get("services") or {}
+    return sum(float(s.get("health", 0.0)) for s in services.values()) / max(1, len(services))
+
+
 def reasoning_lines(reasoning: list[tuple[int, str]]) -> list[str]:
     """Newest first; a run of identical explanations shows once with its step range."""
     runs: list[tuple[int, int, str]] = []
@@ -727,14 +732,20 @@ class ReplayScreen(IncidentScreen):
     def header_extra(self) -> str:
         if not self.show_truth:
             return ""
-        truth = self.frame.truth
-        return f"[b $accent]truth: {_esc(str(truth.get('root_service')))}/{_esc(str(truth.get('fault_mode')))} ({_esc(str(truth.get('fault_phase')))})[/]"
+        return "[b reverse $accent] truth [/]"
 
     def truth(self) -> dict[str, Any] | None:
         return self.frame.truth if self.show_truth else None
 
     def side_content(self) -> tuple[str, list[str]]:
         lines = []
+        if self.show_truth:
+            truth = self.frame.truth
+            cause = f"{truth.get('root_service')}/{truth.get('fault_mode')}"
+            lines.append(f"[b $accent]truth: {_esc(cause)} ({_esc(str(truth.get('fault_phase')))})[/]")
+            lines.append(
+                f"[$accent]mean health {_mean_health(truth):.2f} · confirm streak {truth.get('confirm_streak', 0)}[/]"
+            )
         if self.replay.error:
             lines.append(f"[b $error]recorded error: {_esc(self.replay.error)}[/]")
         frame_input = self.frame.input
