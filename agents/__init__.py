@@ -19,6 +19,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "heuristic": ("agents.heuristic", "HeuristicAgent", "log-aware: follows upstream pointers, diagnoses, fixes"),
     "oracle": ("agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
     "llm": ("agents.llm", "LLMAgent", "a chat model on Groq or any OpenAI-compatible server (needs a key)"),
+    "grpo": ("agents.grpo", "GrpoAgent", "numpy policy trained from scratch with GRPO (`mirr train`)"),
 }
 
 

@@ -1,0 +1,305 @@
+"""GRPO: the maths on hand-computed numbers, the policy's gradient, training that learns, the shipped weights."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import agents
+from agents.grpo import (
+    DEFAULT_WEIGHTS,
+    F_GLOBAL,
+    F_MATCH,
+    F_SERVICE,
+    N_KINDS,
+    SERVICE_FEATURES,
+    FeatureTracker,
+    GrpoAgent,
+    LinearPolicy,
+    index_to_action,
+    n_actions,
+)
+from mirr_tui.cli import app
+from mirr_tui.core import Action, IncidentEnv, Observation, load_config
+from mirr_tui.evaluation import evaluate
+from mirr_tui.training import (
+    TRAIN_SEED_MIN,
+    Adam,
+    TrainConfig,
+    TrainState,
+    group_advantages,
+    grpo_terms,
+    make_batch,
+    objective,
+    play,
+    plot_curves,
+    train,
+    train_update,
+    validate,
+)
+
+# What the README reports for the shipped weights on seeds 0-999 is ~100%; the sample asserts a safe margin.
+SHIPPED_MIN_SUCCESS = 0.9
+SHIPPED_MIN_DIAGNOSIS = 0.85
+
+
+# ----------------------------------------------------------------------------------- maths
+def test_group_advantages_hand_computed() -> None:
+    adv = group_advantages(np.array([[1.0, 3.0], [5.0, 5.0], [0.0, 10.0]]))
+    # mean 2, std 1 -> -1, +1; a flat group carries no signal; mean 5, std 5 -> -1, +1
+    np.testing.assert_allclose(adv, [[-1.0, 1.0], [0.0, 0.0], [-1.0, 1.0]])
+    three = group_advantages(np.array([[0.0, 10.0, 20.0]]))
+    np.testing.assert_allclose(three, [[-math.sqrt(1.5), 0.0, math.sqrt(1.5)]])  # std = sqrt(200/3)
+
+
+def test_clipped_objective_hand_computed() -> None:
+    log = np.log
+    logp = log(np.array([0.75, 0.75, 0.55, 0.5]))
+    logp_old = log(np.array([0.5, 0.5, 0.5, 0.5]))  # ratios 1.5, 1.5, 1.1, 1.0
+    adv = np.array([1.0, -1.0, 2.0, 0.0])
+    obj, d_obj, surrogate, kl = grpo_terms(logp, logp_old, logp, adv, clip_eps=0.2, beta=0.1)
+    # A>0, ratio 1.5: clipped at 1.2 and no gradient; A<0: the unclipped -1.5 is the minimum, gradient -1.5;
+    # ratio 1.1 inside the range: 2.2 with gradient ratio*A; A=0: nothing.
+    np.testing.assert_allclose(surrogate, [1.2, -1.5, 2.2, 0.0])
+    np.testing.assert_allclose(d_obj, [0.0, -1.5, 2.2, 0.0])
+    np.testing.assert_allclose(kl, 0.0, atol=1e-12)  # reference == policy
+    np.testing.assert_allclose(obj, surrogate)
+
+
+def test_kl_penalty_hand_computed() -> None:
+    logp = np.log(np.array([0.5]))
+    logp_ref = np.log(np.array([0.25]))
+    obj, d_obj, _surrogate, kl = grpo_terms(logp, logp, logp_ref, np.array([0.0]), clip_eps=0.2, beta=0.1)
+    # KL = r - log r - 1 with r = pi_ref/pi = 0.5: 0.5 + ln 2 - 1; d KL / d logp = 1 - r = 0.5
+    expected = 0.5 + math.log(2) - 1
+    np.testing.assert_allclose(kl, [expected])
+    np.testing.assert_allclose(obj, [-0.1 * expected])
+    np.testing.assert_allclose(d_obj, [-0.1 * 0.5])
+
+
+def test_adam_first_step_moves_by_lr_along_the_gradient_sign() -> None:
+    params = {"w": np.array([0.0, 1.0])}
+    Adam(lr=0.1).step(params, {"w": np.array([3.0, -0.5])})
+    np.testing.assert_allclose(params["w"], [0.1, 0.9], atol=1e-6)
+
+
+def _random_batch(seed: int = 0) -> tuple[LinearPolicy, object, np.ndarray]:
+    """A small batch from real episodes with a random (non-zero) policy and random advantages."""
+    rng = np.random.default_rng(seed)
+    config = load_config()
+    policy = LinearPolicy(
+        rng.normal(0, 0.3, (N_KINDS, F_SERVICE)), rng.normal(0, 0.3, F_GLOBAL), rng.normal(0, 0.3, F_MATCH)
+    )
+    env, tracker = IncidentEnv(config), FeatureTracker(config)
+    groups = [[play(env, tracker, policy, 900 + p, rng) for _ in range(3)] for p in range(2)]
+    batch = make_batch(groups)
+    batch.logp_old = batch.logp_old + rng.normal(0, 0.1, batch.logp_old.shape)  # ratios away from 1
+    logp_ref = batch.logp_old + rng.normal(0, 0.2, batch.logp_old.shape)
+    return policy, batch, logp_ref
+
+
+def test_objective_gradient_matches_finite_differences() -> None:
+    policy, batch, logp_ref = _random_batch()
+    cfg = TrainConfig(clip_eps=0.2, beta=0.04)
+    _, grads, _ = objective(policy, batch, logp_ref, cfg)
+    rng = np.random.default_rng(1)
+    h = 1e-6
+    for key, value in policy.params().items():
+        for index in rng.choice(value.size, size=min(6, value.size), replace=False):
+            where = np.unravel_index(index, value.shape)
+            old = value[where]
+            value[where] = old + h
+            up, _, _ = objective(policy, batch, logp_ref, cfg)
+            value[where] = old - h
+            down, _, _ = objective(policy, batch, logp_ref, cfg)
+            value[where] = old
+            assert grads[key][where] == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-7), (key, where)
+
+
+# ----------------------------------------------------------------------------------- policy
+def test_action_space_is_41_distinct_valid_actions() -> None:
+    names = load_config().service_names
+    actions = [index_to_action(i, names) for i in range(n_actions(len(names)))]
+    assert len(actions) == 41 == len({a.to_text() for a in actions})
+    assert actions[-1] == Action("wait")
+    assert all(Action.parse(a.to_text()) == a for a in actions)
+
+
+def test_features_see_the_signature_in_logs_read() -> None:
+    config = load_config()
+    env, tracker = IncidentEnv(config), FeatureTracker(config)
+    obs = env.reset(seed=3, options={"scenario": "checkout-3am"})  # payment / bad_deploy
+    tracker.observe(obs)
+    obs = env.step("logs payment")
+    phi, _, xi, mask = tracker.observe(obs)
+    payment = config.service_names.index("payment")
+    col = SERVICE_FEATURES.index
+    assert phi[payment, col("sig_bad_deploy")] == 1.0 and phi[payment, col("read_now")] == 1.0
+    assert phi[:, col("sig_bad_deploy")].sum() == 1.0
+    assert xi[payment, 3, 0] == 1.0 and xi[payment, 0, 0] == 0.0  # "logs show m" only for bad_deploy
+    assert mask.all()
+    obs = env.step("diagnose payment bad_deploy")
+    phi, _psi, _, mask = tracker.observe(obs)
+    assert phi[payment, col("diagnosed_bad_deploy")] == 1.0
+    assert not mask[4 * 5 : 8 * 5].any() and mask[: 4 * 5].all() and mask[-1]  # no second diagnosis
+
+
+def test_agent_acts_from_observations_only(tmp_path: Path) -> None:
+    """The same observations, serialised and rebuilt (no env attached), give the same actions."""
+    env = IncidentEnv()
+    live, rebuilt = GrpoAgent(), GrpoAgent()
+    assert not live.needs_env
+    obs = env.reset(seed=11)
+    live.reset(obs)
+    rebuilt.reset(Observation.from_dict(obs.to_dict()))
+    while not obs.done:
+        action = live.act(obs)
+        assert rebuilt.act(Observation.from_dict(obs.to_dict())) == action
+        obs = env.step(action)
+
+
+def test_sampling_untrained_policy_never_plays_an_invalid_action(tmp_path: Path) -> None:
+    path = LinearPolicy().save(tmp_path / "zero.npz")
+    agent = GrpoAgent(weights=path, greedy=False, seed=5)
+    env = IncidentEnv()
+    for seed in range(5):
+        obs = env.reset(seed=seed)
+        agent.reset(obs)
+        while not obs.done:
+            obs = env.step(agent.act(obs))
+            assert obs.valid, obs.error
+
+
+def test_bad_weights_file_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a GRPO weights file"):
+        GrpoAgent(weights=junk)
+    with pytest.raises(ValueError, match="no such weights file"):
+        GrpoAgent(weights=tmp_path / "missing.npz")
+    result = CliRunner().invoke(app, ["eval", "--agent", "grpo", "-n", "1", "-o", f"weights={junk}", "--no-results"])
+    assert result.exit_code == 2
+    assert "not a GRPO weights file" in result.output and "Traceback" not in result.output
+
+
+def test_weights_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    policy = LinearPolicy(rng.normal(size=(N_KINDS, F_SERVICE)), rng.normal(size=F_GLOBAL), rng.normal(size=F_MATCH))
+    loaded, meta = LinearPolicy.load(policy.save(tmp_path / "w.npz", {"updates": 7}))
+    assert meta["updates"] == 7
+    for key, value in policy.params().items():
+        np.testing.assert_array_equal(loaded.params()[key], value)
+
+
+# ----------------------------------------------------------------------------------- training
+TINY = {"group_size": 4, "prompts": 2, "eval_every": 0}
+
+
+def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
+    cfg = TrainConfig(updates=4, **TINY)
+    a = train(cfg, tmp_path / "a.npz", tmp_path / "a", plots=False)
+    b = train(cfg, tmp_path / "b.npz", tmp_path / "b", plots=False)
+    np.testing.assert_array_equal(a.policy.W, b.policy.W)
+    half = TrainConfig(updates=2, **TINY)
+    train(half, tmp_path / "c.npz", tmp_path / "c", plots=False)
+    c = train(cfg, tmp_path / "c.npz", tmp_path / "c", resume=True, plots=False)
+    assert c.update == 4 and len(c.rows) == 4
+    for key in ("W", "v", "u"):
+        np.testing.assert_array_equal(a.policy.params()[key], c.policy.params()[key])
+    with (tmp_path / "c" / "training_log.csv").open() as handle:
+        assert [int(row["update"]) for row in csv.DictReader(handle)] == [1, 2, 3, 4]
+    other = TrainConfig(updates=4, seed=1, **TINY)
+    assert not np.array_equal(train(other, tmp_path / "d.npz", tmp_path / "d", plots=False).policy.W, a.policy.W)
+
+
+def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path: Path) -> None:
+    train(TrainConfig(updates=1, **TINY), tmp_path / "w.npz", tmp_path, plots=False)
+    with pytest.raises(ValueError, match="group_size=4"):
+        TrainState.load(tmp_path / "checkpoint.npz", TrainConfig(updates=2, group_size=8, prompts=2))
+
+
+def test_training_seeds_never_touch_the_evaluation_range() -> None:
+    cfg = TrainConfig(**TINY)
+    state = TrainState.fresh(cfg)
+    config = load_config()
+    seen: list[int] = []
+    env = IncidentEnv(config)
+    original = env.reset
+
+    def spy(seed: int | None = None, **kwargs: object) -> Observation:
+        seen.append(int(seed))  # type: ignore[arg-type]
+        return original(seed=seed, **kwargs)  # type: ignore[arg-type]
+
+    env.reset = spy  # type: ignore[method-assign]
+    train_update(state, cfg, env, FeatureTracker(config))
+    assert len(seen) == 8 and min(seen) >= TRAIN_SEED_MIN
+
+
+def test_short_training_run_beats_the_untrained_policy(tmp_path: Path) -> None:
+    """A few seconds of GRPO measurably improve greedy play on fixed held-out seeds."""
+    seeds = range(600_000, 600_040)
+    before_success, _ = validate(LinearPolicy(), seeds)
+    cfg = TrainConfig(updates=12, group_size=8, prompts=8, eval_every=0, seed=0)
+    state = train(cfg, tmp_path / "w.npz", tmp_path, plots=False)
+    after_success, _ = validate(state.policy, seeds)
+    assert before_success == 0.0  # argmax of a zero policy reads the gateway's logs forever
+    assert after_success >= 0.25
+    returns = [row["mean_return"] for row in state.rows]
+    assert np.mean(returns[-3:]) > np.mean(returns[:3]) + 10
+
+
+def test_curves_without_matplotlib_write_only_the_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    state = train(TrainConfig(updates=1, **TINY), tmp_path / "w.npz", tmp_path)
+    assert plot_curves(state.rows, tmp_path) == []
+    assert (tmp_path / "training_log.csv").exists() and not (tmp_path / "reward_curve.png").exists()
+
+
+def test_curves_are_drawn_with_matplotlib(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the plots extra is optional")
+    state = train(TrainConfig(updates=2, group_size=4, prompts=2, eval_every=1), tmp_path / "w.npz", tmp_path)
+    paths = plot_curves(state.rows, tmp_path)
+    assert [p.name for p in paths] == ["reward_curve.png", "loss_curve.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_train_command_writes_weights_log_and_resumes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "w.npz"
+    base = ["train", "--group-size", "2", "--prompts", "2", "--eval-every", "1", "--out", str(out)]
+    result = runner.invoke(app, [*base, "--updates", "2"])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "validation (greedy" in result.output
+    result = runner.invoke(app, [*base, "--updates", "3", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "trained 3 updates" in result.output
+    with (tmp_path / "training_log.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 3
+    agent = agents.create("grpo", weights=str(out))
+    assert agent.describe()["updates"] == 3
+    missing = runner.invoke(app, [*base, "--resume", "--log-dir", str(tmp_path / "empty")])
+    assert missing.exit_code == 2 and "no checkpoint" in missing.output
+
+
+# ----------------------------------------------------------------------------------- shipped weights
+def test_shipped_weights_reach_the_reported_success_on_held_out_seeds() -> None:
+    assert DEFAULT_WEIGHTS.exists(), "agents/weights/grpo.npz is shipped with the repo"
+    assert "grpo" in agents.available()
+    summary, _ = evaluate("grpo", range(50))  # seeds 0-49: the evaluation range, never trained on
+    assert summary.success_rate >= SHIPPED_MIN_SUCCESS
+    assert summary.diagnosis_accuracy >= SHIPPED_MIN_DIAGNOSIS
+    assert summary.errors == 0

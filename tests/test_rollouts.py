@@ -1,0 +1,126 @@
+"""Rollout export: a JSONL chat dataset that loads line by line and re-plays through the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mirr_tui.cli import app
+from mirr_tui.core import render_observation
+from mirr_tui.rollouts import (
+    RolloutError,
+    assistant_actions,
+    export_rollouts,
+    load_rollouts,
+    verify_rollout,
+    write_jsonl,
+)
+
+
+@pytest.fixture(scope="module")
+def heuristic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rollouts") / "heuristic.jsonl"
+    written, interrupted = export_rollouts("heuristic", range(1_000_000, 1_000_006), path)
+    assert (written, interrupted) == (6, False)
+    return path
+
+
+def test_every_line_is_a_chat_record(heuristic_file: Path) -> None:
+    lines = heuristic_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 6
+    for line in lines:
+        record = json.loads(line)
+        messages = record["messages"]
+        assert all(set(m) == {"role", "content"} and isinstance(m["content"], str) for m in messages)
+        roles = [m["role"] for m in messages]
+        assert roles[0] == "system" and "diagnose" in messages[0]["content"]
+        assert roles[1:] == ["user", "assistant"] * record["steps"]
+        for message in messages[2::2]:
+            reply = json.loads(message["content"])
+            assert set(reply) == {"reasoning", "action"} and reply["reasoning"]
+        assert len(record["rewards"]) == record["steps"]
+        assert sum(record["rewards"]) == pytest.approx(record["score"])
+        assert record["outcome"] == "recovered" and record["diagnosis_correct"] is True
+        assert record["seed"] >= 1_000_000 and record["agent"]["name"] == "heuristic"
+        assert set(record["truth"]) == {"root_service", "fault_mode"}
+
+
+def test_records_round_trip_and_replay(heuristic_file: Path, tmp_path: Path) -> None:
+    records = load_rollouts(heuristic_file)
+    copy = write_jsonl(records, tmp_path / "copy.jsonl")
+    assert copy.read_bytes() == heuristic_file.read_bytes()
+    for record in records:
+        ok, message = verify_rollout(record)
+        assert ok, message
+        first_user = record["messages"][1]["content"]
+        assert first_user.startswith("step 0/30")
+    assert [len(assistant_actions(r)) for r in records] == [r["steps"] for r in records]
+
+
+def test_tampered_record_fails_verification(heuristic_file: Path) -> None:
+    record = load_rollouts(heuristic_file)[0]
+    record["rewards"][0] += 1
+    ok, message = verify_rollout(record)
+    assert not ok and "reward at step 1" in message
+    record = load_rollouts(heuristic_file)[0]
+    record["messages"][1]["content"] = record["messages"][1]["content"].replace("step 0", "step 9")
+    assert verify_rollout(record) == (False, "observation before step 1 differs")
+    record["messages"][2]["content"] = "not json"
+    ok, message = verify_rollout(record)
+    assert not ok and "unreadable assistant turn" in message
+
+
+def test_malformed_files_are_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": []}\n{oops\n', encoding="utf-8")
+    with pytest.raises(RolloutError, match=r"bad.jsonl:2: not JSON"):
+        load_rollouts(bad)
+    bad.write_text('{"seed": 1}\n', encoding="utf-8")
+    with pytest.raises(RolloutError, match='missing "messages"'):
+        load_rollouts(bad)
+    with pytest.raises(RolloutError, match="no such file"):
+        load_rollouts(tmp_path / "missing.jsonl")
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "keep.jsonl"
+    path.write_text('{"messages": []}\n', encoding="utf-8")
+    with pytest.raises(TypeError):
+        write_jsonl([{"messages": []}, {"messages": object()}], path)
+    assert path.read_text(encoding="utf-8") == '{"messages": []}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.jsonl"]
+
+
+def test_oracle_and_grpo_episodes_export(tmp_path: Path) -> None:
+    for name in ("oracle", "grpo"):
+        path = tmp_path / f"{name}.jsonl"
+        assert export_rollouts(name, [1_000_123], path) == (1, False)
+        (record,) = load_rollouts(path)
+        assert verify_rollout(record)[0]
+        assert record["messages"][1]["content"].splitlines()[0].startswith("step 0/30")
+
+
+def test_user_turn_is_render_observation(tmp_path: Path) -> None:
+    from mirr_tui.core import IncidentEnv
+
+    path = tmp_path / "one.jsonl"
+    export_rollouts("naive", [1_000_777], path)
+    (record,) = load_rollouts(path)
+    env = IncidentEnv()
+    assert record["messages"][1]["content"] == render_observation(env.reset(seed=1_000_777), 30)
+
+
+def test_export_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "data" / "r.jsonl"
+    result = runner.invoke(app, ["export-rollouts", str(out), "--agent", "heuristic", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 episode(s) of heuristic (seeds 1000000-1000002)" in result.output
+    assert len(load_rollouts(out)) == 3
+    folder = runner.invoke(app, ["export-rollouts", str(tmp_path), "-n", "1"])
+    assert folder.exit_code == 2 and "is a directory" in folder.output
+    unknown = runner.invoke(app, ["export-rollouts", str(out), "--agent", "nobody"])
+    assert unknown.exit_code == 2 and "unknown agent" in unknown.output
