@@ -257,13 +257,13 @@ async def test_step_a_replay_and_toggle_the_truth(tmp_path):
         assert screen.cursor.at_end and screen.view.done
         assert screen.check_action("move", (1,)) is None and screen.check_action("jump", ("end",)) is None
         panel = screen.query_one("#panel-auth", ServicePanel)
-        assert "truth" not in str(panel.border_subtitle)
+        assert "true health" not in str(panel.border_subtitle)
         await pilot.press("t")
-        assert "root cause (fixed)" in str(panel.border_subtitle) and panel.has_class("-root")
+        assert "root, fixed" in str(panel.border_subtitle) and panel.has_class("-root")
         assert not screen.query_one("#panel-payment", ServicePanel).has_class("-root")
         assert "truth: auth/memory_leak (fixed)" in str(screen.query_one("#side-body").render())
         await pilot.press("t")
-        assert "truth" not in str(panel.border_subtitle)
+        assert "true health" not in str(panel.border_subtitle)
         await pilot.press("home")
         assert screen.cursor.at_start
         await pilot.press("space")  # play: one timer moves the cursor

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from ..core import EnvConfig, load_config
 from ..replay import ReplayError, load_replay
 from .browse import MessageScreen, ReplayPickerScreen, ScoresScreen
-from .screens import IncidentScreen, PlayScreen, ReplayScreen, WatchScreen
+from .screens import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, IncidentScreen, PlayScreen, ReplayScreen, WatchScreen
 
 MODES = ("play", "watch", "replay", "scores")
 
@@ -24,6 +24,8 @@ class MirrApp(App[None]):
     CSS_PATH = "mirr.tcss"
     TITLE = "MIRR"
     ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "quit", show=False, priority=True)]
 
     def __init__(self, mode: str, screen_factory: Any) -> None:

@@ -92,7 +92,7 @@ class SummaryModal(ModalScreen[str | None]):
         self.note = note
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog -summary"):
+        with VerticalScroll(id="dialog", classes="dialog -summary"):
             yield Static(self._title(), classes="dialog-title")
             yield Static(self._body(), id="summary-body")
         yield Footer(compact=True, show_command_palette=False)

@@ -27,22 +27,14 @@ from .model import IncidentView, ReplayCursor, compare_agents, describe_action, 
 from .widgets import ActionBar, AlertStrip, IncidentHeader, LogView, MessageLine, ServicePanel, SidePane, _esc
 
 MIN_SIZE = (80, 24)
+# Screen classes by terminal size (Textual applies them to every screen, modals included).
+HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (MIN_SIZE[0], "-w-compact"), (110, "-w-full")]
+VERTICAL_BREAKPOINTS = [(0, "-h-tiny"), (MIN_SIZE[1], "-h-compact"), (36, "-h-full")]
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
 
 
 class MirrScreen(Screen):
     """Base: responsive classes, and a clear message when the terminal is too small."""
-
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-w-tiny"),
-        (MIN_SIZE[0], "-w-compact"),
-        (110, "-w-full"),
-    ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
-        (0, "-h-tiny"),
-        (MIN_SIZE[1], "-h-compact"),
-        (36, "-h-full"),
-    ]
 
     def compose_too_small(self) -> ComposeResult:
         yield Static(
@@ -561,7 +553,10 @@ class WatchScreen(IncidentScreen):
     def message_content(self) -> tuple[str, bool]:
         if self.error:
             return f"the agent stopped: {self.error}", True
-        return super().message_content()
+        text, error = super().message_content()
+        if self.view.reasoning and self.view.reasoning[-1][0] == self.view.step:
+            text = f"{text} · {self.agent_name}: {self.view.reasoning[-1][1]}"  # visible even without the side pane
+        return text, error
 
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         running = not self.finished

@@ -23,8 +23,14 @@ def _esc(text: str) -> str:
     return Content(text).markup  # escapes markup characters in player-visible text
 
 
-class IncidentHeader(Static):
+class IncidentHeader(Widget):
     """Seed, difficulty, story, step and budget, score and committed diagnosis on one line."""
+
+    DEFAULT_CSS = "IncidentHeader { height: 1; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fields: dict[str, Any] = {}
 
     def show(
         self,
@@ -41,21 +47,44 @@ class IncidentHeader(Static):
         outcome: str | None,
         extra: str = "",
     ) -> None:
-        incident = f"seed {seed} · {difficulty}" + (f" · {scenario}" if scenario else "")
+        self.fields = {
+            "label": label,
+            "seed": seed,
+            "difficulty": difficulty,
+            "scenario": scenario,
+            "step": step,
+            "max_steps": max_steps,
+            "remaining": remaining,
+            "score": score,
+            "diagnosis": diagnosis,
+            "outcome": outcome,
+            "extra": extra,
+        }
+        self.refresh()
+
+    def render(self) -> Content:
+        f = self.fields
+        if not f:
+            return Content("MIRR")
+        wide = self.size.width >= 110  # at 80 columns: no brand, no budget bar, short words
+        incident = f"seed {f['seed']} · {f['difficulty']}" + (f" · {f['scenario']}" if f["scenario"] else "")
+        diagnosis = f["diagnosis"]
         diag = f"{diagnosis['service']}/{diagnosis['mode']}" if diagnosis else "none"
+        score = f["score"]
         score_style = "$success" if score > 0 else "$error" if score < 0 else ""
+        step = f"step {f['step']}/{f['max_steps']}"
         parts = [
-            f"[b $accent]MIRR[/] {_esc(label)}",
+            f"[b $accent]MIRR[/] {_esc(f['label'])}" if wide else f"[b $accent]{_esc(f['label'])}[/]",
             _esc(incident),
-            f"step {step}/{max_steps} {budget_bar(remaining, max_steps, 10)}",
+            f"{step} {budget_bar(f['remaining'], f['max_steps'], 10)}" if wide else step,
             f"score [b {score_style}]{score:+.1f}[/]",
-            f"diag: [b]{_esc(diag)}[/]",
+            f"diag: [b]{_esc(diag)}[/]" if wide else f"[b]{_esc(diag if diagnosis else 'undiagnosed')}[/]",
         ]
-        if outcome:
-            parts.append(f"[b reverse]{OUTCOME_TEXT.get(outcome, outcome)}[/]")
-        if extra:
-            parts.append(extra)
-        self.update(Content.from_markup("  ".join(parts)), layout=False)  # always one line
+        if f["outcome"]:
+            parts.append(f"[b reverse]{OUTCOME_TEXT.get(f['outcome'], f['outcome'])}[/]")
+        if f["extra"]:
+            parts.append(f["extra"])
+        return Content.from_markup(("  " if wide else " ").join(parts))
 
 
 class ServicePanel(Widget):
@@ -93,8 +122,8 @@ class ServicePanel(Widget):
         if truth is not None:
             root = ""
             if truth.get("root"):
-                root = " · ROOT CAUSE" if truth.get("faulty") else " · root cause (fixed)"
-            self.border_subtitle = f"truth: health {float(truth.get('health', 0.0)):.2f}{root}"
+                root = " · ROOT CAUSE" if truth.get("faulty") else " · root, fixed"
+            self.border_subtitle = f"true health {float(truth.get('health', 0.0)):.2f}{root}"
         else:
             self.border_subtitle = f"calls {', '.join(self.calls)}" if self.calls else "calls nothing"
         self.refresh()
