@@ -18,6 +18,7 @@ from typing import Any
 try:
     from openenv.core.client_types import StepResult
     from openenv.core.env_client import EnvClient
+    from websockets.exceptions import ConnectionClosed
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
     raise ModuleNotFoundError(
         f"the MIRR client needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
@@ -130,6 +131,8 @@ class RemoteIncidentEnv:
             self._connected = True
         try:
             return getattr(self._client, method)(*args, **kwargs)
+        except ConnectionClosed as exc:  # the server went away mid-request
+            raise RemoteError(f"lost the connection to {self.url}: {exc}") from None
         except RuntimeError as exc:
             if str(exc).startswith("Server error:"):
                 raise RemoteError(str(exc)) from None

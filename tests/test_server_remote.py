@@ -145,3 +145,21 @@ def test_bounded_load_with_faults_keeps_serving_and_matches_local_play(server):
     after = server.info()["sessions"]
     assert after["created"] >= before["created"] + 2 + 2 + 3 + 8  # killed, dropped, malformed, load sessions
     assert server.process.poll() is None
+
+
+def test_a_server_that_dies_mid_request_is_a_remote_error_not_a_crash(config):
+    import threading
+
+    from websockets.sync.server import serve
+
+    def hang_up(ws):
+        ws.recv()  # take the request, never answer
+        ws.close()
+
+    with serve(hang_up, "127.0.0.1", 0) as dying:
+        threading.Thread(target=dying.serve_forever, daemon=True).start()
+        port = dying.socket.getsockname()[1]
+        remote = RemoteIncidentEnv(f"http://127.0.0.1:{port}", config=config, timeout=10)
+        with remote, pytest.raises(RemoteError, match="lost the connection"):
+            remote.reset(seed=1)
+        dying.shutdown()
