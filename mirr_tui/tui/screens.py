@@ -608,6 +608,8 @@ class WatchScreen(IncidentScreen):
             except Exception as exc:
                 self._fail(f"{type(exc).__name__}: {exc}")
                 return
+            if get_current_worker().is_cancelled:  # the app quit while the agent was thinking
+                return
             obs = self.env.step(action)
             details = dict(getattr(agent, "last_details", None) or {})
             reasoning = getattr(agent, "last_reasoning", None)
