@@ -89,6 +89,18 @@ def test_remote_and_local_evaluation_are_identical_on_20_seeds(server, config):
     assert remote_summary.episodes == 20 and remote_summary.errors == 0
 
 
+def test_remote_replays_verify_by_local_re_simulation(server, tmp_path):
+    from mirr_tui.replay import load_replay, verify_replay
+
+    with RemoteIncidentEnv(server.url) as remote:
+        evaluate("heuristic", range(2), env=remote, replay_dir=str(tmp_path))
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 2
+    for path in files:
+        result = verify_replay(load_replay(path))
+        assert result.ok, result.message
+
+
 def test_the_oracle_reads_the_remote_truth(server, config):
     _, local_results = evaluate("oracle", range(4), env=IncidentEnv(config), difficulty="hard")
     with RemoteIncidentEnv(server.url, difficulty="hard") as remote:
