@@ -215,12 +215,7 @@ class MirrEnvironment(Environment):
 
     def get_metadata(self) -> EnvironmentMetadata:
         cfg = self.core.config
-        return EnvironmentMetadata(
-            name="mirr",
-            description=cfg.description,
-            version=cfg.version,
-            documentation_url="https://github.com/huggingface/OpenEnv",
-        )
+        return EnvironmentMetadata(name="mirr", description=cfg.description, version=cfg.version)
 
     def close(self) -> None:
         if not self._closed:

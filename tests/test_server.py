@@ -3,8 +3,8 @@ models, the manifest's validation block. Needs the `server` extra."""
 
 from __future__ import annotations
 
-import dataclasses
 import contextlib
+import dataclasses
 import json
 import time
 from pathlib import Path
