@@ -170,7 +170,7 @@ class IncidentEnv:
         elif parsed is not None and parsed.type in ("restart", "rollback", "scale_up"):
             status = self._true_metrics(self._index[parsed.service])[0]  # type: ignore[index]
             result = f"{result}: health check {status}"
-        reward = sum(e.value for e in events)
+        reward = sum((e.value for e in events), 0.0)
         self._score += reward
         action_record = parsed.to_dict() if parsed is not None else {"raw": _raw_text(action)}
         message = result if error is None else f"invalid action: {error}"
