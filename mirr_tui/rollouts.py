@@ -40,10 +40,11 @@ def rollout_episode(
     try:
         agent.reset(obs)
         while not obs.done:
-            messages.append({"role": "user", "content": render_observation(obs, max_steps)})
-            action = agent.act(obs)
+            shown_obs = render_observation(obs, max_steps)
+            action = agent.act(obs)  # may raise: then this step's user turn is left out too
             shown = action.to_dict() if isinstance(action, Action) else action
             reasoning = getattr(agent, "last_reasoning", None) or ""
+            messages.append({"role": "user", "content": shown_obs})
             messages.append({"role": "assistant", "content": json.dumps({"reasoning": reasoning, "action": shown})})
             obs = env.step(action)
             rewards.append(obs.reward)
@@ -64,9 +65,8 @@ def rollout_episode(
         "steps": state.step_count,
         "truth": {"root_service": state.root_service, "fault_mode": state.fault_mode},
         "env": {"id": env.config.id, "version": env.config.version, "config_hash": env.config.hash},
+        "error": error,  # always present, so every line has the same columns for `datasets`
     }
-    if error is not None:
-        record["error"] = error
     return record
 
 

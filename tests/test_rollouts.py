@@ -124,3 +124,31 @@ def test_export_command(tmp_path: Path) -> None:
     assert folder.exit_code == 2 and "is a directory" in folder.output
     unknown = runner.invoke(app, ["export-rollouts", str(out), "--agent", "nobody"])
     assert unknown.exit_code == 2 and "unknown agent" in unknown.output
+
+
+def test_every_line_has_the_same_columns(heuristic_file: Path) -> None:
+    """`datasets.load_dataset("json", ...)` infers one schema; every line must carry the same keys."""
+    records = load_rollouts(heuristic_file)
+    assert len({tuple(r) for r in records}) == 1
+    assert all(r["error"] is None for r in records)
+
+
+def test_an_agent_that_fails_mid_episode_is_recorded_as_aborted() -> None:
+    from agents.base import BaseAgent
+    from mirr_tui.core import Action, IncidentEnv
+    from mirr_tui.rollouts import rollout_episode
+
+    class Flaky(BaseAgent):
+        name = "flaky"
+
+        def act(self, observation: object) -> Action:
+            if getattr(observation, "step", 0) >= 2:
+                raise RuntimeError("model server went away")
+            self.last_reasoning = "reading logs"
+            return Action("check_logs", "payment")
+
+    record = rollout_episode(IncidentEnv(), Flaky(), 1_000_001, "rules")
+    assert record["outcome"] == "aborted" and record["error"] == "RuntimeError: model server went away"
+    assert record["steps"] == 2 and len(record["rewards"]) == 2
+    assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    assert verify_rollout(record) == (True, "2 steps re-played, aborted")
