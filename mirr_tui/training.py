@@ -314,7 +314,7 @@ class TrainState:
         except Exception as exc:
             raise ValueError(f"{path}: not a training checkpoint ({type(exc).__name__}: {exc})") from None
         saved = extra.get("config", {})
-        for key in ("group_size", "prompts", "seed", "lr", "epochs", "clip_eps", "beta", "ref_every"):
+        for key in ("group_size", "prompts", "seed", "lr", "epochs", "clip_eps", "beta", "ref_every", "difficulty"):
             if key in saved and saved[key] != getattr(cfg, key):
                 raise ValueError(f"{path}: checkpoint was trained with {key}={saved[key]}, not {getattr(cfg, key)}")
         adam = Adam(cfg.lr)
