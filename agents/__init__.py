@@ -8,6 +8,7 @@ agent = agents.create("heuristic")
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from .base import Agent, BaseAgent
@@ -41,12 +42,18 @@ def describe(name: str) -> str:
     return _REGISTRY[name][2]
 
 
-def create(name: str, **options: Any) -> BaseAgent:
-    """Build an agent by name. Options go to its constructor (e.g. env= for the oracle)."""
+def create(name: str, *, config: Any = None, **options: Any) -> BaseAgent:
+    """Build an agent by name. Options go to its constructor (e.g. env= for the oracle).
+
+    `config` is the EnvConfig of the game the agent will play; agents that know the rules (their
+    constructor takes `config`) get it, so a custom `--config` manifest reaches them too.
+    """
     if name not in _REGISTRY:
         raise UnknownAgent(f"unknown agent {name!r} (available: {', '.join(available())})")
     module, cls, _ = _REGISTRY[name]
     agent_cls = getattr(importlib.import_module(module), cls)
+    if config is not None and "config" in inspect.signature(agent_cls).parameters:
+        options.setdefault("config", config)
     return agent_cls(**options)
 
 

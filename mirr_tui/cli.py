@@ -315,7 +315,7 @@ def eval_command(
     for name in names:
         options = dict(agent_options) if agent != "all" else {}
         try:
-            agents.create(name, **options)
+            agents.create(name, config=cfg, **options)
         except TypeError as exc:
             fail(f"agent {name!r} does not accept these options: {exc}")
         except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
@@ -710,7 +710,7 @@ def export_rollouts_command(
     try:
         import agents
 
-        agents.create(agent, **options)
+        agents.create(agent, config=cfg, **options)
     except TypeError as exc:
         fail(f"agent {agent!r} does not accept these options: {exc}")
     except Exception as exc:

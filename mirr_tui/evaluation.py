@@ -153,7 +153,7 @@ def evaluate(
     import agents
 
     env = env or IncidentEnv(difficulty=difficulty)
-    agent = agents.create(agent_name, **(agent_options or {}))
+    agent = agents.create(agent_name, config=env.config, **(agent_options or {}))
     options = {"difficulty": difficulty} if difficulty else {}
     if scenario:
         options["scenario"] = scenario

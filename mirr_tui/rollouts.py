@@ -87,7 +87,7 @@ def export_rollouts(
     from agents.llm import system_prompt
 
     env = IncidentEnv(config, difficulty=difficulty)
-    agent = agents.create(agent_name, **(agent_options or {}))
+    agent = agents.create(agent_name, config=env.config, **(agent_options or {}))
     system = system_prompt(env.config)
     options = {"difficulty": difficulty} if difficulty else None
     records: list[dict[str, Any]] = []

@@ -114,3 +114,19 @@ def test_an_agent_that_raises_aborts_only_its_episode():
     assert result.outcome == "aborted" and "network down" in result.error
     summary = summarise("broken", [result], "normal")
     assert summary.errors == 1 and summary.success_rate == 0
+
+
+def test_agents_play_by_the_manifest_they_are_given(tmp_path):
+    """A custom openenv.yaml reaches rule-aware agents through agents.create(config=...)."""
+    from pathlib import Path
+
+    from mirr_tui.core import load_config
+
+    text = (Path(__file__).resolve().parent.parent / "openenv.yaml").read_text()
+    path = tmp_path / "slow-relapse.yaml"
+    path.write_text(text.replace("  relapse_after: 4 ", "  relapse_after: 6 "))
+    env = IncidentEnv(load_config(path))
+    summary, _ = evaluate("heuristic", range(12), env=env, scenario="slow-bleed")
+    assert summary.success_rate == 1.0
+    assert agents.create("heuristic", config=env.config).config.rules.relapse_after == 6
+    assert agents.create("random", config=env.config).name == "random"  # agents without rules ignore it

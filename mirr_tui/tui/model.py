@@ -288,7 +288,7 @@ def compare_agents(
 
     results: dict[str, tuple[float, str]] = {}
     for name in names:
-        result = run_episode(IncidentEnv(config), agents.create(name), seed, options=options)
+        result = run_episode(IncidentEnv(config), agents.create(name, config=config), seed, options=options)
         results[name] = (result.score, result.outcome)
     return results
 

@@ -527,7 +527,7 @@ class WatchScreen(IncidentScreen):
     def _create_agent(self) -> Any:
         import agents
 
-        agent = agents.create(self.agent_name, **self.agent_options)
+        agent = agents.create(self.agent_name, config=self.env.config, **self.agent_options)
         if getattr(agent, "needs_env", False):
             agent.attach(self.env)
         return agent
