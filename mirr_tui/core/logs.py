@@ -71,12 +71,6 @@ RED_HERRINGS: tuple[tuple[str, str], ...] = (
     ("ERROR", "failed to send metrics batch to collector; will retry"),
 )
 
-ROUTINE_AFTER_FIX: tuple[tuple[str, str], ...] = (
-    ("INFO", "started in 2.3s; serving on :8080"),
-    ("INFO", "readiness probe ok"),
-)
-
-
 def generate_logs(
     rng: np.random.Generator,
     step: int,
