@@ -175,7 +175,7 @@ def replay(
     if verify:
         result = verify_replay(loaded)
         if not result.ok:
-            fail(f"{file}: MISMATCH at {result.message}", code=1)
+            fail(f"{file}: MISMATCH: {result.message}", code=1)
         typer.echo(f"{file}: {result.message}")
         return
     run_app("replay", replay_path=file, replay_dir=replays)

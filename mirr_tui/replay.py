@@ -8,14 +8,13 @@ agent's reasoning) and a summary. Saving is atomic; loading validates; `verify_r
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .core import Action, EnvConfig, IncidentEnv, Observation, load_config
 
 FORMAT = "mirr-replay"
@@ -197,26 +196,9 @@ def replay_filename(replay: Replay) -> str:
 
 def save_replay(replay: Replay, path: str | Path) -> Path:
     """Write atomically (temporary file in the same folder, then rename); never overwrite another run."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    final = path
-    n = 1
-    while final.exists():
-        final = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
     text = json.dumps(replay.to_dict(), indent=1, ensure_ascii=False)
-    fd, tmp = tempfile.mkstemp(prefix=".replay-", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    replay.path = final
-    return final
+    replay.path = write_atomically(path, lambda handle: handle.write(text), overwrite=False)
+    return replay.path
 
 
 def load_replay(path: str | Path) -> Replay:
@@ -269,9 +251,13 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
             ) from None
         if not isinstance(raw["truth"], dict) or "root_service" not in raw["truth"]:
             raise ReplayError(f"{source}: frame {n} has a malformed truth record")
+        if not _is_number(raw["step"], integer=True) or not _is_number(raw.get("reward", 0.0)):
+            raise ReplayError(f'{source}: frame {n} has a non-numeric "step" or "reward"')
+        if not isinstance(raw.get("details") or {}, dict) or not isinstance(raw.get("reasoning") or "", str):
+            raise ReplayError(f'{source}: frame {n} has malformed "details" or "reasoning"')
         frames.append(
             ReplayFrame(
-                step=int(raw["step"]),
+                step=raw["step"],
                 input=raw.get("input"),
                 reward=float(raw.get("reward", 0.0)),
                 observation=raw["observation"],
@@ -280,6 +266,7 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
                 details=raw.get("details") or {},
             )
         )
+    _check_header(data, source)
     return Replay(
         env=data["env"],
         seed=data["seed"],
@@ -292,6 +279,26 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
         summary=data["summary"],
         error=data.get("error"),
     )
+
+
+def _is_number(value: Any, integer: bool = False) -> bool:
+    kinds = int if integer else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _check_header(data: dict[str, Any], source: str) -> None:
+    """The fields the scoreboard reads must have their types, so one bad file never breaks a listing."""
+    if not isinstance(data.get("options") or {}, dict):
+        raise ReplayError(f'{source}: "options" must be an object')
+    for key in ("scenario", "difficulty", "started_at", "error"):
+        if not isinstance(data.get(key) or "", str):
+            raise ReplayError(f'{source}: "{key}" must be a string')
+    summary = data["summary"]
+    if not _is_number(summary.get("score", 0.0)):
+        raise ReplayError(f'{source}: "summary.score" must be a number')
+    for key in ("outcome", "root_service", "fault_mode"):
+        if not isinstance(summary.get(key) or "", str):
+            raise ReplayError(f'{source}: "summary.{key}" must be a string')
 
 
 @dataclass(slots=True)
@@ -332,6 +339,14 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
             )
         if _jsonable(env.state.to_dict()) != frame.truth:
             return VerifyResult(False, f"frame {frame.step}: hidden state differs", frame.step)
+    # The scoreboard reads the header and summary, so they must agree with the re-simulated frames.
+    claimed = {"difficulty": replay.difficulty, "scenario": replay.scenario}
+    actual = {"difficulty": env.state.difficulty, "scenario": env.state.scenario}
+    claimed |= {f"summary.{key}": replay.summary.get(key) for key in summary_of(replay.frames)}
+    actual |= {f"summary.{key}": value for key, value in summary_of(replay.frames).items()}
+    for key, value in actual.items():
+        if claimed[key] != value:
+            return VerifyResult(False, f"{key} is {claimed[key]!r} but the frames say {value!r}", None)
     return VerifyResult(True, f"OK: {len(replay.frames)} frames re-simulated identically (seed {replay.seed})")
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -8,6 +10,7 @@ import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayError, ReplayRecorder, load_replay, save_replay, verify_replay
+from mirr_tui.scores import build_scoreboard
 
 
 def record(tmp_path, agent="heuristic", seed=21, options=None, inputs=None):
@@ -74,7 +77,59 @@ def test_saving_never_overwrites_and_is_atomic(tmp_path):
     replay = load_replay(first)
     second = save_replay(replay, first)
     assert second != first and first.exists() and second.exists()
-    assert not list(tmp_path.glob(".replay-*"))
+    assert json.loads(first.read_text()) == json.loads(second.read_text())
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_saved_replays_get_the_umask_permissions_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = record(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["frames"][1].update(step="x"), 'frame 1 has a non-numeric "step"'),
+        (lambda d: d["frames"][1].update(reward=[1]), 'frame 1 has a non-numeric "step" or "reward"'),
+        (lambda d: d["frames"][1].update(details="x"), 'frame 1 has malformed "details"'),
+        (lambda d: d.update(options=[1]), '"options" must be an object'),
+        (lambda d: d.update(scenario=5), '"scenario" must be a string'),
+        (lambda d: d["summary"].update(score="lots"), '"summary.score" must be a number'),
+        (lambda d: d["summary"].update(outcome=["recovered"]), '"summary.outcome" must be a string'),
+    ],
+)
+def test_a_malformed_field_is_a_replay_error_and_the_scoreboard_skips_it(tmp_path, change, message):
+    path = record(tmp_path)
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ReplayError, match=message):
+        load_replay(path)
+    board = build_scoreboard(tmp_path)
+    assert board.players == [] and len(board.skipped) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["summary"].update(score=999.0), "summary.score is 999.0"),
+        (lambda d: d["summary"].update(outcome="recovered", diagnosis_correct=True), "summary.outcome"),
+        (lambda d: d.update(difficulty="hard"), "difficulty is 'hard'"),
+        (lambda d: d.update(scenario="black-friday"), "scenario is 'black-friday'"),
+    ],
+)
+def test_verify_rejects_a_header_or_summary_the_frames_do_not_support(tmp_path, change, message):
+    path = record(tmp_path, agent="naive", seed=8, options={"scenario": "checkout-3am"})
+    data = json.loads(path.read_text())
+    assert data["summary"]["outcome"] != "recovered"
+    change(data)
+    path.write_text(json.dumps(data))
+    result = verify_replay(load_replay(path))
+    assert not result.ok and message in result.message
 
 
 @pytest.mark.parametrize(

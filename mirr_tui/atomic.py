@@ -1,0 +1,61 @@
+"""Atomic file writes: a temporary file beside the target, then a rename, so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+
+def write_atomically(path: str | Path, write: Callable[[TextIO], None], overwrite: bool = True) -> Path:
+    """Call `write(handle)` on a temporary file beside `path`, then give it that name; returns the name.
+
+    With `overwrite=False` an existing file is never replaced: the name gains `-1`, `-2`, ...
+    On any error (Ctrl-C included) the temporary file is removed and the target is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create_temporary(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+            return path
+        return _publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    # os.open with 0o666 lets the umask decide the permissions (mkstemp would leave the final file 0600).
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _publish(tmp: Path, path: Path) -> Path:
+    """Give `tmp` the first free name among path, path-1, path-2, ... with no window to overwrite one."""
+    n = 0
+    while True:
+        final = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+        try:
+            os.link(tmp, final)  # unlike a rename, fails when `final` exists
+        except FileExistsError:
+            continue
+        except OSError:  # a filesystem without hard links: check, then rename
+            if final.exists():
+                continue
+            os.replace(tmp, final)
+            return final
+        tmp.unlink()
+        return final
