@@ -10,12 +10,11 @@ line through the environment, so a dataset can be checked against the rules that
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from .atomic import write_atomically
 from .core import Action, EnvConfig, IncidentEnv, InvalidAction, coerce_action, render_observation
 
 FORMAT = "mirr-rollouts/1"
@@ -90,35 +89,35 @@ def export_rollouts(
     agent = agents.create(agent_name, config=env.config, **(agent_options or {}))
     system = system_prompt(env.config)
     options = {"difficulty": difficulty} if difficulty else None
-    records: list[dict[str, Any]] = []
+    written = 0
     interrupted = False
-    try:
-        for seed in seeds:
-            record = rollout_episode(env, agent, int(seed), system, options)
-            records.append(record)
-            if on_episode is not None:
-                on_episode(record)
-    except KeyboardInterrupt:
-        interrupted = True
-    write_jsonl(records, out)
-    return len(records), interrupted
+
+    def write(handle: TextIO) -> None:
+        # Each episode goes to the temporary file as it finishes: memory stays flat, and an unwritable
+        # folder fails before the first (possibly paid) episode instead of after the last.
+        nonlocal written, interrupted
+        try:
+            for seed in seeds:
+                record = rollout_episode(env, agent, int(seed), system, options)
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                written += 1
+                if on_episode is not None:
+                    on_episode(record)
+        except KeyboardInterrupt:
+            interrupted = True
+
+    write_atomically(out, write)
+    return written, interrupted
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | Path) -> Path:
     """Atomic JSONL write: a temporary file in the same folder, then rename."""
-    path = Path(path)
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(handle: TextIO) -> None:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    return write_atomically(path, write)
 
 
 def load_rollouts(path: str | Path) -> list[dict[str, Any]]:

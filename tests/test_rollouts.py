@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,24 @@ def test_an_agent_that_fails_mid_episode_is_recorded_as_aborted() -> None:
     assert record["steps"] == 2 and len(record["rewards"]) == 2
     assert [m["role"] for m in record["messages"]] == ["system", "user", "assistant", "user", "assistant"]
     assert verify_rollout(record) == (True, "2 steps re-played, aborted")
+
+
+def test_an_unwritable_path_fails_before_any_episode_is_played(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    played: list[dict] = []
+    with pytest.raises(OSError):
+        export_rollouts("heuristic", range(1_000_000, 1_000_003), blocker / "out.jsonl", on_episode=played.append)
+    assert played == []
+
+
+def test_export_streams_to_a_file_with_the_umask_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "out.jsonl"
+        assert export_rollouts("heuristic", range(1_000_000, 1_000_002), path) == (2, False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert len(load_rollouts(path)) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
