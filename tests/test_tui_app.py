@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import DataTable, Input
 
 import agents
@@ -16,7 +17,7 @@ from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import MessageScreen, ReplayPickerScreen, ScoresScreen
 from mirr_tui.tui.modals import DiagnoseModal, PickReplayModal, SummaryModal
 from mirr_tui.tui.screens import PlayScreen, ReplayScreen, WatchScreen
-from mirr_tui.tui.widgets import MessageLine, ServicePanel
+from mirr_tui.tui.widgets import LogView, MessageLine, ServicePanel
 
 SIZE = (120, 40)
 FIX_KEYS = {"restart": "r", "rollback": "b", "scale_up": "s"}
@@ -66,10 +67,9 @@ async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
             if screen.view.done:
                 break
             await pilot.press(fix_key if screen.env.state.fault_phase == "active" else "w")
-        await pilot.pause()
         state = screen.env.state
         assert state.outcome == "recovered" and state.diagnosis_correct
-        assert isinstance(app.screen, SummaryModal)
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))  # other agents play in a thread
         summary = app.screen.summary
         assert summary.outcome == "recovered" and summary.score == state.score == screen.view.obs.score
         assert dict(summary.breakdown)["correct_diagnosis"] == 8 and dict(summary.breakdown)["correct_fix"] == 10
@@ -96,13 +96,12 @@ async def test_restarting_a_bad_deploy_costs_two_and_the_episode_is_lost(tmp_pat
         assert [(e.row, e.value) for e in obs.rewards] == [("wrong_fix", -2.0)]
         assert obs.score == -2.0
         assert "restarted payment" in message_text(app)
-        assert "-2" in str(screen.query_one("#log-body").render())
+        assert "-2" in "\n".join(screen.query_one("#log", LogView).plain_lines)
         for _ in range(40):
             if screen.view.done:
                 break
             await pilot.press("w")
-        await pilot.pause()
-        assert isinstance(app.screen, SummaryModal)
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
         summary = app.screen.summary
         assert summary.outcome in ("collapsed", "timed_out")
         assert dict(summary.breakdown)["wrong_fix"] == -2.0
@@ -131,6 +130,59 @@ async def test_a_bad_command_is_explained_and_an_invalid_action_costs_one(tmp_pa
         await pilot.press("slash", *"logs pay", "right", "enter")  # → completes the service
         assert screen.view.obs.logs_service == "payment"
         assert screen.view.step == 2
+
+
+async def type_fast(pilot, *keys: str) -> None:
+    """Send keys the way a fast typist does: all queued before the app handles the first one."""
+    for key in keys:
+        pilot.app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_keys_typed_while_the_diagnose_dialog_closes_are_played(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("4", "d")
+        assert isinstance(app.screen, DiagnoseModal)
+        await type_fast(pilot, "down", "down", "enter", "s", "w")  # overloaded, then scale up and wait
+        assert app.screen is screen
+        assert screen.view.obs.diagnosis == {"service": "payment", "mode": "overloaded"}
+        actions = [e.text for e in screen.view.entries if e.kind == "action"]
+        assert screen.view.step == 3, actions  # diagnose, scale up, wait: no key lost
+        assert "scaled up payment" in actions[-2] and actions[-1].startswith("waited one step"), actions
+        await pilot.press("question_mark")
+        await type_fast(pilot, "escape", "w")  # close the help and wait, in one breath
+        assert app.screen is screen and screen.view.step == 4
+
+
+async def test_the_log_wraps_under_the_message_column_and_separates_step_and_service(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4", "l")
+        lines = app.screen.query_one("#log", LogView).plain_lines
+        log_lines = [line for line in lines if line.startswith("01 · payment")]
+        assert log_lines, lines
+        first = lines.index(log_lines[0])
+        column = len("01 · ") + 9 + 5 + 1  # step · service (9 wide) level (5 wide) and a space
+        wrapped = [n for n, line in enumerate(lines) if n > first and line[:column].strip() == "" and line.strip()]
+        assert wrapped, "a long payment log line should wrap at 80 columns"
+        for n in wrapped:
+            assert len(lines[n]) - len(lines[n].lstrip()) == column, lines[n]  # under the message, not column 0
+
+
+async def test_the_watch_header_fits_80_columns_paused(tmp_path):
+    app = make_app("watch", agent="heuristic", seed=12345, speed=50, replay_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.view.step >= 2)
+        await pilot.press("space")
+        header = screen.query_one("#header")
+        text = header._header(0).plain
+        shown = str(header.render())
+        assert len(shown) <= header.content_region.width and "⏸ paused" in shown, (shown, text)
+        assert "seed 12345" in shown and "heuristic" in shown
 
 
 async def test_quitting_mid_episode_saves_the_replay(tmp_path):

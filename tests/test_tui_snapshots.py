@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.notifications import Notifications
+from textual.widgets._toast import ToastRack
+
 import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder
 from mirr_tui.tui.app import make_app
+from mirr_tui.tui.modals import SummaryModal
 
 SIZE = (120, 40)
 # Seed 3 is payment/overloaded: read its logs, diagnose (third mode), scale up, wait out the confirm window.
@@ -35,8 +39,18 @@ def test_play_end_summary(snap_compare, tmp_path):
 
     async def finish(pilot):
         await pilot.press(*WIN_SEED_3)
+        await pilot.app.workers.wait_for_complete()  # the summary opens once the other agents have played
+        for _ in range(100):
+            if isinstance(pilot.app.screen, SummaryModal):
+                break
+            await pilot.pause(0.02)
+        # The toast names a time-stamped file: clear it, also from the board under the dialog (it was shown
+        # there before the summary opened, and clearing only refreshes the top screen).
+        pilot.app.clear_notifications()
+        for screen in pilot.app.screen_stack:
+            for rack in screen.query(ToastRack):
+                rack.show(Notifications())
         await pilot.pause()
-        pilot.app.clear_notifications()  # the toast names a time-stamped file
 
     assert snap_compare(app, terminal_size=SIZE, run_before=finish)
 

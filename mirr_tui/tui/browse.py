@@ -106,7 +106,7 @@ class ScoresScreen(MirrScreen):
 
     def load(self) -> None:
         self.board = board = build_scoreboard(self.replay_dir)
-        title = f"[b $accent]MIRR scores[/] · {_esc(str(self.replay_dir))} · {len(board.replays)} replays"
+        title = f"[b $accent]MIRR scores [/]· {_esc(str(self.replay_dir))} · {len(board.replays)} replays"
         self.query_one("#scores-title", Static).update(Content.from_markup(title))
         players = self.query_one("#players", SortableTable)
         players.clear(columns=True)
@@ -216,7 +216,7 @@ class ReplayPickerScreen(MirrScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="board"):
             yield Static(
-                Content.from_markup(f"[b $accent]MIRR replays[/] in {_esc(str(self.replay_dir))} (newest first)"),
+                Content.from_markup(f"[b $accent]MIRR replays [/]in {_esc(str(self.replay_dir))} (newest first)"),
                 classes="screen-title",
             )
             yield SortableTable(id="replays")

@@ -27,6 +27,11 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS, key_display=str(n + 1)) for n in range(5)),
+        # Priority bindings act as each key arrives, in typing order: a key typed right after enter then
+        # reaches the board instead of a dialog that is still closing.
+        Binding("up", "move('up')", "mode", priority=True, show=False),
+        Binding("down", "move('down')", "mode", priority=True, show=False),
+        Binding("enter", "commit", "commit", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
 
@@ -42,7 +47,7 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
             options = []
             for name, spec in self.modes.items():
                 prompt = Content.from_markup(
-                    f"[b]{_esc(name)}[/]  [$text-muted]fix: {_esc(spec.fix)}[/]\n  [$text-muted i]{_esc(spec.signature)}[/]"
+                    f"[b]{_esc(name)}  [/][$text-muted]fix: {_esc(spec.fix)}[/]\n  [$text-muted i]{_esc(spec.signature)}[/]"
                 )
                 options.append(Option(prompt, id=name))
             yield OptionList(*options, id="modes")
@@ -70,8 +75,17 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def action_move(self, direction: str) -> None:
+        modes = self.query_one("#modes", OptionList)
+        modes.action_cursor_up() if direction == "up" else modes.action_cursor_down()
+
+    def action_commit(self) -> None:
+        modes = self.query_one("#modes", OptionList)
+        if modes.highlighted is not None:
+            self.dismiss((self.services[self.selected], str(modes.get_option_at_index(modes.highlighted).id)))
+
     @on(OptionList.OptionSelected, "#modes")
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
+    def _chosen(self, event: OptionList.OptionSelected) -> None:  # a mouse click
         self.dismiss((self.services[self.selected], str(event.option.id)))
 
 
@@ -105,8 +119,8 @@ class SummaryModal(ModalScreen[str | None]):
         s = self.summary
         style = "$success" if s.outcome == "recovered" else "$error"
         return Content.from_markup(
-            f"[b {style}]{OUTCOME_TEXT.get(s.outcome, str(s.outcome))}[/] · {_esc(self.player)} scored "
-            f"[b]{s.score:+.1f}[/] on seed {s.seed}"
+            f"[b {style}]{OUTCOME_TEXT.get(s.outcome, str(s.outcome))} [/]· {_esc(self.player)} scored "
+            f"[b]{s.score:+.1f} [/]on seed {s.seed}"
         )
 
     def _body(self) -> Content:
@@ -120,8 +134,8 @@ class SummaryModal(ModalScreen[str | None]):
         lines.append(f"  {'total':<26}[b]{s.score:+6.1f}[/]")
         lines.append("")
         verdict = "[b $success]right[/]" if s.diagnosis_correct else "[b $error]wrong[/]" if s.diagnosis else "none"
-        lines.append(f"[b]root cause[/] {_esc(s.root_service)} / {_esc(s.fault_mode)}   your diagnosis: {verdict}")
-        lines.append(f"[b]timeline[/]   {_esc(s.timeline())}")
+        lines.append(f"[b]root cause [/]{_esc(s.root_service)} / {_esc(s.fault_mode)}   your diagnosis: {verdict}")
+        lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
         if s.comparisons:
             lines.append("")
             lines.append("[b]same incident, other players[/]")
@@ -146,18 +160,18 @@ Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), and 
 service hurts its callers one hop per step: the worst-looking service is often a victim.
 From step 10 an untreated fault cascades; total failure ends the episode.
 
-[b]How to win[/]  read logs (they name the upstream a victim waits on, and the root
-cause's signature), [b]diagnose[/] once (service + mode), apply the mode's fix, then
-[b]wait[/] until all five services stay healthy for 5 steps.
+[b]How to win  [/]read logs (they name the upstream a victim waits on, and the root
+cause's signature), [b]diagnose [/]once (service + mode), apply the mode's fix, then
+[b]wait [/]until all five services stay healthy for 5 steps.
 
-[b]Fixes[/]   crashed → restart · memory_leak → restart (it relapses once: restart again)
+[b]Fixes   [/]crashed → restart · memory_leak → restart (it relapses once: restart again)
           overloaded → scale up · bad_deploy → rollback (a restart makes it worse)
 
-[b]Rewards[/] diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis) · wrong fix -2
+[b]Rewards [/]diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis) · wrong fix -2
           recovery +20 with a right diagnosis, +0.5 per unused step · collapse -20
           timeout -10 · invalid action -1
 
-[b]Keys[/]  1-5 or ←/→ pick a service · l logs · d diagnose · r restart · b rollback
+[b]Keys  [/]1-5 or ←/→ pick a service · l logs · d diagnose · r restart · b rollback
       s scale up · w wait · : or / type a command (tab/→ completes) · n new · q quit
       watch: space pause · . one step · +/- speed     replay: ←/→ · home/end · space · t truth
 """

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -23,7 +24,16 @@ from textual.worker import get_current_worker
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction, Observation
 from ..replay import Replay, ReplayRecorder
 from .modals import SERVICE_KEYS, DiagnoseModal, HelpModal, SummaryModal
-from .model import IncidentView, ReplayCursor, compare_agents, describe_action, scrubber, summarise, topology_tiers
+from .model import (
+    EpisodeSummary,
+    IncidentView,
+    ReplayCursor,
+    compare_agents,
+    describe_action,
+    scrubber,
+    summarise,
+    topology_tiers,
+)
 from .widgets import ActionBar, AlertStrip, IncidentHeader, LogView, MessageLine, ServicePanel, SidePane, _esc
 
 MIN_SIZE = (80, 24)
@@ -66,6 +76,8 @@ class IncidentScreen(MirrScreen):
         self.selected = 0
         self.view = IncidentView(self.names)
         self.show_truth = False
+        self._binding_actions: list[tuple[str, tuple[object, ...]]] | None = None
+        self._binding_state: tuple[bool | None, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield IncidentHeader(id="header")
@@ -94,6 +106,10 @@ class IncidentScreen(MirrScreen):
         return self.label
 
     def header_extra(self) -> str:
+        return ""
+
+    def header_extra_short(self) -> str:
+        """The extra part when the terminal is narrow (defaults to the long one)."""
         return ""
 
     def truth(self) -> dict[str, Any] | None:
@@ -131,6 +147,7 @@ class IncidentScreen(MirrScreen):
             diagnosis=obs.diagnosis,
             outcome=obs.outcome,
             extra=self.header_extra(),
+            extra_short=self.header_extra_short(),
         )
         truth = self.truth()
         for n, name in enumerate(self.names):
@@ -148,7 +165,20 @@ class IncidentScreen(MirrScreen):
         text, error = self.message_content()
         self.query_one(MessageLine).show(text, error)
         self.draw_bar()
-        self.refresh_bindings()
+        self.refresh_bindings_if_changed()
+
+    def refresh_bindings_if_changed(self) -> None:
+        """Tell the footer only when a key became (un)available: it rebuilds all its keys on every refresh."""
+        if self._binding_actions is None:
+            self._binding_actions = [
+                parse_action(binding.action)[1:]
+                for bindings in self._bindings.key_to_bindings.values()
+                for binding in bindings
+            ]
+        state = tuple(self.check_action(name, params) for name, params in self._binding_actions)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     @staticmethod
     def _panel_truth(truth: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
@@ -196,7 +226,7 @@ def reasoning_lines(reasoning: list[tuple[int, str]]) -> list[str]:
     lines = []
     for first, last, text in reversed(runs):
         steps = f"{first:02d}" if first == last else f"{first:02d}-{last:02d}"
-        lines.append(f"[$text-muted]{steps}[/] {_esc(text)}")
+        lines.append(f"[$text-muted]{steps} [/]{_esc(text)}")
     return lines
 
 
@@ -422,8 +452,21 @@ class PlayScreen(IncidentScreen):
         if self.summary_shown:
             return
         self.summary_shown = True
-        comparisons = compare_agents(self.config, self.env.state.seed, self.options or None)
-        summary = summarise(self.view, self.env.state.to_dict(), comparisons)
+        self._compare_then_summarise(self.recorder, self.view, self.env.state.to_dict())
+
+    @work(thread=True, group="summary")
+    def _compare_then_summarise(self, episode: object, view: IncidentView, truth: dict[str, Any]) -> None:
+        """Play the other agents on this seed off the UI thread (the last step draws at once)."""
+        try:
+            comparisons = compare_agents(self.config, int(truth["seed"]), self.options or None)
+        except Exception:  # comparisons are a nicety; the summary still opens
+            comparisons = {}
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._open_summary, episode, summarise(view, truth, comparisons))
+
+    def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
+        if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
+            return
 
         def closed(choice: str | None) -> None:
             if choice == "new":
@@ -540,6 +583,11 @@ class WatchScreen(IncidentScreen):
             return "[$text-muted]finished[/]"
         state = "[b $warning]⏸ paused[/]" if self.paused else "[$success]▶[/]"
         return f"{state} {self.speed:g}/s"
+
+    def header_extra_short(self) -> str:
+        if self.finished:
+            return "[$text-muted]done[/]"
+        return f"{'[b $warning]⏸[/]' if self.paused else '[$success]▶[/]'} {self.speed:g}/s"
 
     def side_content(self) -> tuple[str, list[str]]:
         lines = []
@@ -760,7 +808,7 @@ class ReplayScreen(IncidentScreen):
         state = "▶ playing" if self._playing else "⏸"
         truth = "truth shown" if self.show_truth else "t: truth"
         self.query_one(ActionBar).show_text(
-            Content.from_markup(f"[b $accent]{_esc(bar)}[/]  {state}  ←/→ step · home/end · space play · {truth}")
+            Content.from_markup(f"[b $accent]{_esc(bar)}  [/]{state}  ←/→ step · home/end · space play · {truth}")
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

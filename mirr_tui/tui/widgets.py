@@ -8,6 +8,10 @@ from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -46,8 +50,9 @@ class IncidentHeader(Widget):
         diagnosis: Mapping[str, str] | None,
         outcome: str | None,
         extra: str = "",
+        extra_short: str = "",
     ) -> None:
-        self.fields = {
+        fields = {
             "label": label,
             "seed": seed,
             "difficulty": difficulty,
@@ -59,32 +64,76 @@ class IncidentHeader(Widget):
             "diagnosis": diagnosis,
             "outcome": outcome,
             "extra": extra,
+            "extra_short": extra_short,
         }
-        self.refresh()
+        if fields != self.fields:
+            self.fields = fields
+            self.refresh()
 
     def render(self) -> Content:
         f = self.fields
         if not f:
             return Content("MIRR")
-        wide = self.size.width >= 110  # at 80 columns: no brand, no budget bar, short words
-        incident = f"seed {f['seed']} · {f['difficulty']}" + (f" · {f['scenario']}" if f["scenario"] else "")
+        room = self.content_region.width
+        for level in range(len(HEADER_LEVELS)):
+            content = self._header(level)
+            if content.cell_length <= room:
+                return content
+        return content  # the most compact form, clipped with an ellipsis by CSS
+
+    def _header(self, level: int) -> Content:
+        """The header at one level of detail: 0 = everything, higher = shorter words, fewer extras."""
+        brand, bar, scenario, words, separator, terse = HEADER_LEVELS[level]
+        f = self.fields
+        incident = f"seed {f['seed']} · {f['difficulty']}" if words else f"seed {f['seed']} {f['difficulty']}"
+        if scenario and f["scenario"]:
+            incident += f" · {f['scenario']}"
         diagnosis = f["diagnosis"]
-        diag = f"{diagnosis['service']}/{diagnosis['mode']}" if diagnosis else "none"
+        diag = f"{diagnosis['service']}/{diagnosis['mode']}" if diagnosis else ("none" if words else "undiagnosed")
         score = f["score"]
         score_style = "$success" if score > 0 else "$error" if score < 0 else ""
-        step = f"step {f['step']}/{f['max_steps']}"
+        step = f"{f['step']}/{f['max_steps']}" if terse >= 1 else f"step {f['step']}/{f['max_steps']}"
         parts = [
-            f"[b $accent]MIRR[/] {_esc(f['label'])}" if wide else f"[b $accent]{_esc(f['label'])}[/]",
+            f"[b $accent]MIRR [/]{_esc(f['label'])}" if brand else f"[b $accent]{_esc(f['label'])}[/]",
             _esc(incident),
-            f"{step} {budget_bar(f['remaining'], f['max_steps'], 10)}" if wide else step,
-            f"score [b {score_style}]{score:+.1f}[/]",
-            f"diag: [b]{_esc(diag)}[/]" if wide else f"[b]{_esc(diag if diagnosis else 'undiagnosed')}[/]",
+            f"{step} {budget_bar(f['remaining'], f['max_steps'], 10)}" if bar else step,
+            f"[b {score_style}]{score:+.1f}[/]" if terse >= 2 else f"score [b {score_style}]{score:+.1f}[/]",
+            f"diag: [b]{_esc(diag)}[/]" if words else f"[b]{_esc(diag)}[/]",
         ]
         if f["outcome"]:
             parts.append(f"[b reverse]{OUTCOME_TEXT.get(f['outcome'], f['outcome'])}[/]")
-        if f["extra"]:
-            parts.append(f["extra"])
-        return Content.from_markup(("  " if wide else " ").join(parts))
+        extra = f["extra_short"] if terse >= 3 and f["extra_short"] else f["extra"]
+        if extra:
+            parts.append(extra)
+        return Content.from_markup(_join_markup(parts, separator))
+
+
+# (brand, budget bar, scenario, long words, separator, terse: 1 = "3/30" for "step 3/30", 2 = no "score"
+# word either, 3 = the short extra too): tried in order until the header fits the width.
+HEADER_LEVELS = (
+    (True, True, True, True, "  ", 0),
+    (False, False, True, True, "  ", 0),
+    (False, False, True, False, " ", 0),
+    (False, False, False, False, " ", 0),
+    (False, False, False, False, " ", 1),
+    (False, False, False, False, " ", 2),
+    (False, False, False, False, " ", 3),
+)
+
+
+def _join_markup(parts: Sequence[str], separator: str) -> str:
+    """Join markup parts; a separator after a styled part goes inside its style (unless reversed), so no
+    text run starts with a space (some SVG viewers drop leading spaces and glue the words together)."""
+    out = []
+    for n, part in enumerate(parts):
+        if n < len(parts) - 1:
+            opening = part[part.rfind("[", 0, len(part) - 3) :] if part.endswith("[/]") else ""
+            if opening and "reverse" not in opening:
+                part = part[:-3] + separator + "[/]"
+            else:
+                part += separator
+        out.append(part)
+    return "".join(out)
 
 
 class ServicePanel(Widget):
@@ -101,6 +150,7 @@ class ServicePanel(Widget):
         self.history: Mapping[str, Sequence[float]] = {}
         self.truth: Mapping[str, Any] | None = None
         self.border_subtitle = f"calls {', '.join(self.calls)}" if self.calls else "calls nothing"
+        self._titles: tuple[str | None, str | None] = (None, self.border_subtitle)
 
     def show(
         self,
@@ -118,34 +168,42 @@ class ServicePanel(Widget):
         self.set_class(selected, "-selected")
         self.set_class(bool(truth and truth.get("root")), "-root")
         marker = "▸ " if selected else ""
-        self.border_title = f"{marker}{index} {self.service} · {status}"
+        title = f"{marker}{index} {self.service} · {status}"
         if truth is not None:
             root = ""
             if truth.get("root"):
                 root = " · ROOT CAUSE" if truth.get("faulty") else " · root, fixed"
-            self.border_subtitle = f"true health {float(truth.get('health', 0.0)):.2f}{root}"
+            subtitle = f"true health {float(truth.get('health', 0.0)):.2f}{root}"
         else:
-            self.border_subtitle = f"calls {', '.join(self.calls)}" if self.calls else "calls nothing"
+            subtitle = f"calls {', '.join(self.calls)}" if self.calls else "calls nothing"
+        # Setting a border title parses it as markup and repaints: only when it changes.
+        if title != self._titles[0]:
+            self.border_title = title
+        if subtitle != self._titles[1]:
+            self.border_subtitle = subtitle
+        self._titles = (title, subtitle)
         self.refresh()
 
     def _alerting(self, metric: str, value: float) -> bool:
         limit = getattr(self.thresholds, metric, None)
         return limit is not None and value > limit
 
-    def _cell(self, metric: str, width: int) -> str:
+    def _cell(self, metric: str, width: int) -> list[str | tuple[str, str]]:
+        """One metric as Content parts (assembled, not parsed: this runs for every panel on every step)."""
         assert self.view is not None
         value = float(getattr(self.view, metric))
         text = f"{LABELS[metric]} {format_metric(metric, value)}"
-        style = "b $error" if self._alerting(metric, value) else ""
-        cell = f"[{style}]{_esc(text)}[/]" if style else _esc(text)
+        parts: list[str | tuple[str, str]] = [(text, "b $error") if self._alerting(metric, value) else text]
+        used = len(text)
         spark_room = width - len(text) - 1
         values = list(self.history.get(metric, ()))
         if spark_room >= 3 and values:
             values = values[-spark_room:]
             low, high, log = metric_scale(metric, values)
-            cell += f" [$accent]{sparkline(values, low, high, log)}[/]"
-            text += " " + "x" * len(values)
-        return cell + " " * max(0, width - len(text))
+            parts += [" ", (sparkline(values, low, high, log), "$accent")]
+            used += 1 + len(values)
+        parts.append(" " * max(0, width - used))
+        return parts
 
     def render(self) -> Content:
         if self.view is None:
@@ -153,68 +211,152 @@ class ServicePanel(Widget):
         width = max(20, self.size.width)
         half = (width - 1) // 2
         # Compact layouts clip this to the first two lines in CSS (the panel height), not here.
-        lines = [
-            self._cell("error_rate", half) + " " + self._cell("latency_ms", half),
-            self._cell("cpu", half) + " " + self._cell("memory", half),
-            self._cell("rps", half),
-        ]
-        return Content.from_markup("\n".join(lines))
+        return Content.assemble(
+            *self._cell("error_rate", half),
+            " ",
+            *self._cell("latency_ms", half),
+            "\n",
+            *self._cell("cpu", half),
+            " ",
+            *self._cell("memory", half),
+            "\n",
+            *self._cell("rps", half),
+        )
 
 
 class AlertStrip(Static):
     """The alerts raised from the noisy metrics this step."""
 
     shown: tuple[str, ...] | None = None
+    _lines = 0
 
     def show(self, alerts: Sequence[str]) -> None:
         if tuple(alerts) == self.shown:
             return
         self.shown = tuple(alerts)
         if not alerts:
-            self.update(Content.from_markup("[$success]alerts: none[/]"))
-            return
-        body = " · ".join(_esc(a) for a in alerts)
-        self.update(Content.from_markup(f"[b $warning]alerts ({len(alerts)}):[/] {body}"))
+            content = Content.from_markup("[$success]alerts: none[/]")
+        else:
+            body = " · ".join(_esc(a) for a in alerts)
+            content = Content.from_markup(f"[b $warning]alerts ({len(alerts)}): [/]{body}")
+        # A new layout only when the strip needs another number of lines (one or two).
+        width = self.content_region.width
+        lines = len(content.wrap(width)) if width > 0 else 0
+        self.update(content, layout=lines != self._lines)
+        self._lines = lines
 
 
-class LogView(VerticalScroll, can_focus=False):
-    """Every action result and every log line read, newest step first."""
+class LogView(ScrollView, can_focus=False):
+    """Every action result and every log line read, newest step first.
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="log-body")
+    Draws only the visible lines (line API) from strips wrapped once per entry and width, so a step
+    costs the new entries, not the whole log. Long lines wrap under the message column.
+    """
 
-    shown: tuple[LogEntry, ...] | None = None
+    ALLOW_SELECT = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shown: tuple[LogEntry, ...] | None = None
+        self._lines: list[Strip] = []
+        self._wrapped: dict[LogEntry | None, list[Strip]] = {}
+        self._wrap_width = 0
+
+    @property
+    def plain_lines(self) -> list[str]:
+        """The wrapped lines as text (for tests)."""
+        return [strip.text for strip in self._lines]
 
     def show(self, blocks: Sequence[Sequence[LogEntry]]) -> None:
         entries = tuple(entry for block in blocks for entry in block)
         if entries == self.shown:
             return
         self.shown = entries
-        body = self.query_one("#log-body", Static)
-        body.update(Content("\n").join(_entry_content(e) for e in entries) if entries else Content("(nothing yet)"))
+        self._wrapped = {entry: self._wrapped[entry] for entry in entries if entry in self._wrapped}
+        self._build()
         self.scroll_home(animate=False)
+
+    def on_resize(self) -> None:
+        self._build()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._wrapped.clear()  # the theme changed: colours are baked into the strips
+        if self.is_mounted:
+            self.call_later(self._build)
+
+    def _build(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        if width != self._wrap_width:
+            self._wrapped.clear()
+            self._wrap_width = width
+        lines: list[Strip] = []
+        for entry in self.shown or (None,):
+            lines.extend(self._entry_strips(entry, width))
+        self._lines = lines
+        size = Size(width, len(lines))
+        if size != self.virtual_size:
+            # The box keeps its size, so no screen layout: only the scrollbars follow (as Textual does in
+            # `_size_updated(layout=False)`); the scrollbar appearing still asks for a layout by itself.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
+        self.refresh()
+
+    def _entry_strips(self, entry: LogEntry | None, width: int) -> list[Strip]:
+        strips = self._wrapped.get(entry)
+        if strips is None:
+            prefix, body = entry_parts(entry) if entry is not None else (Content(""), Content("(nothing yet)"))
+            indent = min(prefix.cell_length, width // 2)
+            style = self.visual_style
+            lead = Visual.to_strips(self, prefix, indent, 1, style, pad=True)[0] if indent else Strip([])
+            blank = Strip.blank(indent, style.rich_style)
+            body_strips = Visual.to_strips(self, body, width - indent, None, style, pad=True)
+            body_strips = body_strips or [Strip.blank(width - indent, style.rich_style)]
+            strips = [Strip.join([lead if n == 0 else blank, line]) for n, line in enumerate(body_strips)]
+            self._wrapped[entry] = strips
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        index = scroll_y + y
+        rich_style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, rich_style)
+        strip = self._lines[index]
+        if scroll_x or strip.cell_length != width:
+            strip = strip.crop_extend(scroll_x, scroll_x + width, rich_style)
+        return strip
+
+
+def entry_parts(entry: LogEntry) -> tuple[Content, Content]:
+    """(prefix, message) of one log line; wrapped message lines are indented by the prefix's width."""
+    prefix, body = _entry_markup(entry)
+    return _markup(prefix), _markup(body)
 
 
 @lru_cache(maxsize=4096)
-def _entry_content(entry: LogEntry) -> Content:
-    """Entries never change once written, so each is parsed once."""
-    return Content.from_markup(_entry_markup(entry))
+def _markup(markup: str) -> Content:
+    return Content.from_markup(markup)
 
 
-def _entry_markup(entry: LogEntry) -> str:
-    step = f"[$text-muted]{entry.step:02d}[/]"
+def _entry_markup(entry: LogEntry) -> tuple[str, str]:
+    step = f"[$text-muted]{entry.step:02d} [/]"
     reward = ""
     if entry.reward:
         reward = f" [b {'$success' if entry.reward > 0 else '$error'}]{entry.reward:+g}[/]"
     if entry.kind == "page":
-        return f"{step} [b $warning]⚑ {_esc(entry.text)}[/]"
+        return f"{step}[b $warning]⚑[/] ", f"[b $warning]{_esc(entry.text)}[/]"
     if entry.kind == "invalid":
-        return f"{step} [b $error]✗ invalid: {_esc(entry.text)}[/]{reward}"
+        return f"{step}[b $error]✗[/] ", f"[b $error]invalid: {_esc(entry.text)}[/]{reward}"
     if entry.kind == "action":
-        return f"{step} [b $accent]▶[/] [b]{_esc(entry.text)}[/]{reward}"
+        return f"{step}[b $accent]▶[/] ", f"[b]{_esc(entry.text)}[/]{reward}"
     level = LEVEL_STYLE.get(entry.level, "")
     level_text = f"[{level}]{entry.level:<5}[/]" if level else f"{entry.level:<5}"
-    return f"{step}   {_esc(entry.service or ''):<9}{level_text} {_esc(entry.text)}"
+    # "·" keeps step and service apart in every renderer (some SVG viewers drop leading spaces).
+    return f"[$text-muted]{entry.step:02d} · [/]{_esc(entry.service or ''):<9}{level_text} ", _esc(entry.text)
 
 
 class SidePane(VerticalScroll, can_focus=False):
@@ -224,14 +366,20 @@ class SidePane(VerticalScroll, can_focus=False):
         yield Static(id="side-body")
 
     shown: tuple[str, ...] | None = None
+    _lines = -1
 
     def show(self, title: str, markup_lines: Sequence[str]) -> None:
-        self.border_title = title
+        if title != self.border_title:
+            self.border_title = title
         if tuple(markup_lines) == self.shown:
             return
         self.shown = tuple(markup_lines)
         body = self.query_one("#side-body", Static)
-        body.update(Content.from_markup("\n".join(markup_lines)) if markup_lines else Content(""))
+        content = Content.from_markup("\n".join(markup_lines)) if markup_lines else Content("")
+        width = body.content_region.width
+        lines = len(content.wrap(width)) if width > 0 else -1
+        body.update(content, layout=lines != self._lines or lines < 0)  # re-layout only for another height
+        self._lines = lines
 
 
 class MessageLine(Static):
@@ -257,14 +405,18 @@ class ActionBar(Widget):
     def show(
         self, service_names: Sequence[str], selected: int | None, actions: Sequence[tuple[str, str, bool]]
     ) -> None:
-        self.service_names, self.selected, self.actions = tuple(service_names), selected, tuple(actions)
+        shown = (tuple(service_names), selected, tuple(actions))
+        if self.text is None and shown == (self.service_names, self.selected, self.actions):
+            return
+        self.service_names, self.selected, self.actions = shown
         self.text = None
         self.refresh()
 
     def show_text(self, text: Content) -> None:
         """Free content instead of the action list (the replay scrubber)."""
-        self.text = text
-        self.refresh()
+        if self.text is None or (text.plain, text.spans) != (self.text.plain, self.text.spans):
+            self.text = text
+            self.refresh()
 
     def render(self) -> Content:
         if self.text is not None:
@@ -276,7 +428,7 @@ class ActionBar(Widget):
                     " ".join(
                         f"[b reverse $accent] {n + 1} {name} [/]"
                         if n == self.selected
-                        else f"[$text-muted]{n + 1}[/] {name}"
+                        else f"[$text-muted]{n + 1} [/]{name}"
                         for n, name in enumerate(self.service_names)
                     )
                 )
@@ -285,8 +437,12 @@ class ActionBar(Widget):
         keys = []
         for key, label, enabled in self.actions:
             if enabled:
-                keys.append(f"[b $accent]{_esc(key)}[/] {_esc(label)}")
+                keys.append(f"[b $accent]{_esc(key)} [/]{_esc(label)}")
             else:
                 keys.append(f"[$text-muted strike]{_esc(key)} {_esc(label)}[/]")
-        parts.append(" · ".join(keys))
-        return Content.from_markup("  ".join(parts))
+        room = self.content_region.width
+        for separator in (" · ", "  ", " "):  # the first that fits: at 80 columns every action still shows
+            content = Content.from_markup("  ".join([*parts, separator.join(keys)]))
+            if content.cell_length <= room:
+                break
+        return content
