@@ -230,11 +230,19 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
     }
 
 
-def _print_scoreboard(board: Any, folder: Path) -> None:
+def _console() -> Any:
+    """Rich's console; piped output gets 120 columns (Rich's 80 would cut agent names and headers)."""
     from rich.console import Console
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=120)
+
+
+def _print_scoreboard(board: Any, folder: Path) -> None:
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     if not board.players:
         console.print(f"no replays in {folder} yet: play one with `mirr play` or `mirr eval --save-replays {folder}`")
     else:
@@ -282,7 +290,9 @@ def eval_command(
     agent: Annotated[
         str, typer.Option("--agent", help="Agent name, or 'all' to compare every offline agent.")
     ] = "heuristic",
-    episodes: Annotated[int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1)] = 100,
+    episodes: Annotated[
+        int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1, max=1_000_000_000)
+    ] = 100,
     seed: Annotated[int, typer.Option("--seed", help="First seed; episodes use seed, seed+1, ...", min=0)] = 0,
     difficulty: DifficultyOpt = None,
     scenario: ScenarioOpt = None,
@@ -311,6 +321,7 @@ def eval_command(
     names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
     agent_options = parse_agent_options(option)
     seeds = range(seed, seed + episodes)
+    results_log = results or default_results_file()
     summaries = []
     for name in names:
         options = dict(agent_options) if agent != "all" else {}
@@ -323,23 +334,46 @@ def eval_command(
                 fail(f"cannot start agent {name!r}: {exc}")
             typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
             continue
+        _check_writable(save_replays, results_log if results is not None and not no_results else None)
         env = IncidentEnv(cfg, difficulty=difficulty) if remote is None else _remote_env(remote, cfg, difficulty)
         try:
-            summary = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
-        except (ConnectionError, RuntimeError) as exc:  # the server went away or refused the session
-            fail(f"remote play on {remote} failed: {exc}" if remote else str(exc))
+            summary, failure = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
         finally:
             env.close()
         summaries.append(summary)
         if not no_results:
-            _append_results(results or default_results_file(), summary, options, seed, cfg, scenario)
+            _append_results(results_log, summary, options, seed, cfg, scenario)
+        if failure is not None:  # show and keep what finished, then say why the run stopped
+            _show_eval(summaries, as_json)
+            fail(f"remote play on {remote} failed: {failure}" if remote else failure)
+    _show_eval(summaries, as_json)
+    if any(s.episodes < episodes for s in summaries):
+        raise typer.Exit(130)
+
+
+def _show_eval(summaries: list[Any], as_json: bool) -> None:
     if as_json:
         payload = [s.to_dict() for s in summaries]
         typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
-    else:
+    elif summaries:
         _print_eval(summaries)
-    if any(s.episodes < episodes for s in summaries):
-        raise typer.Exit(130)
+
+
+def _check_writable(replay_dir: Path | None, results_log: Path | None) -> None:
+    """Fail before the first (possibly paid) episode rather than after the last one."""
+    target = replay_dir
+    try:
+        if replay_dir is not None:
+            replay_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(replay_dir, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        target = results_log
+        if results_log is not None:
+            results_log.parent.mkdir(parents=True, exist_ok=True)
+            with results_log.open("a", encoding="utf-8"):
+                pass
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
 
 
 def _remote_config(url: str, config: Path | None) -> Any:
@@ -376,17 +410,15 @@ def _run_eval(
     scenario: str | None,
     save_replays: Path | None,
     quiet: bool,
-) -> Any:
+) -> tuple[Any, str | None]:
+    """(summary of the finished episodes, why the run stopped early or None)."""
+    from contextlib import nullcontext
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .evaluation import evaluate
+    from .evaluation import evaluate, summarise
 
     show = not quiet and len(seeds) >= 50 and sys.stderr.isatty()
-    if not show:
-        summary, _ = evaluate(
-            name, seeds, difficulty, env=env, agent_options=options, scenario=scenario, replay_dir=save_replays
-        )
-        return summary
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -394,26 +426,30 @@ def _run_eval(
         TextColumn("success {task.fields[rate]}"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(name, total=len(seeds), rate="-")
-        wins = [0, 0]
+    finished: list[Any] = []
+    with Progress(*columns, transient=True) if show else nullcontext() as progress:
+        task = progress.add_task(name, total=len(seeds), rate="-") if progress else None
 
         def tick(result: Any) -> None:
-            wins[0] += result.success
-            wins[1] += 1
-            progress.update(task, advance=1, rate=f"{wins[0] / wins[1]:.0%}")
+            finished.append(result)
+            if progress is not None:
+                rate = sum(r.success for r in finished) / len(finished)
+                progress.update(task, advance=1, rate=f"{rate:.0%}")
 
-        summary, _ = evaluate(
-            name,
-            seeds,
-            difficulty,
-            env=env,
-            agent_options=options,
-            scenario=scenario,
-            replay_dir=save_replays,
-            on_episode=tick,
-        )
-    return summary
+        try:
+            summary, _ = evaluate(
+                name,
+                seeds,
+                difficulty,
+                env=env,
+                agent_options=options,
+                scenario=scenario,
+                replay_dir=save_replays,
+                on_episode=tick,
+            )
+        except (ConnectionError, RuntimeError, OSError) as exc:  # a server that went away, a full disk
+            return summarise(name, finished, difficulty or env.default_difficulty), str(exc)
+    return summary, None
 
 
 def _append_results(
@@ -444,10 +480,9 @@ def _append_results(
 
 
 def _print_eval(summaries: list[Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     first = summaries[0]
     table = Table(title=f"MIRR eval · {first.episodes} episodes · {first.difficulty}")
     for column in (
@@ -595,7 +630,9 @@ def train_command(
     clip: Annotated[float, typer.Option("--clip", help="Ratio clip epsilon.", min=0)] = 0.2,
     ref_every: Annotated[
         int,
-        typer.Option("--ref-every", help="Refresh the reference policy every N updates (0 = keep the initial one)."),
+        typer.Option(
+            "--ref-every", help="Refresh the reference policy every N updates (0 = keep the initial one).", min=0
+        ),
     ] = 0,
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Greedy validation every N updates (0 = never).", min=0)
@@ -692,7 +729,9 @@ def _run_training(config: Any, out: Path, log_dir: Path, resume: bool) -> Any:
 def export_rollouts_command(
     out: Annotated[Path, typer.Argument(help="The JSONL file to write (replaced atomically).", dir_okay=False)],
     agent: Annotated[str, typer.Option("--agent", help="Agent whose episodes to record.")] = "heuristic",
-    episodes: Annotated[int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1)] = 100,
+    episodes: Annotated[
+        int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1, max=1_000_000_000)
+    ] = 100,
     seed: Annotated[
         int, typer.Option("--seed", help="First seed (default: the training range, disjoint from eval's 0-999).", min=0)
     ] = 1_000_000,

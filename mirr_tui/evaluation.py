@@ -74,11 +74,14 @@ def run_episode(
         recorder.start(env, obs)
     error = None
     tokens = 0
+    stepping = False
     try:
         agent.reset(obs)
         while not obs.done:
             action = agent.act(obs)
+            stepping = True
             obs = env.step(action)
+            stepping = False
             details = dict(getattr(agent, "last_details", None) or {})
             tokens += int(details.get("total_tokens", 0) or 0)
             if recorder is not None:
@@ -88,6 +91,8 @@ def run_episode(
             if on_step is not None:
                 on_step(obs)
     except Exception as exc:  # an agent failure ends the episode; it must not end the run
+        if stepping:  # the environment failed (a remote server went away): not the agent's doing
+            raise
         error = f"{type(exc).__name__}: {exc}"
         if recorder is not None:
             recorder.note_error(error)

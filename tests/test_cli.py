@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mirr_tui.cli import app
+import agents
+from mirr_tui.cli import _run_eval, app
+from mirr_tui.core import IncidentEnv
+from mirr_tui.evaluation import run_episode
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -161,3 +164,51 @@ def test_eval_all_skips_an_agent_that_cannot_start(results, monkeypatch):
     assert "skipping agent 'needs-key'" in out.output and "heuristic" in out.output
     single = run("eval", "--agent", "needs-key", "-n", 2, "--results", results)
     assert single.exit_code == 2 and "cannot start agent 'needs-key'" in single.output
+
+
+def test_eval_table_keeps_agent_names_and_headers_when_piped(results):
+    out = run("eval", "--agent", "heuristic", "-n", "2", "--results", results)
+    assert out.exit_code == 0
+    assert "│ heuristic │" in out.output and "success" in out.output and "…" not in out.output
+
+
+@pytest.mark.parametrize("flag", ["--save-replays", "--results"])
+def test_an_unwritable_output_fails_before_any_episode(tmp_path, flag):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    log = tmp_path / "log.jsonl"
+    args = ["--results", log] if flag == "--save-replays" else []
+    out = run("eval", "-n", "2", flag, blocker / "x", *args)
+    assert out.exit_code == 2, out.output
+    assert f"cannot write {blocker / 'x'}" in out.output and "Traceback" not in out.output
+    assert not log.exists()  # nothing ran
+
+
+def test_eval_refuses_an_episode_count_it_cannot_count(results):
+    out = run("eval", "-n", 10**20, "--results", results)
+    assert out.exit_code == 2 and "Traceback" not in out.output
+
+
+class ServerThatDies(IncidentEnv):
+    """A stand-in for a remote env whose server goes away after `episodes` resets."""
+
+    def __init__(self, episodes):
+        super().__init__()
+        self.left = episodes
+
+    def reset(self, *args, **kwargs):
+        self.left -= 1
+        return super().reset(*args, **kwargs)
+
+    def step(self, action):
+        if self.left < 0:
+            raise ConnectionError("lost the connection")
+        return super().step(action)
+
+
+def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episodes():
+    with pytest.raises(ConnectionError):
+        run_episode(ServerThatDies(0), agents.create("heuristic"), seed=1)
+    summary, failure = _run_eval("heuristic", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
+    assert failure == "lost the connection"
+    assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
