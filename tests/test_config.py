@@ -67,6 +67,20 @@ def test_not_yaml_and_not_a_mapping():
         parse_config("- just\n- a list\n", source="x.yaml")
 
 
+def test_yaml_errors_are_one_line_with_the_position():
+    with pytest.raises(ConfigError) as caught:
+        parse_config("services:\n  gateway: [unclosed\n", source="x.yaml")
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("x.yaml: not valid YAML at line 3, column 1: ")
+
+
+def test_a_binary_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "blob.yaml"
+    path.write_bytes(b"\xf6\x00\xff" * 100)
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_config(path)
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml")

@@ -198,6 +198,8 @@ def load_config(path: str | Path | None = None) -> EnvConfig:
         text = resolved.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {resolved}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{resolved}: not a text file (not UTF-8)") from None
     config = parse_config(text, source=str(resolved))
     _CACHE[resolved] = config
     return config
@@ -207,8 +209,11 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     """Validate manifest text and build the frozen config."""
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # one line: the problem and where, not PyYAML's multi-line report
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the manifest must be a mapping at the top level")
     reader = _Reader(source)
