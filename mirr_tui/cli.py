@@ -334,7 +334,7 @@ def eval_command(
                 fail(f"cannot start agent {name!r}: {exc}")
             typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
             continue
-        _check_writable(save_replays, results_log if results is not None and not no_results else None)
+        _check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
         env = IncidentEnv(cfg, difficulty=difficulty) if remote is None else _remote_env(remote, cfg, difficulty)
         try:
             summary, failure = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
@@ -359,18 +359,19 @@ def _show_eval(summaries: list[Any], as_json: bool) -> None:
         _print_eval(summaries)
 
 
-def _check_writable(replay_dir: Path | None, results_log: Path | None) -> None:
-    """Fail before the first (possibly paid) episode rather than after the last one."""
-    target = replay_dir
+def _check_writable(*folders: Path | None, append_to: Path | None = None) -> None:
+    """Fail before the first (possibly paid) episode or update rather than after the last one."""
+    target: Path | None = None
     try:
-        if replay_dir is not None:
-            replay_dir.mkdir(parents=True, exist_ok=True)
-            if not os.access(replay_dir, os.W_OK):
-                raise PermissionError(13, "Permission denied")
-        target = results_log
-        if results_log is not None:
-            results_log.parent.mkdir(parents=True, exist_ok=True)
-            with results_log.open("a", encoding="utf-8"):
+        for target in folders:
+            if target is not None:
+                target.mkdir(parents=True, exist_ok=True)
+                if not os.access(target, os.W_OK):
+                    raise PermissionError(13, "Permission denied")
+        target = append_to
+        if append_to is not None:
+            append_to.parent.mkdir(parents=True, exist_ok=True)
+            with append_to.open("a", encoding="utf-8"):
                 pass
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
@@ -647,6 +648,7 @@ def train_command(
     checkpoint = log_dir / "checkpoint.npz"
     if resume and not checkpoint.exists():
         fail(f"no checkpoint to resume from in {log_dir} (train without --resume first)")
+    _check_writable(out.parent, log_dir)
     config = TrainConfig(
         updates=updates,
         group_size=group_size,

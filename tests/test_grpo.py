@@ -303,3 +303,13 @@ def test_shipped_weights_reach_the_reported_success_on_held_out_seeds() -> None:
     assert summary.success_rate >= SHIPPED_MIN_SUCCESS
     assert summary.diagnosis_accuracy >= SHIPPED_MIN_DIAGNOSIS
     assert summary.errors == 0
+
+
+def test_train_with_an_unwritable_out_fails_before_training(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    logs = tmp_path / "logs"
+    args = ["train", "--updates", "2", "--group-size", "2", "--prompts", "1", "--eval-every", "0"]
+    result = CliRunner().invoke(app, [*args, "--out", str(blocker / "w.npz"), "--log-dir", str(logs)])
+    assert result.exit_code == 2 and f"cannot write {blocker}" in result.output
+    assert not (logs / "training_log.csv").exists()  # no update ran
