@@ -116,7 +116,7 @@ class ReplayRecorder:
     def __init__(
         self, player_kind: str = "human", player_name: str = "human", player_details: dict[str, Any] | None = None
     ) -> None:
-        self.player = {"kind": player_kind, "name": player_name, **_scrub(player_details or {})}
+        self.player = {"kind": player_kind, "name": player_name, **scrub_secrets(player_details or {})}
         self.player["name"] = player_name
         self.frames: list[ReplayFrame] = []
         self.error: str | None = None
@@ -155,7 +155,7 @@ class ReplayRecorder:
                 observation=_jsonable(obs.to_dict()),
                 truth=state.to_dict(),
                 reasoning=reasoning,
-                details=_scrub(details or {}),
+                details=scrub_secrets(details or {}),
             )
         )
 
@@ -377,11 +377,18 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(data))
 
 
-def _scrub(details: dict[str, Any]) -> dict[str, Any]:
-    """Drop anything that looks like a credential before it reaches a file."""
-    clean = {}
-    for key, value in details.items():
-        if _SECRET_KEYS.search(str(key)) and "tokens" not in str(key):
-            continue
-        clean[key] = value
-    return _jsonable(clean) if clean else {}
+def scrub_secrets(details: dict[str, Any]) -> dict[str, Any]:
+    """Drop anything that looks like a credential, at any depth, before it reaches a file."""
+    return _jsonable(_without_secrets(details)) if details else {}
+
+
+def _without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_secrets(item)
+            for key, item in value.items()
+            if not (_SECRET_KEYS.search(str(key)) and "tokens" not in str(key))
+        }
+    if isinstance(value, list | tuple):
+        return [_without_secrets(item) for item in value]
+    return value

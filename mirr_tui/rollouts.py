@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from .atomic import write_atomically
 from .core import Action, EnvConfig, IncidentEnv, InvalidAction, coerce_action, render_observation
+from .replay import scrub_secrets
 
 FORMAT = "mirr-rollouts/1"
 DEFAULT_FIRST_SEED = 1_000_000  # the training range: evaluation uses 0-999
@@ -56,7 +57,9 @@ def rollout_episode(
         "seed": seed,
         "difficulty": state.difficulty,
         "scenario": state.scenario,
-        "agent": agent.describe() if hasattr(agent, "describe") else {"name": getattr(agent, "name", "?")},
+        "agent": scrub_secrets(agent.describe())
+        if hasattr(agent, "describe")
+        else {"name": getattr(agent, "name", "?")},
         "rewards": rewards,
         "score": state.score,
         "outcome": state.outcome or "aborted",

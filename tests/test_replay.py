@@ -191,3 +191,14 @@ def test_curated_replays_verify():
     assert len(curated) >= 3
     for path in curated:
         assert verify_replay(load_replay(path)).ok, path
+
+
+def test_a_credential_nested_in_agent_details_is_never_written(tmp_path):
+    env = IncidentEnv()
+    details = {"name": "custom", "client": {"api_key": "sk-nested", "model": "m"}, "calls": [{"password": "pw-1"}]}
+    recorder = ReplayRecorder(player_kind="agent", player_name="custom", player_details=details)
+    recorder.start(env, env.reset(seed=2))
+    recorder.record("wait", env.step("wait"), env.state, details={"http": {"authorization": "Bearer sk-step"}})
+    text = recorder.save_to_dir(tmp_path).read_text()
+    assert "sk-nested" not in text and "pw-1" not in text and "sk-step" not in text
+    assert '"model": "m"' in text

@@ -11,12 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from mirr_tui.cli import app
-from mirr_tui.core import render_observation
+from mirr_tui.core import IncidentEnv, render_observation
 from mirr_tui.rollouts import (
     RolloutError,
     assistant_actions,
     export_rollouts,
     load_rollouts,
+    rollout_episode,
     verify_rollout,
     write_jsonl,
 )
@@ -175,3 +176,15 @@ def test_export_streams_to_a_file_with_the_umask_permissions(tmp_path: Path) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert len(load_rollouts(path)) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_an_agent_credential_never_reaches_the_dataset() -> None:
+    from agents.heuristic import HeuristicAgent
+
+    class KeyedAgent(HeuristicAgent):
+        def describe(self) -> dict:
+            return {"name": "keyed", "api_key": "sk-secret", "client": {"password": "pw"}}
+
+    record = rollout_episode(IncidentEnv(), KeyedAgent(), 1_000_000, "rules")
+    assert "sk-secret" not in json.dumps(record) and "pw" not in json.dumps(record["agent"])
+    assert record["agent"] == {"name": "keyed", "client": {}}
