@@ -130,6 +130,9 @@ async def test_a_bad_command_is_explained_and_an_invalid_action_costs_one(tmp_pa
         await pilot.press("slash", *"logs pay", "right", "enter")  # → completes the service
         assert screen.view.obs.logs_service == "payment"
         assert screen.view.step == 2
+        await pilot.press("colon", *"diag pay over", "enter")  # enter plays the unique completion
+        assert screen.view.obs.diagnosis == {"service": "payment", "mode": "overloaded"}
+        assert screen.view.step == 3
 
 
 async def type_fast(pilot, *keys: str) -> None:

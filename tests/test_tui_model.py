@@ -19,7 +19,7 @@ from mirr_tui.tui.model import (
     summarise,
     topology_tiers,
 )
-from mirr_tui.tui.screens import ActionSuggester, reasoning_lines
+from mirr_tui.tui.screens import ActionSuggester, complete_command, reasoning_lines
 
 
 def test_topology_tiers_follow_the_call_graph():
@@ -130,3 +130,19 @@ def test_reasoning_runs_are_collapsed_newest_first():
 def test_command_completion(typed, completed):
     suggester = ActionSuggester(load_config().service_names, FAULT_MODES)
     assert asyncio.run(suggester.get_suggestion(typed)) == completed
+
+
+@pytest.mark.parametrize(
+    ("typed", "completed"),
+    [
+        ("diag pay over", "diagnose payment overloaded"),
+        ("rest a", "restart auth"),  # a is only auth
+        ("restart o", "restart orders"),
+        ("w", "wait"),
+        ("r payment", "r payment"),  # r could be restart or rollback: left for the parser to explain
+        ("restrat payment", "restrat payment"),
+    ],
+)
+def test_complete_command_expands_unique_prefixes(typed, completed):
+    names = ("gateway", "auth", "orders", "payment", "database")
+    assert complete_command(typed, names, FAULT_MODES) == completed

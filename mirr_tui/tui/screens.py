@@ -262,6 +262,17 @@ class ActionSuggester(Suggester):
         return None
 
 
+def complete_command(text: str, services: tuple[str, ...], modes: tuple[str, ...]) -> str:
+    """Expand each word that is the prefix of exactly one action, service or mode word (its position's)."""
+    words = text.split()
+    choices_at = [ActionSuggester.ACTION_WORDS, services, modes]
+    for n, word in enumerate(words[:3]):
+        matches = [choice for choice in choices_at[n] if choice.startswith(word.lower())]
+        if len(matches) == 1:
+            words[n] = matches[0]
+    return " ".join(words)
+
+
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
     Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
@@ -424,9 +435,14 @@ class PlayScreen(IncidentScreen):
         try:
             Action.parse(text)
         except InvalidAction as exc:  # a typo costs nothing; the env judges well-formed actions
-            self.command_error = str(exc)
-            self.draw()
-            return
+            completed = complete_command(text, self.names, FAULT_MODES)
+            try:
+                Action.parse(completed)
+            except InvalidAction:
+                self.command_error = str(exc)
+                self.draw()
+                return
+            text = completed  # "diag auth bad" plays what the completion showed
         self.action_close_command()
         self.take(text)
 

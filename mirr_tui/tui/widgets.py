@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
@@ -182,7 +182,8 @@ class ServicePanel(Widget):
         if subtitle != self._titles[1]:
             self.border_subtitle = subtitle
         self._titles = (title, subtitle)
-        self.refresh()
+        # Only the metric lines: the border (re-rendered by the title setters or a state change) stays cached.
+        self.refresh(Region(0, 0, *self.content_size))
 
     def _alerting(self, metric: str, value: float) -> bool:
         limit = getattr(self.thresholds, metric, None)
@@ -302,7 +303,7 @@ class LogView(ScrollView, can_focus=False):
             # `_size_updated(layout=False)`); the scrollbar appearing still asks for a layout by itself.
             self.set_reactive(ScrollView.virtual_size, size)
             self._scroll_update(size)
-        self.refresh()
+        self.refresh(Region(0, 0, *self.content_size))  # the lines, not the border
 
     def _entry_strips(self, entry: LogEntry | None, width: int) -> list[Strip]:
         strips = self._wrapped.get(entry)
