@@ -24,7 +24,9 @@ DifficultyOpt = Annotated[
     str | None, typer.Option("--difficulty", help="easy, normal or hard (default from openenv.yaml).")
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Another openenv.yaml.", dir_okay=False)]
-ReplayDirOpt = Annotated[Path, typer.Option("--replays", help="Where replays are saved.", file_okay=False)]
+ReplayDirOpt = Annotated[
+    Path, typer.Option("--replays", help="Where replays are saved.", envvar="MIRR_REPLAY_DIR", file_okay=False)
+]
 AgentOptionOpt = Annotated[
     list[str] | None,
     typer.Option("--option", "-o", help="Agent option KEY=VALUE (repeatable), e.g. -o model=llama-3.1-8b-instant."),

@@ -212,3 +212,12 @@ def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episod
     summary, failure = _run_eval("heuristic", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
     assert failure == "lost the connection"
     assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
+
+
+@pytest.mark.parametrize("command", [["play"], ["watch"], ["replay"]])
+def test_mirr_replay_dir_moves_the_replays_of_every_screen(monkeypatch, tmp_path, command):
+    seen = {}
+    monkeypatch.setattr("mirr_tui.cli.run_app", lambda mode, **kwargs: seen.update(kwargs))
+    out = runner.invoke(app, command, env={"MIRR_REPLAY_DIR": str(tmp_path)})
+    assert out.exit_code == 0, out.output
+    assert seen["replay_dir"] == tmp_path
