@@ -71,6 +71,7 @@ RED_HERRINGS: tuple[tuple[str, str], ...] = (
     ("ERROR", "failed to send metrics batch to collector; will retry"),
 )
 
+
 def generate_logs(
     rng: np.random.Generator,
     step: int,
