@@ -24,7 +24,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         f"the MIRR client needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
     ) from exc
 
-from .core import Action, EnvConfig, EnvState, Observation, ServiceTruth, coerce_action, parse_config
+from .core import Action, ConfigError, EnvConfig, EnvState, Observation, ServiceTruth, coerce_action, parse_config
 from .core.render import render_observation
 
 
@@ -101,10 +101,15 @@ def fetch_server_config(url: str, timeout: float = 10.0) -> EnvConfig:
     base = http_url(url)
     try:
         text = _http_get(f"{base}/mirr/config", timeout)
+    except urllib.error.HTTPError as exc:  # something answered, but not a MIRR server
+        raise RemoteError(f"{base} is not a MIRR server (HTTP {exc.code} on /mirr/config)") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise RemoteError(f"cannot reach a MIRR server at {base}: {reason}") from None
-    return parse_config(text, source=f"{base}/mirr/config")
+    try:
+        return parse_config(text, source=f"{base}/mirr/config")
+    except ConfigError as exc:
+        raise RemoteError(f"{base} is not a MIRR server (its /mirr/config is not a manifest: {exc})") from None
 
 
 class RemoteIncidentEnv:

@@ -175,3 +175,30 @@ def test_a_server_that_dies_mid_request_is_a_remote_error_not_a_crash(config):
         with remote, pytest.raises(RemoteError, match="lost the connection"):
             remote.reset(seed=1)
         dying.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"), [(404, b"nope", "HTTP 404"), (200, b"<html>", "not a manifest")]
+)
+def test_a_server_that_is_not_mirr_is_named_as_such(status, body, message):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{other.server_address[1]}"
+        with pytest.raises(RemoteError, match=f"is not a MIRR server .*{message}"):
+            fetch_server_config(url, timeout=5)
+    finally:
+        other.shutdown()
+        other.server_close()
