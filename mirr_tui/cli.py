@@ -125,6 +125,7 @@ def play(
     """Play an incident by hand in the terminal."""
     cfg = load_env_config(config)
     check_incident_options(cfg, scenario, difficulty)
+    _check_writable(replays)  # before the game, not after the player's last move
     run_app("play", seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replays, config=cfg)
 
 
@@ -143,6 +144,7 @@ def watch(
     cfg = load_env_config(config)
     check_incident_options(cfg, scenario, difficulty)
     check_agent(agent)
+    _check_writable(replays)
     run_app(
         "watch",
         seed=seed,

@@ -221,3 +221,13 @@ def test_mirr_replay_dir_moves_the_replays_of_every_screen(monkeypatch, tmp_path
     out = runner.invoke(app, command, env={"MIRR_REPLAY_DIR": str(tmp_path)})
     assert out.exit_code == 0, out.output
     assert seen["replay_dir"] == tmp_path
+
+
+@pytest.mark.parametrize("command", ["play", "watch"])
+def test_an_unwritable_replays_folder_is_refused_before_the_game(monkeypatch, tmp_path, command):
+    started = []
+    monkeypatch.setattr("mirr_tui.cli.run_app", lambda mode, **kwargs: started.append(mode))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = run(command, "--replays", blocker / "replays")
+    assert out.exit_code == 2 and "cannot write" in out.output and started == []
