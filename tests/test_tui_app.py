@@ -316,7 +316,14 @@ async def test_step_a_replay_and_toggle_the_truth(tmp_path):
         await pilot.press("t")
         assert "root, fixed" in str(panel.border_subtitle) and panel.has_class("-root")
         assert not screen.query_one("#panel-payment", ServicePanel).has_class("-root")
-        assert "truth: auth/memory_leak (fixed)" in str(screen.query_one("#side-body").render())
+        side = str(screen.query_one("#side-body").render()).splitlines()
+        assert "truth: auth/memory_leak (fixed)" in side
+        # Long reasoning wraps under its text, not under the step numbers ("09-12 fix applied; waiting...").
+        starts = [n for n, line in enumerate(side) if line[:2].isdigit()]
+        wrapped = [line for line in side[starts[0] :] if line and not line[:2].isdigit()]
+        assert wrapped and all(
+            (line.startswith("   ") and line[3] != " ") or line.startswith("      ") for line in wrapped
+        )
         await pilot.press("t")
         assert "true health" not in str(panel.border_subtitle)
         await pilot.press("home")

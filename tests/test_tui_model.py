@@ -112,8 +112,8 @@ def test_invalid_actions_and_notes_show_in_the_view():
 
 def test_reasoning_runs_are_collapsed_newest_first():
     lines = reasoning_lines([(1, "look"), (2, "wait"), (3, "wait"), (4, "fix")])
-    assert [line.split(" [/]")[1] for line in lines] == ["fix", "wait", "look"]
-    assert "02-03" in lines[1]
+    assert [body for _, body in lines] == ["fix", "wait", "look"]
+    assert "02-03" in lines[1][0]
 
 
 @pytest.mark.parametrize(

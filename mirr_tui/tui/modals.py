@@ -133,8 +133,9 @@ class SummaryModal(ModalScreen[str | None]):
             lines.append("  (no rewards paid)")
         lines.append(f"  {'total':<26}[b]{s.score:+6.1f}[/]")
         lines.append("")
+        whose = "your" if self.allow_new else f"{_esc(self.player)}'s"  # a person plays; an agent is watched
         verdict = "[b $success]right[/]" if s.diagnosis_correct else "[b $error]wrong[/]" if s.diagnosis else "none"
-        lines.append(f"[b]root cause [/]{_esc(s.root_service)} / {_esc(s.fault_mode)}   your diagnosis: {verdict}")
+        lines.append(f"[b]root cause [/]{_esc(s.root_service)} / {_esc(s.fault_mode)}   {whose} diagnosis: {verdict}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
         if s.comparisons:
             lines.append("")

@@ -196,7 +196,7 @@ class IncidentView:
         lines: list[str] = []
         obs = self.obs
         if obs and obs.diagnosis:
-            lines.append(f"diagnosis: {obs.diagnosis['service']}/{obs.diagnosis['mode']} (step {self.diagnosis_step})")
+            lines.append(f"diagnosis: {obs.diagnosis['service']}/{obs.diagnosis['mode']} @{self.diagnosis_step}")
         else:
             lines.append("diagnosis: not yet committed")
         if self.logs_read:

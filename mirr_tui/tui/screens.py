@@ -34,7 +34,17 @@ from .model import (
     summarise,
     topology_tiers,
 )
-from .widgets import ActionBar, AlertStrip, IncidentHeader, LogView, MessageLine, ServicePanel, SidePane, _esc
+from .widgets import (
+    ActionBar,
+    AlertStrip,
+    IncidentHeader,
+    LogView,
+    MessageLine,
+    ServicePanel,
+    SideLine,
+    SidePane,
+    _esc,
+)
 
 MIN_SIZE = (80, 24)
 # Screen classes by terminal size (Textual applies them to every screen, modals included).
@@ -116,7 +126,7 @@ class IncidentScreen(MirrScreen):
         """The hidden state to reveal on the panels (replay with `t`), else None."""
         return None
 
-    def side_content(self) -> tuple[str, list[str]]:
+    def side_content(self) -> tuple[str, list[SideLine]]:
         return "notes", [_esc(line) for line in self.view.notes()]
 
     def message_content(self) -> tuple[str, bool]:
@@ -215,18 +225,18 @@ def _mean_health(truth: dict[str, Any]) -> float:
     return sum(float(s.get("health", 0.0)) for s in services.values()) / max(1, len(services))
 
 
-def reasoning_lines(reasoning: list[tuple[int, str]]) -> list[str]:
-    """Newest first; a run of identical explanations shows once with its step range."""
+def reasoning_lines(reasoning: list[tuple[int, str]]) -> list[SideLine]:
+    """Newest first; a run of identical explanations shows once with its step range (wrapping under itself)."""
     runs: list[tuple[int, int, str]] = []
     for step, text in reasoning:
         if runs and runs[-1][2] == text:
             runs[-1] = (runs[-1][0], step, text)
         else:
             runs.append((step, step, text))
-    lines = []
+    lines: list[SideLine] = []
     for first, last, text in reversed(runs):
         steps = f"{first:02d}" if first == last else f"{first:02d}-{last:02d}"
-        lines.append(f"[$text-muted]{steps} [/]{_esc(text)}")
+        lines.append((f"[$text-muted]{steps} [/]", _esc(text)))
     return lines
 
 
@@ -605,8 +615,8 @@ class WatchScreen(IncidentScreen):
             return "[$text-muted]done[/]"
         return f"{'[b $warning]⏸[/]' if self.paused else '[$success]▶[/]'} {self.speed:g}/s"
 
-    def side_content(self) -> tuple[str, list[str]]:
-        lines = []
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        lines: list[SideLine] = []
         if self.error:
             lines.append(f"[b $error]agent error: {_esc(self.error)}[/]")
         lines.extend(reasoning_lines(self.view.reasoning))
@@ -798,8 +808,8 @@ class ReplayScreen(IncidentScreen):
     def truth(self) -> dict[str, Any] | None:
         return self.frame.truth if self.show_truth else None
 
-    def side_content(self) -> tuple[str, list[str]]:
-        lines = []
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        lines: list[SideLine] = []
         if self.show_truth:
             truth = self.frame.truth
             cause = f"{truth.get('root_service')}/{truth.get('fault_mode')}"

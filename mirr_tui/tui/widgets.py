@@ -360,24 +360,46 @@ def _entry_markup(entry: LogEntry) -> tuple[str, str]:
     return f"[$text-muted]{entry.step:02d} · [/]{_esc(entry.service or ''):<9}{level_text} ", _esc(entry.text)
 
 
+SideLine = str | tuple[str, str]  # markup, or (prefix, body) markup: the body wraps under itself
+
+
 class SidePane(VerticalScroll, can_focus=False):
     """Notes (play), the agent's reasoning (watch) or the frame's reasoning and truth (replay)."""
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="side-body")
 
-    shown: tuple[str, ...] | None = None
+    shown: tuple[SideLine, ...] | None = None
     _lines = -1
+    _width = 0
 
-    def show(self, title: str, markup_lines: Sequence[str]) -> None:
+    def show(self, title: str, lines: Sequence[SideLine]) -> None:
         if title != self.border_title:
             self.border_title = title
-        if tuple(markup_lines) == self.shown:
+        if tuple(lines) == self.shown:
             return
-        self.shown = tuple(markup_lines)
+        self.shown = tuple(lines)
+        self._draw()
+
+    def on_resize(self) -> None:
+        if self.scrollable_content_region.width != self._width:
+            self._draw()
+
+    def _draw(self) -> None:
         body = self.query_one("#side-body", Static)
-        content = Content.from_markup("\n".join(markup_lines)) if markup_lines else Content("")
-        width = body.content_region.width
+        width = self.scrollable_content_region.width  # the body's width (100%), known before the body's own
+        self._width = width
+        rows: list[Content] = []
+        for line in self.shown or ():
+            if isinstance(line, str) or width <= 0:
+                rows.append(Content.from_markup(line if isinstance(line, str) else "".join(line)))
+                continue
+            prefix, text = Content.from_markup(line[0]), Content.from_markup(line[1])
+            indent = min(prefix.cell_length, width // 2)
+            for n, part in enumerate(text.wrap(max(1, width - indent))):
+                # The indent is a run of its own (styled, invisible) so SVG viewers keep its width.
+                rows.append(Content.assemble(prefix if n == 0 else (" " * indent, "$text-muted"), part))
+        content = Content("\n").join(rows)
         lines = len(content.wrap(width)) if width > 0 else -1
         body.update(content, layout=lines != self._lines or lines < 0)  # re-layout only for another height
         self._lines = lines
