@@ -324,11 +324,13 @@ def eval_command(
     check_agent(agent, allow_all=True)
     names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
     agent_options = parse_agent_options(option)
+    if agent == "all" and agent_options:
+        fail("-o options belong to one agent; with --agent all every agent plays with its defaults")
     seeds = range(seed, seed + episodes)
     results_log = results or default_results_file()
     summaries = []
     for name in names:
-        options = dict(agent_options) if agent != "all" else {}
+        options = dict(agent_options)
         try:
             agents.create(name, config=cfg, **options)
         except TypeError as exc:

@@ -102,6 +102,7 @@ def test_eval_saves_replays_that_verify(tmp_path, results):
         (("replay", "missing.json", "--verify"), "missing.json: no such file"),
         (("scores", "no-such-folder"), "no-such-folder: no such folder"),
         (("eval", "--config", "missing.yaml"), "cannot read"),
+        (("eval", "--agent", "all", "-o", "greedy=false"), "-o options belong to one agent"),
     ],
 )
 def test_user_mistakes_print_one_line_and_exit_2(args, message, results):
