@@ -518,7 +518,7 @@ def _print_eval(summaries: list[Any]) -> None:
             str(o.get("timed_out", 0)),
         )
     console.print(table)
-    modes = Table(title="success by fault mode (diagnosis accuracy)")
+    modes = Table(title="success by fault mode (diagnosis accuracy)", min_width=44)
     modes.add_column("agent")
     mode_names = list(first.per_mode)
     for mode in mode_names:

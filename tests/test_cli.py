@@ -171,6 +171,7 @@ def test_eval_table_keeps_agent_names_and_headers_when_piped(results):
     out = run("eval", "--agent", "heuristic", "-n", "2", "--results", results)
     assert out.exit_code == 0
     assert "│ heuristic │" in out.output and "success" in out.output and "…" not in out.output
+    assert "success by fault mode (diagnosis accuracy)" in out.output  # the title is not wrapped either
 
 
 @pytest.mark.parametrize("flag", ["--save-replays", "--results"])
