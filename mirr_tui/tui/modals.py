@@ -22,6 +22,14 @@ from .widgets import _esc
 SERVICE_KEYS = Binding.Group("service", compact=True)
 
 
+def mode_prompt(name: str, spec: FaultModeSpec, width: int | None = None) -> Content:
+    """`name  fix: X` over the mode's signature, indented by two, wrapped under itself at `width`."""
+    head = Content.from_markup(f"[b]{_esc(name)}  [/][$text-muted]fix: {_esc(spec.fix)}[/]")
+    signature = Content.from_markup(f"[$text-muted i]{_esc(spec.signature)}[/]")
+    lines = signature.wrap(width - 2) if width and width > 12 else [signature]
+    return Content("\n").join([head, *(Content.assemble(("  ", "$text-muted"), line) for line in lines)])
+
+
 class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
     """Pick the fault mode (each with its signature as a hint) for the selected service."""
 
@@ -44,12 +52,7 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(id="diagnose-title", classes="dialog-title")
-            options = []
-            for name, spec in self.modes.items():
-                prompt = Content.from_markup(
-                    f"[b]{_esc(name)}  [/][$text-muted]fix: {_esc(spec.fix)}[/]\n  [$text-muted i]{_esc(spec.signature)}[/]"
-                )
-                options.append(Option(prompt, id=name))
+            options = [Option(mode_prompt(name, spec), id=name) for name, spec in self.modes.items()]
             yield OptionList(*options, id="modes")
             yield Static(
                 Content.from_markup(
@@ -61,6 +64,16 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
     def on_mount(self) -> None:
         self._draw_title()
         self.query_one(OptionList).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._wrap_signatures)  # once the list has its width
+
+    def _wrap_signatures(self) -> None:
+        """Each signature wraps under itself (two columns in), at the list's width."""
+        modes = self.query_one("#modes", OptionList)
+        width = modes.scrollable_content_region.width - 1  # the option's own padding
+        for name, spec in self.modes.items():
+            modes.replace_option_prompt(name, mode_prompt(name, spec, width))
 
     def _draw_title(self) -> None:
         self.query_one("#diagnose-title", Static).update(

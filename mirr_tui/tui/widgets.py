@@ -323,12 +323,11 @@ class LogView(ScrollView, can_focus=False):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         index = scroll_y + y
-        rich_style = self.rich_style
         if index >= len(self._lines):
-            return Strip.blank(width, rich_style)
-        strip = self._lines[index]
+            return Strip.blank(width, self.rich_style)
+        strip = self._lines[index]  # built at this width: no crop unless scrolled sideways
         if scroll_x or strip.cell_length != width:
-            strip = strip.crop_extend(scroll_x, scroll_x + width, rich_style)
+            strip = strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
         return strip
 
 
