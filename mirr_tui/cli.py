@@ -802,9 +802,24 @@ def list_scenarios(config: ConfigOpt = None) -> None:
         typer.echo(f"{scenario.name:14} {scenario.service}/{scenario.mode}: {scenario.story}")
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point. Usage mistakes that Typer catches itself (`-n 0`, an unknown command)
+    get the same one-line `mirr: ...` treatment as ours instead of a multi-line panel."""
+    try:
+        code = app(args=argv, prog_name="mirr", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("mirr: interrupted", err=True)
+        sys.exit(130)
+    except typer.TyperException as exc:  # Click's usage errors, as vendored by Typer
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `mirr`: show the help, as before
+            app(args=["--help"], prog_name="mirr", standalone_mode=False)
+            sys.exit(0)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        typer.echo(f"mirr: {message}{hint}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -233,3 +233,33 @@ def test_an_unwritable_replays_folder_is_refused_before_the_game(monkeypatch, tm
     blocker.write_text("")
     out = run(command, "--replays", blocker / "replays")
     assert out.exit_code == 2 and "cannot write" in out.output and started == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "-n", "0"], "Invalid value for '--episodes'"),
+        (["eval", "--episodes", "x"], "Invalid value for '--episodes'"),
+        (["bogus"], "No such command 'bogus'"),
+        (["eval", "--nope"], "No such option: --nope"),
+    ],
+)
+def test_typer_usage_errors_are_one_line_too(argv, message, capsys):
+    from mirr_tui.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("mirr: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_main_passes_exit_codes_through(capsys, tmp_path):
+    from mirr_tui.cli import main
+
+    with pytest.raises(SystemExit) as ok:
+        main(["agents"])
+    assert ok.value.code == 0 and "heuristic" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["replay", str(tmp_path / "missing.json"), "--verify"])
+    assert bad.value.code == 2 and "no such file" in capsys.readouterr().err
