@@ -289,13 +289,13 @@ class LinearPolicy:
 
     def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
         """Write the weights atomically (temporary file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from mirr_tui.atomic import write_atomically
+
         info = {"feature_version": FEATURE_VERSION, "kinds": SERVICE_KINDS, **(meta or {})}
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, W=self.W, v=self.v, u=self.u, meta=np.array(json.dumps(info)))
-        tmp.replace(path)
-        return path
+        meta_array = np.array(json.dumps(info))
+        return write_atomically(
+            path, lambda handle: np.savez(handle, W=self.W, v=self.v, u=self.u, meta=meta_array), binary=True
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[LinearPolicy, dict[str, Any]]:

@@ -6,12 +6,15 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
 
-def write_atomically(path: str | Path, write: Callable[[TextIO], None], overwrite: bool = True) -> Path:
+def write_atomically(
+    path: str | Path, write: Callable[[Any], None], overwrite: bool = True, binary: bool = False
+) -> Path:
     """Call `write(handle)` on a temporary file beside `path`, then give it that name; returns the name.
 
+    The handle is text (UTF-8), or bytes with `binary=True` (numpy's savez, matplotlib's savefig).
     With `overwrite=False` an existing file is never replaced: the name gains `-1`, `-2`, ...
     On any error (Ctrl-C included) the temporary file is removed and the target is left as it was.
     """
@@ -19,7 +22,7 @@ def write_atomically(path: str | Path, write: Callable[[TextIO], None], overwrit
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temporary(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

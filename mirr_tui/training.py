@@ -28,6 +28,7 @@ import numpy as np
 
 from agents.grpo import FeatureTracker, LinearPolicy, index_to_action
 
+from .atomic import write_atomically
 from .core import IncidentEnv, load_config
 
 TRAIN_SEED_MIN = 1_000_000
@@ -300,10 +301,10 @@ class TrainState:
             **{f"adam_m_{k}": a for k, a in self.adam.m.items()},
             **{f"adam_v_{k}": a for k, a in self.adam.v.items()},
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
         text = json.dumps(extra, default=_jsonable).encode("utf-8")
-        np.savez(tmp, state=np.frombuffer(text, dtype=np.uint8), **arrays)
-        tmp.replace(path)
+        write_atomically(
+            path, lambda handle: np.savez(handle, state=np.frombuffer(text, dtype=np.uint8), **arrays), binary=True
+        )
 
     @classmethod
     def load(cls, path: Path, cfg: TrainConfig) -> TrainState:
@@ -409,15 +410,14 @@ def train(
 
 def write_log(rows: list[dict[str, Any]], path: Path) -> Path:
     """The raw numbers behind the curves, one row per update (atomic write)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+
+    def write(handle: Any) -> None:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _fmt(row.get(k)) for k in CSV_FIELDS})
-    tmp.replace(path)
-    return path
+
+    return write_atomically(path, write)
 
 
 def _fmt(value: Any) -> Any:
@@ -453,7 +453,7 @@ def plot_curves(rows: list[dict[str, Any]], log_dir: Path) -> list[Path]:
     ax_s.legend()
     fig.tight_layout()
     reward_path = log_dir / "reward_curve.png"
-    fig.savefig(reward_path, dpi=110)
+    write_atomically(reward_path, lambda handle: fig.savefig(handle, dpi=110, format="png"), binary=True)
     plt.close(fig)
 
     fig, (ax_l, ax_k) = plt.subplots(1, 2, figsize=(11, 4))
@@ -471,7 +471,7 @@ def plot_curves(rows: list[dict[str, Any]], log_dir: Path) -> list[Path]:
     ax_k.legend()
     fig.tight_layout()
     loss_path = log_dir / "loss_curve.png"
-    fig.savefig(loss_path, dpi=110)
+    write_atomically(loss_path, lambda handle: fig.savefig(handle, dpi=110, format="png"), binary=True)
     plt.close(fig)
     return [reward_path, loss_path]
 
