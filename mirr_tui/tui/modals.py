@@ -167,27 +167,35 @@ class SummaryModal(ModalScreen[str | None]):
         self.dismiss(choice)
 
 
+# Paragraphs are single lines (the dialog wraps them at any width); list items stay short (< 70 columns).
 HELP_TEXT = """\
 [b]MIRR in brief[/]
-Five services, one hidden fault, 30 steps. Every action costs one step.
-Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), and a sick
-service hurts its callers one hop per step: the worst-looking service is often a victim.
+Five services, one hidden fault, 30 steps. Every action costs one step. \
+Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), and a sick service hurts its \
+callers one hop per step: the worst-looking service is often a victim. \
 From step 10 an untreated fault cascades; total failure ends the episode.
 
-[b]How to win  [/]read logs (they name the upstream a victim waits on, and the root
-cause's signature), [b]diagnose [/]once (service + mode), apply the mode's fix, then
-[b]wait [/]until all five services stay healthy for 5 steps.
+[b]How to win [/]read logs (they name the upstream a victim waits on, and the root cause's signature), \
+[b]diagnose [/]once (service + mode), apply the mode's fix, then [b]wait [/]until all five services stay \
+healthy for 5 steps.
 
-[b]Fixes   [/]crashed → restart · memory_leak → restart (it relapses once: restart again)
-          overloaded → scale up · bad_deploy → rollback (a restart makes it worse)
+[b]Fixes[/]
+  crashed → restart
+  memory_leak → restart (it relapses once: restart again)
+  overloaded → scale up
+  bad_deploy → rollback (a restart makes it worse)
 
-[b]Rewards [/]diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis) · wrong fix -2
-          recovery +20 with a right diagnosis, +0.5 per unused step · collapse -20
-          timeout -10 · invalid action -1
+[b]Rewards[/]
+  diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis)
+  wrong fix -2 · invalid action -1 · collapse -20 · timeout -10
+  recovery +20 with a right diagnosis, +0.5 per unused step
 
-[b]Keys  [/]1-5 or ←/→ pick a service · l logs · d diagnose · r restart · b rollback
-      s scale up · w wait · : or / type a command (tab/→ completes) · n new · q quit
-      watch: space pause · . one step · +/- speed     replay: ←/→ · home/end · space · t truth
+[b]Keys[/]
+  1-5 or ←/→ pick a service · l logs · d diagnose · r restart
+  b rollback · s scale up · w wait · n new · q quit
+  : or / type a command (tab/→ completes, enter plays it)
+  watch: space pause · . one step · +/- speed
+  replay: ←/→ step · home/end · space play · t truth
 """
 
 
