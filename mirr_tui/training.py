@@ -380,6 +380,10 @@ def train(
     checkpoint = log_dir / "checkpoint.npz"
     if resume and checkpoint.exists():
         state = TrainState.load(checkpoint, cfg)
+        if state.update >= cfg.updates:  # nothing to do: say so rather than quietly re-export old weights
+            raise ValueError(
+                f"{checkpoint} already has {state.update} updates; ask for more, e.g. --updates {state.update + 50}"
+            )
     else:
         state = TrainState.fresh(cfg)
     config = load_config()

@@ -223,6 +223,14 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path: Path) -> None
         TrainState.load(tmp_path / "checkpoint.npz", TrainConfig(updates=2, group_size=8, prompts=2))
 
 
+def test_resume_to_a_target_already_reached_says_so(tmp_path: Path) -> None:
+    train(TrainConfig(updates=2, **TINY), tmp_path / "w.npz", tmp_path, plots=False)
+    before = (tmp_path / "w.npz").read_bytes()
+    with pytest.raises(ValueError, match="already has 2 updates; ask for more"):
+        train(TrainConfig(updates=1, **TINY), tmp_path / "w.npz", tmp_path, resume=True, plots=False)
+    assert (tmp_path / "w.npz").read_bytes() == before
+
+
 def test_training_seeds_never_touch_the_evaluation_range() -> None:
     cfg = TrainConfig(**TINY)
     state = TrainState.fresh(cfg)
