@@ -246,43 +246,31 @@ def _console() -> Any:
 def _print_scoreboard(board: Any, folder: Path) -> None:
     from rich.table import Table
 
+    from .scores import PLAYER_COLUMNS, player_cells
+
     console = _console()
     if not board.players:
         console.print(f"no replays in {folder} yet: play one with `mirr play` or `mirr eval --save-replays {folder}`")
     else:
         table = Table(title=f"MIRR scoreboard ({folder})")
-        for column in ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best"):
+        for column in PLAYER_COLUMNS:
             table.add_column(column, justify="left" if column in ("player", "kind") else "right")
         for p in board.players:
-            table.add_row(
-                p.player,
-                p.kind,
-                str(p.episodes),
-                f"{p.success_rate:.0%}",
-                f"{p.diagnosis_accuracy:.0%}",
-                f"{p.mean_score:+.1f}",
-                f"{p.best_score:+.1f}",
-            )
+            table.add_row(*player_cells(p))
         console.print(table)
     if board.head_to_head:
-        names = sorted({name for h in board.head_to_head for name in h.results})
+        names = board.rival_names
         table = Table(title="head to head (same incident)")
         table.add_column("seed", justify="right")
         table.add_column("incident")
         for name in names:
             table.add_column(name, justify="right")
         for h in board.head_to_head:
-            best = max(v[0] for v in h.results.values())
-            cells = []
-            for name in names:
-                if name not in h.results:
-                    cells.append("-")
-                    continue
-                score, outcome, _ = h.results[name]
-                text = f"{score:+.1f} {(outcome or '?')[:9]}"
-                cells.append(f"[b]{text}[/b]" if score == best else text)
-            incident = f"{h.difficulty}" + (f" · {h.scenario}" if h.scenario else "")
-            table.add_row(str(h.seed), incident, *cells)
+            cells = [
+                f"[b]{h.cell(name)}[/b]" if h.results.get(name, (None,))[0] == h.best_score else h.cell(name)
+                for name in names
+            ]
+            table.add_row(str(h.seed), h.incident, *cells)
         console.print(table)
     for path, reason in board.skipped:
         console.print(f"[yellow]skipped[/yellow] {path.name}: {reason}")

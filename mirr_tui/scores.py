@@ -22,6 +22,28 @@ class PlayerScore:
     best_replay: Path | None
 
 
+PLAYER_COLUMNS = ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best")
+_OUTCOME_WORDS = {"recovered": "recovered", "collapsed": "collapsed", "timed_out": "timed out", "aborted": "aborted"}
+
+
+def player_cells(player: PlayerScore) -> tuple[str, ...]:
+    """One scoreboard row as text, in PLAYER_COLUMNS order (the CLI table and the app share it)."""
+    return (
+        player.player,
+        player.kind,
+        str(player.episodes),
+        f"{player.success_rate:.0%}",
+        f"{player.diagnosis_accuracy:.0%}",
+        f"{player.mean_score:+.1f}",
+        f"{player.best_score:+.1f}",
+    )
+
+
+def result_text(score: float, outcome: str | None) -> str:
+    """`+48.5 recovered`: one player's result on one incident."""
+    return f"{score:+.1f} {_OUTCOME_WORDS.get(outcome or '', '?')}"
+
+
 @dataclass(slots=True)
 class HeadToHead:
     """One incident (seed, difficulty, scenario) that several players have played."""
@@ -33,6 +55,21 @@ class HeadToHead:
     fault_mode: str | None
     results: dict[str, tuple[float, str | None, Path | None]]  # player -> (best score, outcome, replay)
 
+    @property
+    def incident(self) -> str:
+        return self.difficulty + (f" · {self.scenario}" if self.scenario else "")
+
+    @property
+    def best_score(self) -> float:
+        return max(score for score, _, _ in self.results.values())
+
+    def cell(self, player: str) -> str:
+        """That player's result on this incident, or `-` if they have not played it."""
+        if player not in self.results:
+            return "-"
+        score, outcome, _ = self.results[player]
+        return result_text(score, outcome)
+
 
 @dataclass(slots=True)
 class Scoreboard:
@@ -40,6 +77,11 @@ class Scoreboard:
     head_to_head: list[HeadToHead]
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     replays: list[Replay] = field(default_factory=list)
+
+    @property
+    def rival_names(self) -> list[str]:
+        """Every player who appears in a head-to-head, sorted (the head-to-head table's columns)."""
+        return sorted({name for h in self.head_to_head for name in h.results})
 
 
 def player_label(replay: Replay) -> str:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..core import EnvConfig
 from ..replay import ReplayError, load_replay
-from ..scores import Scoreboard, build_scoreboard
+from ..scores import PLAYER_COLUMNS, Scoreboard, build_scoreboard, player_cells
 from .modals import PickReplayModal
 from .model import OUTCOME_TEXT
 from .screens import MirrScreen, ReplayScreen
@@ -110,33 +110,16 @@ class ScoresScreen(MirrScreen):
         self.query_one("#scores-title", Static).update(Content.from_markup(title))
         players = self.query_one("#players", SortableTable)
         players.clear(columns=True)
-        for key, label in (
-            ("player", "player"),
-            ("kind", "kind"),
-            ("episodes", "episodes"),
-            ("success", "success"),
-            ("diagnosis", "diagnosis"),
-            ("mean", "mean score"),
-            ("best", "best"),
-        ):
-            players.add_column(label, key=key)
+        for label in PLAYER_COLUMNS:
+            players.add_column(label, key=label.split()[0])
         self.row_paths = {}
         for n, p in enumerate(board.players):
             key = f"p{n}"
             self.row_paths[key] = p.best_replay
-            players.add_row(
-                p.player,
-                p.kind,
-                str(p.episodes),
-                f"{p.success_rate:.0%}",
-                f"{p.diagnosis_accuracy:.0%}",
-                f"{p.mean_score:+.1f}",
-                f"{p.best_score:+.1f}",
-                key=key,
-            )
+            players.add_row(*player_cells(p), key=key)
         h2h = self.query_one("#h2h", SortableTable)
         h2h.clear(columns=True)
-        names = sorted({name for h in board.head_to_head for name in h.results})
+        names = board.rival_names
         h2h.add_column("seed", key="seed")
         h2h.add_column("incident", key="incident")
         for name in names:
@@ -144,18 +127,10 @@ class ScoresScreen(MirrScreen):
         self.h2h_choices = {}
         for n, h in enumerate(board.head_to_head):
             key = f"h{n}"
-            cells = []
-            for name in names:
-                if name not in h.results:
-                    cells.append("-")
-                    continue
-                score, outcome, _ = h.results[name]
-                cells.append(f"{score:+.1f} {OUTCOME_TEXT.get(outcome, '?').lower()}")
-            incident = h.difficulty + (f" · {h.scenario}" if h.scenario else "")
-            h2h.add_row(str(h.seed), incident, *cells, key=key)
+            h2h.add_row(str(h.seed), h.incident, *(h.cell(name) for name in names), key=key)
             self.h2h_choices[key] = [
-                (f"{name}: {score:+.1f} {OUTCOME_TEXT.get(outcome, '?').lower()}", path)
-                for name, (score, outcome, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
+                (f"{name}: {h.cell(name)}", path)
+                for name, (_, _, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
             ]
         skipped = self.query_one("#skipped", Static)
         notes = []
