@@ -582,7 +582,8 @@ class WatchScreen(IncidentScreen):
         try:
             self.agent = self._create_agent()
         except Exception as exc:  # a missing key or bad option is shown in the app, not raised
-            self.recorder.start(self.env, obs)
+            # The recorder is never started: no episode was played, so nothing is saved (an empty run would
+            # count as a loss on the scoreboard; `mirr eval` likewise refuses before the first episode).
             self._fail(f"cannot start agent {self.agent_name!r}: {type(exc).__name__}: {exc}")
             self.draw()
             return
