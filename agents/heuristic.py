@@ -18,19 +18,34 @@ SIGNATURE_WORDS: dict[str, tuple[str, ...]] = {
 POINTER = re.compile(r"(?:upstream|circuit breaker open for|call to|from) (\w+)")
 
 
-def read_signature(lines: list[str]) -> tuple[str | None, str | None]:
-    """(fault mode whose signature the lines show, callee a victim's lines point to)."""
+def signature_hits(lines: list[str]) -> dict[str, int]:
+    """How many signature words of each fault mode the lines contain."""
     hits = dict.fromkeys(SIGNATURE_WORDS, 0)
-    pointers: dict[str, int] = {}
     for raw in lines:
         text = raw.lower()
         for mode, words in SIGNATURE_WORDS.items():
             hits[mode] += sum(word in text for word in words)
-        for match in POINTER.finditer(text):
+    return hits
+
+
+def read_signature(lines: list[str]) -> tuple[str | None, str | None]:
+    """(fault mode whose signature the lines show at least twice, callee a victim's lines point to)."""
+    hits = signature_hits(lines)
+    pointers: dict[str, int] = {}
+    for raw in lines:
+        for match in POINTER.finditer(raw.lower()):
             pointers[match.group(1)] = pointers.get(match.group(1), 0) + 1
     mode = max(hits, key=hits.__getitem__)
     callee = max(pointers, key=pointers.__getitem__) if pointers else None
     return (mode if hits[mode] >= 2 else None), callee
+
+
+def corroborated_signature(lines: list[str], view: ServiceView) -> str | None:
+    """A single signature line counts only if the service's own metrics say it is failing (at hard, a
+    bystander's log may carry one look-alike word: a harmless deploy, a steady heap)."""
+    found = [mode for mode, n in signature_hits(lines).items() if n > 0]
+    failing = view.error_rate > 0.1 or view.status != "ok" or view.cpu > 85 or view.memory > 80
+    return found[0] if len(found) == 1 and failing else None
 
 
 def suspicion(view: ServiceView) -> float:
@@ -64,7 +79,10 @@ class HeuristicAgent(BaseAgent):
 
     def act(self, obs: Observation) -> Action:
         if obs.logs is not None and obs.logs_service is not None:
-            mode, callee = read_signature([line.text for line in obs.logs])
+            lines = [line.text for line in obs.logs]
+            mode, callee = read_signature(lines)
+            if mode is None and callee is None:
+                mode = corroborated_signature(lines, obs.services[obs.logs_service])
             self.read[obs.logs_service] = (mode, callee)
             if mode is not None:
                 self.found = (obs.logs_service, mode)

@@ -130,3 +130,21 @@ def test_agents_play_by_the_manifest_they_are_given(tmp_path):
     assert summary.success_rate == 1.0
     assert agents.create("heuristic", config=env.config).config.rules.relapse_after == 6
     assert agents.create("random", config=env.config).name == "random"  # agents without rules ignore it
+
+
+def test_a_single_signature_word_counts_only_on_a_failing_service():
+    from agents.heuristic import corroborated_signature
+    from mirr_tui.core import ServiceView
+
+    healthy = ServiceView("auth", "ok", 25.0, 0.002, 22.0, 40.0, 90.0)
+    failing = ServiceView("auth", "ok", 60.0, 0.41, 24.0, 41.0, 70.0)
+    line = ["INFO deploy v3.1.2 rolled out 40m ago; canary clean", "INFO cache hit ratio 0.97"]
+    assert corroborated_signature(line, healthy) is None
+    assert corroborated_signature(line, failing) == "bad_deploy"
+    mixed = [*line, "INFO heap usage 51% of 2048MB, steady"]
+    assert corroborated_signature(mixed, failing) is None  # two different modes: no single story
+
+
+def test_heuristic_at_hard_cross_checks_logs_with_metrics():
+    summary, _ = evaluate("heuristic", range(300, 500), "hard")
+    assert summary.success_rate >= 0.97 and summary.diagnosis_accuracy >= 0.97

@@ -51,6 +51,11 @@ def _manifest() -> str:
         ("normal: {noise: 0.15,", "normal: {noise: 2,", "difficulties.normal.noise: 2 is outside"),
         ("    mode: bad_deploy\n", "    mode: gremlins\n", "scenarios.checkout-3am.mode: unknown mode 'gremlins'"),
         ("  onset_steps: [2, 4]", "  onset_steps: [4, 2]", "rules.onset_steps: must be whole numbers low <= high"),
+        (
+            "red_herrings: 2, lookalikes: true,",
+            "red_herrings: 2, lookalikes: 1,",
+            "difficulties.hard.lookalikes: must be true or false",
+        ),
     ],
 )
 def test_bad_manifest_names_the_key(old, new, message):

@@ -313,6 +313,12 @@ def test_logs_show_signatures_pointers_and_routine(env):
     assert env.step("wait").logs is None
 
 
+def _routine(line) -> bool:
+    from mirr_tui.core.logs import ROUTINE
+
+    return any(line.level == level and line.text.split()[0] == text.split()[0] for level, text in ROUTINE)
+
+
 def test_red_herrings_only_at_hard(env):
     normal = env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy", "difficulty": "normal"})
     assert normal.difficulty == "normal"
@@ -320,7 +326,31 @@ def test_red_herrings_only_at_hard(env):
     env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy", "difficulty": "hard"})
     noisy = env.step("logs auth").logs
     assert all(line.level in ("INFO", "DEBUG") for line in quiet)
-    assert sum(line.level in ("WARN", "ERROR") for line in noisy) == env.config.difficulty("hard").red_herrings
+    assert sum(not _routine(line) for line in noisy) == env.config.difficulty("hard").red_herrings
+
+
+def test_hard_logs_need_cross_checking(env):
+    """At hard, bystanders and victims may carry look-alike lines and the root shows fewer signature lines."""
+    from agents.heuristic import SIGNATURE_WORDS
+
+    def hits(lines):
+        return {m: sum(w in line.text.lower() for line in lines for w in words) for m, words in SIGNATURE_WORDS.items()}
+
+    lookalike_seen = victim_herring = False
+    root_hits = []
+    for seed in range(40):
+        env.reset(seed=seed, options={"service": "payment", "mode": "bad_deploy", "difficulty": "hard"})
+        root = env.step("logs payment").logs
+        root_hits.append(hits(root)["bad_deploy"])
+        bystander = env.step("logs auth").logs
+        lookalike_seen |= any(n == 1 for n in hits(bystander).values())
+        assert all(n <= 1 for n in hits(bystander).values())  # never two words of one signature
+        victim = env.step("logs orders").logs
+        victim_herring |= any(not _routine(line) and "payment" not in line.text for line in victim)
+    assert lookalike_seen and victim_herring
+    assert min(root_hits) >= 1 and sum(h == 1 for h in root_hits) >= 10  # often a single signature line
+    env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy", "difficulty": "normal"})
+    assert hits(env.step("logs payment").logs)["bad_deploy"] >= 2
 
 
 def test_oom_kill_shows_in_logs_and_status(env):

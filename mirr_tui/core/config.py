@@ -123,7 +123,10 @@ class Difficulty:
     name: str
     noise: float
     cascade_rate: float
-    red_herrings: int
+    red_herrings: int  # benign WARN/ERROR lines in each non-root service's logs
+    lookalikes: bool  # herrings may carry one word of a fault's signature (cross-check with metrics)
+    signature_share: float  # share of the root's log lines that show its signature ...
+    min_signature_lines: int  # ... and at least this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +319,9 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
             noise=reader.number(body, "noise", prefix=q, low=0, high=0.9),
             cascade_rate=reader.number(body, "cascade_rate", prefix=q, low=0, high=1),
             red_herrings=reader.integer(body, "red_herrings", prefix=q, low=0),
+            lookalikes=reader.boolean(body, "lookalikes", prefix=q),
+            signature_share=reader.number(body, "signature_share", prefix=q, low=0, high=1),
+            min_signature_lines=reader.integer(body, "min_signature_lines", prefix=q, low=1),
         )
     if not difficulties:
         raise ConfigError(f"{source}: difficulties: define at least one difficulty")
@@ -398,6 +404,12 @@ class _Reader:
         if (low is not None and value < low) or (high is not None and value > high):
             raise ConfigError(f"{self.source}: {prefix}{key}: {value} is outside [{low}, {high}]")
         return float(value)
+
+    def boolean(self, raw: dict[str, Any], key: str, prefix: str = "") -> bool:
+        value = self._get(raw, key, prefix)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.source}: {prefix}{key}: must be true or false, got {value!r}")
+        return value
 
     def integer(self, raw: dict[str, Any], key: str, prefix: str = "", low: int | None = None) -> int:
         value = self._get(raw, key, prefix)

@@ -550,6 +550,9 @@ class IncidentEnv:
             sick_callee=sick_callee,
             fields=fields,
             red_herrings=self.difficulty.red_herrings,
+            lookalikes=self.difficulty.lookalikes,
+            signature_share=self.difficulty.signature_share,
+            min_signature_lines=self.difficulty.min_signature_lines,
             line_range=rules.log_lines,
         )
 

@@ -72,6 +72,15 @@ RED_HERRINGS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Benign lines that share ONE word with a fault's signature (at hard): a reader must check the metrics.
+LOOKALIKES: tuple[tuple[str, str], ...] = (
+    ("INFO", "worker pid {pid} exited with code 139 during shutdown drain; replaced"),
+    ("INFO", "heap usage {heap}% of 2048MB, steady"),
+    ("INFO", "request queue depth {queue_small} (limit 1000), draining"),
+    ("INFO", "deploy {other_version} rolled out {other_minutes}m ago; canary clean"),
+)
+
+
 def generate_logs(
     rng: np.random.Generator,
     step: int,
@@ -84,13 +93,16 @@ def generate_logs(
     fields: dict[str, object],
     red_herrings: int,
     line_range: tuple[int, int],
+    lookalikes: bool,
+    signature_share: float,
+    min_signature_lines: int,
 ) -> tuple[LogLine, ...]:
     """The recent lines of one service. `root_mode` is set only while its fault is active."""
     count = int(rng.integers(line_range[0], line_range[1] + 1))
     picks: list[tuple[str, str]] = []
     if root_mode is not None:
         signature = SIGNATURES[root_mode]
-        n_sig = min(len(signature), max(2, count // 2))
+        n_sig = min(len(signature), max(min_signature_lines, int(count * signature_share)))
         picks += [signature[i] for i in rng.choice(len(signature), size=n_sig, replace=False)]
         if oom_killed:
             picks[0] = OOM_KILLED
@@ -99,8 +111,9 @@ def generate_logs(
     if sick_callee is not None:
         n_victim = max(2, (count - len(picks)) // 2)
         picks += [VICTIM[i] for i in rng.choice(len(VICTIM), size=n_victim, replace=False)]
-    if root_mode is None and sick_callee is None and red_herrings:
-        picks += [RED_HERRINGS[i] for i in rng.choice(len(RED_HERRINGS), size=red_herrings, replace=False)]
+    if root_mode is None and red_herrings and (lookalikes or sick_callee is None):
+        pool = RED_HERRINGS + LOOKALIKES if lookalikes else RED_HERRINGS
+        picks += [pool[i] for i in rng.choice(len(pool), size=red_herrings, replace=False)]
     while len(picks) < count:
         picks.append(ROUTINE[int(rng.integers(len(ROUTINE)))])
     order = rng.permutation(len(picks))
@@ -108,5 +121,11 @@ def generate_logs(
     values["callee"] = sick_callee
     values["rid"] = f"{int(rng.integers(16**6)):06x}"
     values["count"] = f"{int(rng.integers(900, 4000)):,}"
+    if lookalikes:  # drawn only at that difficulty, so the other levels' logs stay as they were
+        values["pid"] = str(int(rng.integers(1000, 9999)))
+        values["heap"] = str(int(rng.integers(38, 64)))
+        values["queue_small"] = str(int(rng.integers(20, 180)))
+        values["other_version"] = f"v{int(rng.integers(1, 6))}.{int(rng.integers(20))}.{int(rng.integers(1, 9))}"
+        values["other_minutes"] = str(int(rng.integers(25, 90)))
     fmt: Callable[[str], str] = lambda text: text.format(**values)  # noqa: E731
     return tuple(LogLine(step, service, picks[i][0], fmt(picks[i][1])) for i in order)
