@@ -212,6 +212,7 @@ How to read the evidence:
 - Metrics are noisy (about ±15%). Symptoms travel upstream one hop per step, so the worst-looking service is often a victim, not the root cause.
 - Health checks lie: a bad deploy answers ok while failing requests; a leaking service says ok until memory is nearly full.
 - Logs are the decisive clue: a victim's logs name the callee it waits on ("upstream payment timed out"); the root cause's logs show its fault mode's signature.
+- Logs also carry red herrings (at hard, lines that look like a signature: a harmless deploy, a steady heap). Trust a signature line when the service's own metrics agree.
 - From step {rules.cascade_start} an untreated fault spreads; left alone the system collapses.
 
 Fault modes (signature. fix):
