@@ -68,8 +68,32 @@ class SortableTable(DataTable):
         self.sort_by(str(event.column_key.value))
 
 
-class ScoresScreen(MirrScreen):
+class BoardScreen(MirrScreen):
+    """A screen of tables read from the replay folder: loads on mount, `r` reloads, Enter opens a replay."""
+
+    #: the table that has focus when the screen opens
+    first_table = ""
+
+    def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
+        super().__init__()
+        self.config = config
+        self.replay_dir = replay_dir
+
+    def on_mount(self) -> None:
+        self.load()
+        self.query_one(f"#{self.first_table}", SortableTable).focus()
+
+    def action_reload(self) -> None:
+        self.load()
+
+    def load(self) -> None:  # pragma: no cover - each board fills its own tables
+        raise NotImplementedError
+
+
+class ScoresScreen(BoardScreen):
     """Scoreboard and head-to-head per seed; Enter opens a replay."""
+
+    first_table = "players"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab", "app.focus_next", "switch table", show=True),
@@ -79,9 +103,7 @@ class ScoresScreen(MirrScreen):
     ]
 
     def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
-        super().__init__()
-        self.config = config
-        self.replay_dir = replay_dir
+        super().__init__(config, replay_dir)
         self.board: Scoreboard | None = None
         self.row_paths: dict[str, Path | None] = {}
         self.h2h_choices: dict[str, list[tuple[str, Path | None]]] = {}
@@ -96,13 +118,6 @@ class ScoresScreen(MirrScreen):
             yield Static(id="skipped")
         yield from self.compose_too_small()
         yield Footer(compact=True, show_command_palette=False)
-
-    def on_mount(self) -> None:
-        self.load()
-        self.query_one("#players", SortableTable).focus()
-
-    def action_reload(self) -> None:
-        self.load()
 
     def load(self) -> None:
         self.board = board = build_scoreboard(self.replay_dir)
@@ -173,8 +188,10 @@ class ScoresScreen(MirrScreen):
         self.app.exit()
 
 
-class ReplayPickerScreen(MirrScreen):
+class ReplayPickerScreen(BoardScreen):
     """`mirr replay` without a file: the saved replays, newest first; Enter opens one."""
+
+    first_table = "replays"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "reload"),
@@ -183,9 +200,7 @@ class ReplayPickerScreen(MirrScreen):
     ]
 
     def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
-        super().__init__()
-        self.config = config
-        self.replay_dir = replay_dir
+        super().__init__(config, replay_dir)
         self.paths: dict[str, Path] = {}
 
     def compose(self) -> ComposeResult:
@@ -198,13 +213,6 @@ class ReplayPickerScreen(MirrScreen):
             yield Static(id="skipped")
         yield from self.compose_too_small()
         yield Footer(compact=True, show_command_palette=False)
-
-    def on_mount(self) -> None:
-        self.load()
-        self.query_one("#replays", SortableTable).focus()
-
-    def action_reload(self) -> None:
-        self.load()
 
     def load(self) -> None:
         table = self.query_one("#replays", SortableTable)
