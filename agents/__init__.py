@@ -1,7 +1,7 @@
 """MIRR agents: one module per agent and a small registry.
 
 import agents
-agents.available()                 # ['random', 'naive', 'heuristic', 'oracle', 'llm', 'grpo']
+agents.available()                 # ['random', 'naive', 'metrics', 'heuristic', 'reasoner', 'oracle', 'llm', 'grpo']
 agent = agents.create("heuristic")
 """
 
@@ -17,7 +17,13 @@ from .base import Agent, BaseAgent
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "random": ("agents.random_agent", "RandomAgent", "uniformly random valid actions"),
     "naive": ("agents.naive", "NaiveAgent", "metrics only: restarts whatever looks worst"),
+    "metrics": ("agents.metrics_only", "MetricsOnlyAgent", "never reads logs: deepest sick service, mode from metrics"),
     "heuristic": ("agents.heuristic", "HeuristicAgent", "log-aware: follows upstream pointers, diagnoses, fixes"),
+    "reasoner": (
+        "agents.reasoner",
+        "ReasonerAgent",
+        "careful reader: follows blame pointers, cross-checks signatures, watches trends",
+    ),
     "oracle": ("agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
     "llm": ("agents.llm", "LLMAgent", "a chat model on Groq or any OpenAI-compatible server (needs a key)"),
     "grpo": ("agents.grpo", "GrpoAgent", "numpy policy trained from scratch with GRPO (`mirr train`)"),

@@ -19,14 +19,21 @@ class RandomAgent(BaseAgent):
 
     def reset(self, observation: Observation) -> None:
         super().reset(observation)
-        # Seeded per episode so evaluation runs are reproducible from the env seed.
+        # Seeded per episode from what the first observation shows (the seed itself is not in the player's
+        # channel), so the same incident gets the same random play and evaluation runs are reproducible.
         base = self.seed if self.seed is not None else 0
-        self._rng = np.random.default_rng([base, observation.seed])
+        shown = [
+            round(v * 10)
+            for view in observation.services.values()
+            for v in view.to_dict().values()
+            if isinstance(v, float)
+        ]
+        self._rng = np.random.default_rng([base, *(abs(v) % 2**32 for v in shown)])
 
     def act(self, observation: Observation) -> Action:
         services = list(observation.services)
         # Valid moves only: a second diagnosis would be invalid, so it is not on the menu.
-        kinds = ACTION_TYPES if observation.diagnosis is None else tuple(k for k in ACTION_TYPES if k != "diagnose")
+        kinds = ACTION_TYPES if observation.can_diagnose else tuple(k for k in ACTION_TYPES if k != "diagnose")
         kind = kinds[int(self._rng.integers(len(kinds)))]
         if kind == "wait":
             return Action("wait")

@@ -6,13 +6,14 @@ from .actions import ACTION_TYPES, FIX_TYPES, Action, InvalidAction, coerce_acti
 from .config import FAULT_MODES, METRICS, ConfigError, EnvConfig, load_config, parse_config
 from .env import IncidentEnv
 from .render import render_observation
-from .types import EnvState, LogLine, Observation, RewardEvent, ServiceTruth, ServiceView
+from .types import STATUSES, EnvState, LogLine, Observation, RewardEvent, ServiceTruth, ServiceView
 
 __all__ = [
     "ACTION_TYPES",
     "FAULT_MODES",
     "FIX_TYPES",
     "METRICS",
+    "STATUSES",
     "Action",
     "ConfigError",
     "EnvConfig",

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from .config import FAULT_MODES
 
-ActionType = Literal["check_logs", "diagnose", "restart", "rollback", "scale_up", "wait"]
-ACTION_TYPES: tuple[str, ...] = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "wait")
+ActionType = Literal["check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait"]
+ACTION_TYPES: tuple[str, ...] = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait")
 FIX_TYPES: tuple[str, ...] = ("restart", "rollback", "scale_up")
 
 # Words people type for an action type.
@@ -26,9 +26,15 @@ ALIASES = {
     "scale-up": "scale_up",
     "scaleup": "scale_up",
     "scale": "scale_up",
+    "circuit_break": "circuit_break",
+    "circuit-break": "circuit_break",
+    "circuitbreak": "circuit_break",
+    "break": "circuit_break",
+    "breaker": "circuit_break",
     "wait": "wait",
     "noop": "wait",
 }
+JOINED = ("logs", "log", "up", "back", "break")  # `check logs`, `scale up`, `roll back`, `circuit break`
 MAX_TEXT = 200  # longer input is not an action; quoting it back is truncated to this
 
 
@@ -70,7 +76,7 @@ class Action:
         words = text.strip().lower().replace(",", " ").split()
         if not words:
             raise InvalidAction("empty action: try 'logs payment', 'diagnose payment bad_deploy' or 'wait'")
-        if words[0] in ("check", "scale", "roll") and len(words) > 1 and words[1] in ("logs", "log", "up", "back"):
+        if words[0] in ("check", "scale", "roll", "circuit") and len(words) > 1 and words[1] in JOINED:
             words = [words[0] + "_" + words[1], *words[2:]]
         kind = ALIASES.get(words[0])
         if kind is None:

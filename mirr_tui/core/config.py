@@ -16,6 +16,18 @@ import yaml
 
 FAULT_MODES = ("crashed", "memory_leak", "overloaded", "bad_deploy")
 FIX_ACTIONS = ("restart", "rollback", "scale_up")
+# Reward rows that judge hidden truth: decided when the action happens, paid and shown at the episode's end.
+DEFERRED_ROWS = (
+    "correct_diagnosis",
+    "wrong_diagnosis",
+    "correct_fix",
+    "lucky_fix",
+    "wrong_fix",
+    "recovery_diagnosed",
+    "recovery_undiagnosed",
+)
+DECOY_KINDS = ("cpu_spike", "steady_heap", "canary", "flapping")
+PROBABILITIES = ("decoys", "masked", "silent", "secondary", "shielded", "compound")
 METRICS = ("latency_ms", "error_rate", "cpu", "memory", "rps")
 RULE_SECTIONS = (
     "id",
@@ -28,6 +40,7 @@ RULE_SECTIONS = (
     "difficulties",
     "default_difficulty",
     "scenarios",
+    "impact",
 )
 REWARD_KEYS = (
     "correct_diagnosis",
@@ -93,6 +106,8 @@ class Rules:
     overload_health: float
     overload_decay: float
     log_lines: tuple[int, int]
+    second_fault_delay: tuple[int, int]
+    breaker_degrade: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +142,23 @@ class Difficulty:
     lookalikes: bool  # herrings may carry one word of a fault's signature (cross-check with metrics)
     signature_share: float  # share of the root's log lines that show its signature ...
     min_signature_lines: int  # ... and at least this many
+    pass_through: bool  # callers show about their failing callee's error rate; latency adds up the chain
+    decoys: float  # probability that a bystander carries a benign anomaly with two signature lines
+    masked: float  # probability that the root's mode is ambiguous from its metrics
+    silent: float  # probability that the root looks healthier than its victims (bad_deploy, crashed)
+    secondary: float  # probability that a blocked victim shows overload-like secondary symptoms
+    shielded: float  # probability that a caller serves its sick callees from cache (its metrics hardly move)
+    compound: float  # probability of a second fault in another service a few steps after the first is fixed
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """User impact: information shown to the player, never reward."""
+
+    step_seconds: float
+    checkout_share: float
+    price_per_failed_checkout: float
+    currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +167,7 @@ class Scenario:
     service: str
     mode: str
     story: str
+    second: tuple[str, str] | None = None  # a compound scenario's second fault (service, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +185,7 @@ class EnvConfig:
     difficulties: dict[str, Difficulty]
     default_difficulty: str
     scenarios: dict[str, Scenario]
+    impact: Impact
     source: str
     hash: str
 
@@ -296,6 +330,8 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         overload_health=reader.number(rules_raw, "overload_health", prefix=p, low=0, high=1),
         overload_decay=reader.number(rules_raw, "overload_decay", prefix=p, low=0, high=1),
         log_lines=reader.int_range(rules_raw, "log_lines", prefix=p, low=1),
+        second_fault_delay=reader.int_range(rules_raw, "second_fault_delay", prefix=p, low=1),
+        breaker_degrade=reader.number(rules_raw, "breaker_degrade", prefix=p, low=0, high=1),
     )
 
     alerts_raw = reader.mapping(raw, "alerts")
@@ -322,6 +358,8 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
             lookalikes=reader.boolean(body, "lookalikes", prefix=q),
             signature_share=reader.number(body, "signature_share", prefix=q, low=0, high=1),
             min_signature_lines=reader.integer(body, "min_signature_lines", prefix=q, low=1),
+            pass_through=reader.boolean(body, "pass_through", prefix=q),
+            **{k: reader.number(body, k, prefix=q, low=0, high=1) for k in PROBABILITIES},
         )
     if not difficulties:
         raise ConfigError(f"{source}: difficulties: define at least one difficulty")
@@ -337,7 +375,26 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
             raise ConfigError(f"{source}: scenarios.{name}.service: unknown service {body.get('service')!r}")
         if body.get("mode") not in FAULT_MODES:
             raise ConfigError(f"{source}: scenarios.{name}.mode: unknown mode {body.get('mode')!r}")
-        scenarios[str(name)] = Scenario(str(name), body["service"], body["mode"], str(body.get("story", "")))
+        second = None
+        if body.get("second") is not None:
+            raw_second = reader.mapping(body, "second", prefix=f"scenarios.{name}.")
+            s_service, s_mode = raw_second.get("service"), raw_second.get("mode")
+            if s_service not in names or s_service == body["service"]:
+                raise ConfigError(
+                    f"{source}: scenarios.{name}.second.service: must be another known service, got {s_service!r}"
+                )
+            if s_mode not in FAULT_MODES:
+                raise ConfigError(f"{source}: scenarios.{name}.second.mode: unknown mode {s_mode!r}")
+            second = (str(s_service), str(s_mode))
+        scenarios[str(name)] = Scenario(str(name), body["service"], body["mode"], str(body.get("story", "")), second)
+
+    impact_raw = reader.mapping(raw, "impact")
+    impact = Impact(
+        step_seconds=reader.number(impact_raw, "step_seconds", prefix="impact.", low=0),
+        checkout_share=reader.number(impact_raw, "checkout_share", prefix="impact.", low=0, high=1),
+        price_per_failed_checkout=reader.number(impact_raw, "price_per_failed_checkout", prefix="impact.", low=0),
+        currency=str(impact_raw.get("currency", "$")),
+    )
 
     for key in ("id", "version"):
         if not isinstance(raw.get(key), str | int | float) or not str(raw.get(key)).strip():
@@ -355,6 +412,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         difficulties=difficulties,
         default_difficulty=default_difficulty,
         scenarios=scenarios,
+        impact=impact,
         source=source,
         hash=digest[:16],
     )

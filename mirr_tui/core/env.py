@@ -1,8 +1,12 @@
-"""The incident simulator: five services, one hidden fault, OpenEnv-style reset / step / state.
+"""The incident simulator: five services, hidden faults, OpenEnv-style reset / step / state.
 
 Hidden truth per service: `own` health (the process itself), effective health (own, minus what it
 suffers from sick callees one hop per step, minus system stress once the cascade starts), memory,
 replicas, version. Players see only noisy metrics, health checks that can lie, and logs on request.
+
+Rules v2: rows that judge hidden truth are decided at their step but paid at the end; `diagnose` is
+legal only before the first fix of a page; at hard a second fault may follow the first (its own page,
+diagnosis and fix); `circuit_break` buys time without fixing anything.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .actions import Action, InvalidAction, coerce_action
-from .config import FAULT_MODES, ConfigError, EnvConfig, load_config
-from .observe import ACTIVE, DORMANT, FIXED, ObservationBuilder
+from .actions import FIX_TYPES, Action, InvalidAction, coerce_action
+from .config import DECOY_KINDS, FAULT_MODES, ConfigError, EnvConfig, load_config
+from .observe import ACTIVE, DORMANT, FIXED, PENDING, Fault, ObservationBuilder
 from .types import EnvState, Observation, RewardEvent, ServiceTruth
 
 _MAX_SEED = 2**63 - 1
@@ -30,16 +34,13 @@ class IncidentEnv(ObservationBuilder):
         self.names: tuple[str, ...] = self.config.service_names
         self._index = {name: i for i, name in enumerate(self.names)}
         self._callees = [tuple(self._index[c] for c in spec.calls) for spec in self.config.services]
+        self._callers = [tuple(j for j, cs in enumerate(self._callees) if i in cs) for i in range(len(self.names))]
+        self._order = _callees_first(self._callees)
+        self._entry = next(i for i, callers in enumerate(self._callers) if not callers)  # where users arrive
         self._deep = [spec.deep_health_check for spec in self.config.services]
         self._base = [spec.baseline for spec in self.config.services]
         limits = self.config.alerts
         self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
-        self._alert_texts = (
-            f"{limits.error_rate:.0%}",
-            f"{limits.latency_ms:.0f}ms",
-            f"{limits.cpu:.0f}%",
-            f"{limits.memory:.0f}%",
-        )
         n = len(self.names)
         self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
         self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
@@ -67,18 +68,15 @@ class IncidentEnv(ObservationBuilder):
             raise ConfigError(f"unknown fault mode {mode!r} (known: {', '.join(FAULT_MODES)})")
 
         incident, noise, logs = (np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(3))
-        drawn_root = self.names[int(incident.integers(len(self.names)))]
+        n = len(self.names)
+        drawn_root = self.names[int(incident.integers(n))]
         drawn_mode = FAULT_MODES[int(incident.integers(len(FAULT_MODES)))]
         self.seed = seed
-        self.episode_id = episode_id or str(
-            uuid.UUID(int=int(incident.integers(2**62)) << 64 | seed % 2**64, version=4)
-        )
+        # Random, not derived from the seed: an id in the player's channel must not rebuild the incident.
+        self.episode_id = episode_id or str(uuid.uuid4())
         self.difficulty = difficulty
         self.scenario = scenario
         self._noise_rng, self._logs_rng = noise, logs
-        self.root = self._index[root or drawn_root]
-        self.mode = mode or drawn_mode
-        n = len(self.names)
 
         self._version = [
             f"v{1 + int(incident.integers(4))}.{int(incident.integers(20))}.{int(incident.integers(1, 9))}"
@@ -91,35 +89,84 @@ class IncidentEnv(ObservationBuilder):
         self._eff = [1.0] * n
         self._blip = [False] * n
         self._warmup = [False] * n
-        self._phase = ACTIVE
-        self._oom = False
-        self._relapsed = False
-        self._relapse_at = -1
-        self._overload_steps = 0
-        self._bad_health = float(incident.uniform(*rules.bad_deploy_health))
+        self._breaker = [False] * n
         self._deploy_minutes = int(incident.integers(4, 40))
-        if self.mode == "bad_deploy":
-            self._prev_version[self.root] = self._version[self.root]
-            self._version[self.root] = _next(self._version[self.root])
-        if self.mode == "memory_leak":
-            self._memory[self.root] = float(incident.uniform(*rules.leak_start_memory))
-        if self.mode == "overloaded":
-            self._own[self.root] = rules.overload_health + rules.overload_decay
 
+        # Every draw below happens whatever the options say, so a chosen incident keeps the seed's other draws.
+        first = Fault(self._index[root or drawn_root], mode or drawn_mode)
+        u = incident.uniform(size=8)  # mechanics: decoy, masked, silent, secondary, compound, spares
+        first.bad_health = float(incident.uniform(*rules.bad_deploy_health))
+        first.leak_start = float(incident.uniform(*rules.leak_start_memory))
+        first.masked_cpu = float(incident.uniform(78, 86))
+        first.masked = bool(u[1] < difficulty.masked)
+        first.silent = bool(u[2] < difficulty.silent)
+        first.silent_errors = float(incident.uniform(0.006, 0.03))
+        self._pass = incident.uniform(0.8, 1.2, size=n).tolist()  # pass-through factor per caller
+        shield_u = incident.uniform(size=n)
+        # How each service shows sickness this episode (latency, errors, cpu, rps responses): victims and roots
+        # vary, so the shape of a panel's numbers says "sick", not "root" or "victim".
+        self._style = [
+            (float(a), float(b), float(e), float(c), float(r))
+            for a, b, e, c, r in zip(
+                incident.uniform(1.0, 5.0, n),
+                incident.uniform(4.0, 14.0, n),
+                incident.uniform(0.6, 1.0, n),
+                incident.uniform(-0.4, 1.2, n),
+                incident.uniform(0.0, 0.6, n),
+                strict=True,
+            )
+        ]
+        decoy_pick = int(incident.integers(n - 1))
+        decoy_kind = DECOY_KINDS[int(incident.integers(len(DECOY_KINDS)))]
+        self._decoy_level = float(incident.uniform())  # where in its kind's range the anomaly sits
+        second_pick = int(incident.integers(n - 1))
+        second_mode = FAULT_MODES[int(incident.integers(len(FAULT_MODES)))]
+        second_delay = int(incident.integers(rules.second_fault_delay[0], rules.second_fault_delay[1] + 1))
+        second_u = incident.uniform(size=3)
+        onset = int(incident.integers(rules.onset_steps[0], rules.onset_steps[1] + 1))
+
+        others = [i for i in range(n) if i != first.root]
+        self._secondary = -1
+        callers = [c for c in self._callers[first.root]]
+        if callers and u[3] < difficulty.secondary:
+            self._secondary = callers[int(u[6] * len(callers))]
+        bystanders = [i for i in others if i != self._secondary]
+        self._decoy = bystanders[decoy_pick % len(bystanders)] if u[0] < difficulty.decoys else -1
+        self._decoy_kind = decoy_kind if self._decoy >= 0 else None
+        # A shielded caller serves its sick callees' answers from cache: its metrics hardly move, its logs say so.
+        self._shield = [bool(shield_u[i] < difficulty.shielded) for i in range(n)]
+        self._faults = [first]
+        # Named scenarios ask for a second fault explicitly; random incidents draw one at the difficulty's rate.
+        wants_second = scenario.second is not None if scenario is not None else bool(u[4] < difficulty.compound)
+        if wants_second:
+            if scenario is not None and scenario.second is not None:
+                s_root, s_mode = self._index[scenario.second[0]], scenario.second[1]
+            else:
+                s_root, s_mode = others[second_pick % len(others)], second_mode
+            second = Fault(s_root, s_mode, phase=PENDING)
+            second.delay = second_delay
+            second.bad_health = float(rules.bad_deploy_health[0] + second_u[0] * np.ptp(rules.bad_deploy_health))
+            second.leak_start = float(rules.leak_start_memory[0] + second_u[1] * np.ptp(rules.leak_start_memory))
+            second.masked_cpu = float(78 + 8 * second_u[2])
+            self._faults.append(second)
+        self._k = 0  # the fault the player is facing now
         self.step_count = 0
+        self._first_fix_text: str | None = None
+        self._start_fault(first)
+
         self._stress = 0.0
         self._score = 0.0
-        self._diagnosis: dict[str, str] | None = None
-        self._diagnosis_correct = False
-        self._fix_paid = False
-        self._fix_step: int | None = None
+        self._deferred: list[RewardEvent] = []
+        self._window = True  # diagnose is legal: no fix and no diagnosis since this page
+        self._page = 1
         self._confirm = 0
         self._collapse = 0
         self._done = False
         self._outcome: str | None = None
+        self._failed = 0.0
+        self._stale_shown: dict[int, list[float]] = {}
         self._started = True
 
-        onset = int(incident.integers(rules.onset_steps[0], rules.onset_steps[1] + 1))
         for _ in range(onset):
             self._advance(cascade=False)
         self._last = self._observe(
@@ -150,29 +197,34 @@ class IncidentEnv(ObservationBuilder):
             self._validate(parsed)
         except InvalidAction as exc:
             parsed, error = None, str(exc)
-            events.append(RewardEvent("invalid", rw.invalid))
+            events.append(RewardEvent("invalid", rw.invalid, self.step_count))
         else:
             error = None
 
         result = ""
         if parsed is not None:
-            result = self._apply(parsed, events)
+            result = self._apply(parsed)
             if parsed.type == "check_logs":
                 logs_service = parsed.service
-        self._advance(cascade=True)
+        paged = self._advance(cascade=True)
         self._judge(events)
 
         logs = None
         if logs_service is not None:
             logs = self._read_logs(self._index[logs_service])
             result = f"read {len(logs)} log lines from {logs_service}"
-        elif parsed is not None and parsed.type in ("restart", "rollback", "scale_up"):
+        elif parsed is not None and parsed.type in FIX_TYPES:
             status = self._true_metrics(self._index[parsed.service])[0]  # type: ignore[index]
             result = f"{result}: health check {status}"
+        if self._done:  # the end: every deferred row is paid now, each with its own step
+            events = [*self._deferred, *events]
+            self._deferred = []
         reward = sum((e.value for e in events), 0.0)
         self._score += reward
         action_record = parsed.to_dict() if parsed is not None else {"raw": _raw_text(action)}
         message = result if error is None else f"invalid action: {error}"
+        if paged and not self._done:
+            message = f"{message} · {self._second_page_text()}" if message else self._second_page_text()
         if self._outcome is not None:
             message = f"{message} · {self._outcome_text()}" if message else self._outcome_text()
         obs = self._observe(
@@ -195,6 +247,8 @@ class IncidentEnv(ObservationBuilder):
         """The full truth, including the hidden fault (never shown to players)."""
         if not self._started:
             raise RuntimeError("call reset() before reading state")
+        fault = self._faults[self._k]
+        faulty = {f.root for f in self._faults if f.phase in (ACTIVE, DORMANT)}
         services = {
             name: ServiceTruth(
                 name=name,
@@ -203,29 +257,38 @@ class IncidentEnv(ObservationBuilder):
                 memory=self._memory[i],
                 replicas=self._replicas[i],
                 version=self._version[i],
-                faulty=i == self.root and self._phase != FIXED,
+                faulty=i in faulty,
             )
             for i, name in enumerate(self.names)
         }
+        first = self._faults[0]
         return EnvState(
             episode_id=self.episode_id,
             step_count=self.step_count,
             seed=self.seed,
             difficulty=self.difficulty.name,
             scenario=self.scenario.name if self.scenario else None,
-            root_service=self.names[self.root],
-            fault_mode=self.mode,
-            fault_phase=self._phase,
+            root_service=self.names[fault.root],
+            fault_mode=fault.mode,
+            fault_phase=fault.phase,
             stress=self._stress,
             services=services,
             score=self._score,
-            diagnosis=self._diagnosis,
-            diagnosis_correct=self._diagnosis_correct,
-            fix_step=self._fix_step,
+            diagnosis=dict(first.diagnosis) if first.diagnosis else None,
+            diagnosis_correct=all(f.diagnosis_correct for f in self._faults if f.phase != PENDING),
+            fix_step=first.fix_step,
             confirm_streak=self._confirm,
             collapse_streak=self._collapse,
             done=self._done,
             outcome=self._outcome,
+            faults=tuple(f.to_dict(self.names) for f in self._faults),
+            pending=tuple(self._deferred),
+            mechanics={
+                "pass_through": self.difficulty.pass_through,
+                "decoy": self.names[self._decoy] if self._decoy >= 0 else None,
+                "decoy_kind": self._decoy_kind,
+                "secondary": self.names[self._secondary] if self._secondary >= 0 else None,
+            },
         )
 
     @property
@@ -245,19 +308,37 @@ class IncidentEnv(ObservationBuilder):
         """Nothing to release; present for OpenEnv/Gymnasium symmetry."""
 
     # ------------------------------------------------------------------ rules
+    def can_diagnose(self) -> bool:
+        """Diagnose is legal now: no fix and no diagnosis since the last page (public knowledge)."""
+        return self._window
+
     def _validate(self, action: Action) -> None:
         if action.type == "wait":
             return
         if action.service not in self._index:
             raise InvalidAction(f"unknown service {action.service!r}: use one of {', '.join(self.names)}")
-        if action.type == "diagnose" and self._diagnosis is not None:
-            d = self._diagnosis
+        if action.type == "diagnose" and not self._window:
+            fault = self._faults[self._k]
+            if self._page_diagnosis is not None:
+                d = self._page_diagnosis
+                raise InvalidAction(
+                    f"already diagnosed {d['service']}/{d['mode']}: a diagnosis is committed once per incident"
+                )
             raise InvalidAction(
-                f"already diagnosed {d['service']}/{d['mode']}: a diagnosis is committed once per episode"
+                f"diagnose is possible only before the first fix: {self._first_fix_text or 'a fix'} already ran"
+                " (commit to a root cause before you fix)"
+                + (" · a second incident opens a new diagnosis" if fault.phase == FIXED else "")
             )
 
-    def _apply(self, action: Action, events: list[RewardEvent]) -> str:
-        rw, rules = self.config.rewards, self.config.rules
+    @property
+    def _page_diagnosis(self) -> dict[str, str] | None:
+        return self._faults[self._k].diagnosis
+
+    def _defer(self, row: str) -> None:
+        self._deferred.append(RewardEvent(row, getattr(self.config.rewards, row), self.step_count))
+
+    def _apply(self, action: Action) -> str:
+        rules = self.config.rules
         kind = action.type
         if kind == "wait":
             return "waited one step"
@@ -265,48 +346,53 @@ class IncidentEnv(ObservationBuilder):
             return ""
         i = self._index[action.service]  # type: ignore[index]
         name = self.names[i]
+        fault = self._faults[self._k]
         if kind == "diagnose":
-            self._diagnosis = {"service": name, "mode": action.mode}  # type: ignore[dict-item]
-            self._diagnosis_correct = i == self.root and action.mode == self.mode
-            events.append(
-                RewardEvent("correct_diagnosis", rw.correct_diagnosis)
-                if self._diagnosis_correct
-                else RewardEvent("wrong_diagnosis", rw.wrong_diagnosis)
-            )
-            return f"diagnosis committed: {name} / {action.mode}"
+            fault.diagnosis = {"service": name, "mode": action.mode}  # type: ignore[dict-item]
+            fault.diagnosis_correct = i == fault.root and action.mode == fault.mode and fault.phase != PENDING
+            self._defer("correct_diagnosis" if fault.diagnosis_correct else "wrong_diagnosis")
+            self._window = False
+            return f"diagnosis committed: {name} / {action.mode} (judged when the episode ends)"
+        if kind == "circuit_break":
+            self._breaker[i] = not self._breaker[i]
+            if self._breaker[i]:
+                return f"opened the circuit breakers in front of {name}: its callers serve degraded responses"
+            return f"closed the circuit breakers in front of {name}: its callers call it again"
 
-        right_fix = self.config.fault_modes[self.mode].fix
-        on_root = i == self.root and self._phase != FIXED
+        # A fix: it closes this page's diagnosis window and the breakers in front of the service.
+        if self._window:
+            self._first_fix_text = f"{kind} {name} at step {self.step_count}"
+        self._window = False
+        self._breaker[i] = False
+        right_fix = self.config.fault_modes[fault.mode].fix
+        on_root = i == fault.root and fault.phase in (ACTIVE, DORMANT)
         if on_root and kind == right_fix:
-            if self.mode == "memory_leak" and self._phase == DORMANT:
-                self._restart_leak(i)  # a restart before the relapse only resets the clock
-            elif self.mode == "memory_leak" and not self._relapsed:
-                self._restart_leak(i)
+            if fault.mode == "memory_leak" and (fault.phase == DORMANT or not fault.relapsed):
+                self._restart_leak(fault)  # a restart before the relapse only resets the clock
             else:
-                self._phase = FIXED
+                fault.phase = FIXED
+                fault.fixed_at = self.step_count
                 self._own[i] = max(self._own[i], 1.0 - rules.recovery_rate)
-                self._oom = False
+                fault.oom = False
                 self._memory[i] = self._base[i].memory / 100
                 if kind == "rollback":
                     self._version[i], self._prev_version[i] = self._prev_version[i], _previous(self._prev_version[i])
                 if kind == "scale_up":
                     self._replicas[i] += 2
-            if not self._fix_paid:
-                self._fix_paid = True
-                self._fix_step = self.step_count
-                events.append(
-                    RewardEvent("correct_fix", rw.correct_fix)
-                    if self._diagnosis_correct
-                    else RewardEvent("lucky_fix", rw.lucky_fix)
-                )
+            if not fault.fix_paid:
+                fault.fix_paid = True
+                fault.fix_step = self.step_count
+                self._defer("correct_fix" if fault.diagnosis_correct else "lucky_fix")
             return _fix_text(kind, name, self._replicas[i], self._version[i])
 
-        repeat_of_fix = i == self.root and kind == right_fix  # the fault is gone; paid once already
+        repeat_of_fix = any(
+            f.root == i and f.phase == FIXED and self.config.fault_modes[f.mode].fix == kind for f in self._faults
+        )  # the fault is gone; paid once already
         if not repeat_of_fix:
-            events.append(RewardEvent("wrong_fix", rw.wrong_fix))
+            self._defer("wrong_fix")
         if on_root:
-            if kind == "restart" and self.mode == "bad_deploy":
-                self._bad_health = max(0.05, self._bad_health - rules.bad_restart_penalty)
+            if kind == "restart" and fault.mode == "bad_deploy":
+                fault.bad_health = max(0.05, fault.bad_health - rules.bad_restart_penalty)
             if kind == "scale_up":
                 self._replicas[i] += 1
             if kind == "rollback":
@@ -321,39 +407,68 @@ class IncidentEnv(ObservationBuilder):
             self._blip[i] = True
         return _fix_text(kind, name, self._replicas[i], self._version[i])
 
-    def _restart_leak(self, i: int) -> None:
-        self._phase = DORMANT
-        self._relapse_at = self.step_count + self.config.rules.relapse_after
+    def _start_fault(self, fault: Fault) -> None:
+        """The fault begins: its mode's initial damage on its service."""
+        rules = self.config.rules
+        r = fault.root
+        fault.phase = ACTIVE
+        fault.started_at = self.step_count
+        if fault.mode == "bad_deploy":
+            self._prev_version[r] = self._version[r]
+            self._version[r] = _next(self._version[r])
+        if fault.mode == "memory_leak":
+            # masked: the leak already hit its limit and was OOM-killed before anyone was paged
+            self._memory[r] = 0.99 if fault.masked else fault.leak_start
+        if fault.mode == "overloaded":
+            self._own[r] = min(self._own[r], rules.overload_health + rules.overload_decay)
+
+    def _restart_leak(self, fault: Fault) -> None:
+        i = fault.root
+        fault.phase = DORMANT
+        fault.relapse_at = self.step_count + self.config.rules.relapse_after
         self._memory[i] = self._base[i].memory / 100
         self._own[i] = 1.0
-        self._oom = False
+        fault.oom = False
 
-    def _advance(self, cascade: bool) -> None:
-        """Move the hidden world one step: the fault, the cascade, then propagation (one hop)."""
+    def _advance(self, cascade: bool) -> bool:
+        """Move the hidden world one step: the fault, the cascade, then propagation (one hop).
+        Returns True when a second fault paged the player this step."""
         rules = self.config.rules
-        r = self.root
+        paged = False
+        fault = self._faults[self._k]
+        if fault.phase == FIXED and self._k + 1 < len(self._faults):
+            nxt = self._faults[self._k + 1]
+            if self.step_count >= fault.fixed_at + nxt.delay:
+                self._k += 1
+                self._start_fault(nxt)
+                fault = nxt
+                self._window = True
+                self._page += 1
+                self._first_fix_text = None
+                paged = True
+        r = fault.root
         own = self._own
-        if self._phase == DORMANT and self.step_count >= self._relapse_at:
-            self._phase = ACTIVE
-            self._relapsed = True
+        if fault.phase == DORMANT and self.step_count >= fault.relapse_at:
+            fault.phase = ACTIVE
+            fault.relapsed = True
         for i in range(len(own)):
-            if i != r or self._phase == FIXED:
+            if i != r or fault.phase == FIXED:
                 own[i] = min(1.0, own[i] + rules.recovery_rate)
-        if self._phase == ACTIVE:
-            mode = self.mode
+        if fault.phase == ACTIVE:
+            mode = fault.mode
             if mode == "crashed":
                 own[r] = 0.0
             elif mode == "memory_leak":
                 self._memory[r] = min(1.0, self._memory[r] + rules.leak_rate)
                 if self._memory[r] >= 1.0:
-                    self._oom = True
-                own[r] = 0.0 if self._oom else _leak_health(self._memory[r])
+                    fault.oom = True
+                own[r] = 0.0 if fault.oom else _leak_health(self._memory[r])
             elif mode == "overloaded":
-                self._overload_steps += 1
+                fault.overload_steps += 1
                 own[r] = max(0.05, own[r] - rules.overload_decay)
             else:
-                own[r] = self._bad_health
-        elif self._phase == DORMANT:
+                own[r] = fault.bad_health
+        elif fault.phase == DORMANT:
             own[r] = 1.0
         for i in range(len(own)):
             if self._blip[i]:
@@ -361,9 +476,10 @@ class IncidentEnv(ObservationBuilder):
             elif self._warmup[i]:
                 own[i] = min(own[i], rules.scale_blip)
 
-        if cascade and self._phase == ACTIVE and self.step_count >= rules.cascade_start:
+        contained = self._breaker[r]  # retry storms stop while the root sits behind open breakers
+        if cascade and fault.phase == ACTIVE and self.step_count >= rules.cascade_start and not contained:
             self._stress = min(1.0, self._stress + self.difficulty.cascade_rate)
-        elif self._phase == FIXED:
+        elif fault.phase == FIXED:
             self._stress = max(0.0, self._stress - rules.recovery_rate)
         keep = 1.0 - self._stress
         prev = self._eff
@@ -372,42 +488,63 @@ class IncidentEnv(ObservationBuilder):
         for i, callees in enumerate(self._callees):
             worst = 0.0
             for c in callees:
-                sick = 1.0 - prev[c]
+                sick = rules.breaker_degrade if self._breaker[c] else 1.0 - prev[c]
                 if sick > worst:
                     worst = sick
             eff.append(own[i] * (1.0 - spread * worst) * keep)
         self._eff = eff
+        return paged
 
     def _judge(self, events: list[RewardEvent]) -> None:
-        rules, rw = self.config.rules, self.config.rewards
+        rules = self.config.rules
         eff = self._eff
         if sum(eff) / len(eff) < rules.collapse_health:
             self._collapse += 1
         else:
             self._collapse = 0
-        if self._phase == FIXED and min(eff) >= rules.healthy_health:
+        all_fixed = all(f.phase == FIXED for f in self._faults[: self._k + 1]) and self._k + 1 == len(self._faults)
+        healthy = min(eff) >= rules.healthy_health and not any(self._breaker)
+        if all_fixed and healthy:
             self._confirm += 1
         else:
             self._confirm = 0
         if self._confirm >= rules.confirm_steps:
             self._finish("recovered")
-            if self._diagnosis_correct:
-                events.append(RewardEvent("recovery_diagnosed", rw.recovery_diagnosed))
-            else:
-                events.append(RewardEvent("recovery_undiagnosed", rw.recovery_undiagnosed))
+            diagnosed = all(f.diagnosis_correct for f in self._faults)
+            self._defer("recovery_diagnosed" if diagnosed else "recovery_undiagnosed")
             unused = rules.max_steps - self.step_count
             if unused > 0:
-                events.append(RewardEvent("efficiency", rw.efficiency_per_step * unused))
+                events.append(
+                    RewardEvent("efficiency", self.config.rewards.efficiency_per_step * unused, self.step_count)
+                )
         elif self._collapse >= rules.collapse_steps:
             self._finish("collapsed")
-            events.append(RewardEvent("collapse", rw.collapse))
+            events.append(RewardEvent("collapse", self.config.rewards.collapse, self.step_count))
         elif self.step_count >= rules.max_steps:
             self._finish("timed_out")
-            events.append(RewardEvent("timeout", rw.timeout))
+            events.append(RewardEvent("timeout", self.config.rewards.timeout, self.step_count))
 
     def _finish(self, outcome: str) -> None:
         self._done = True
         self._outcome = outcome
+
+
+def _callees_first(callees: list[tuple[int, ...]]) -> list[int]:
+    """Service indices ordered so that every callee comes before its callers (the topology is acyclic)."""
+    order: list[int] = []
+    seen: set[int] = set()
+
+    def visit(i: int) -> None:
+        if i in seen:
+            return
+        seen.add(i)
+        for c in callees[i]:
+            visit(c)
+        order.append(i)
+
+    for i in range(len(callees)):
+        visit(i)
+    return order
 
 
 def _leak_health(memory: float) -> float:

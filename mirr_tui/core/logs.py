@@ -3,8 +3,6 @@ healthy services write routine lines (and, at hard, red herrings)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from .types import LogLine
@@ -46,6 +44,7 @@ RELAPSE = ("WARN", "heap usage {mem}% and climbing again since restart")
 
 VICTIM: tuple[tuple[str, str], ...] = (
     ("ERROR", "upstream {callee} timed out after 3000ms"),
+    ("ERROR", "could not decode response from {callee}: unexpected end of JSON input"),
     ("WARN", "circuit breaker open for {callee}"),
     ("ERROR", "502 from {callee}: bad gateway"),
     ("WARN", "retrying call to {callee} (attempt 3/3)"),
@@ -81,6 +80,25 @@ LOOKALIKES: tuple[tuple[str, str], ...] = (
 )
 
 
+# A victim blocked on its sick callee (secondary symptoms): it looks overloaded, but it names whom it waits on.
+SECONDARY: tuple[tuple[str, str], ...] = (
+    ("ERROR", "thread pool exhausted: 200/200 workers blocked waiting on {callee}"),
+    ("WARN", "request queue depth {vqueue} (limit 1000): calls to {callee} not returning"),
+)
+
+# A crashed process serves no traffic: its filler lines are start-up attempts, never request counts.
+CRASH_FILLER: tuple[tuple[str, str], ...] = (
+    ("INFO", "starting worker pid {pid}"),
+    ("INFO", "loading configuration from /etc/app/config.yaml"),
+    ("DEBUG", "waiting for port 8080 to open"),
+)
+
+BREAKER = ("WARN", "breaker to {breaker} held open by an operator: serving degraded responses")
+
+# What a benign decoy imitates: a bystander's harmless anomaly writes two real lines of that mode's signature.
+DECOY_MODES = {"cpu_spike": "overloaded", "steady_heap": "memory_leak", "canary": "bad_deploy", "flapping": "crashed"}
+
+
 def generate_logs(
     rng: np.random.Generator,
     step: int,
@@ -96,36 +114,53 @@ def generate_logs(
     lookalikes: bool,
     signature_share: float,
     min_signature_lines: int,
+    crashed: bool = False,
+    decoy: str | None = None,
+    decoy_fields: dict[str, object] | None = None,
+    secondary: bool = False,
+    breakers: tuple[str, ...] = (),
 ) -> tuple[LogLine, ...]:
-    """The recent lines of one service. `root_mode` is set only while its fault is active."""
+    """The recent lines of one service. `root_mode` is set only while its fault is active; `decoy` is a
+    decoy kind (a bystander's benign anomaly); `secondary` marks a victim blocked on `sick_callee`."""
     count = int(rng.integers(line_range[0], line_range[1] + 1))
-    picks: list[tuple[str, str]] = []
+    picks: list[tuple[tuple[str, str], dict[str, object] | None]] = []
     if root_mode is not None:
         signature = SIGNATURES[root_mode]
         n_sig = min(len(signature), max(min_signature_lines, int(count * signature_share)))
-        picks += [signature[i] for i in rng.choice(len(signature), size=n_sig, replace=False)]
+        chosen = [signature[i] for i in rng.choice(len(signature), size=n_sig, replace=False)]
         if oom_killed:
-            picks[0] = OOM_KILLED
+            chosen[0] = OOM_KILLED
         elif relapsed:
-            picks[0] = RELAPSE
+            chosen[0] = RELAPSE
+        picks += [(line, None) for line in chosen]
+    if decoy is not None:
+        signature = SIGNATURES[DECOY_MODES[decoy]]
+        picks += [(signature[i], decoy_fields) for i in rng.choice(len(signature), size=2, replace=False)]
     if sick_callee is not None:
+        if secondary:
+            picks += [(line, None) for line in SECONDARY]
         n_victim = max(2, (count - len(picks)) // 2)
-        picks += [VICTIM[i] for i in rng.choice(len(VICTIM), size=n_victim, replace=False)]
+        picks += [(VICTIM[i], None) for i in rng.choice(len(VICTIM), size=n_victim, replace=False)]
+    picks += [(BREAKER, {"breaker": name}) for name in breakers]
     if root_mode is None and red_herrings and (lookalikes or sick_callee is None):
         pool = RED_HERRINGS + LOOKALIKES if lookalikes else RED_HERRINGS
-        picks += [pool[i] for i in rng.choice(len(pool), size=red_herrings, replace=False)]
+        picks += [(pool[i], None) for i in rng.choice(len(pool), size=red_herrings, replace=False)]
+    filler = CRASH_FILLER if crashed else ROUTINE
     while len(picks) < count:
-        picks.append(ROUTINE[int(rng.integers(len(ROUTINE)))])
+        picks.append((filler[int(rng.integers(len(filler)))], None))
     order = rng.permutation(len(picks))
     values = dict(fields)
     values["callee"] = sick_callee
     values["rid"] = f"{int(rng.integers(16**6)):06x}"
     values["count"] = f"{int(rng.integers(900, 4000)):,}"
-    if lookalikes:  # drawn only at that difficulty, so the other levels' logs stay as they were
-        values["pid"] = str(int(rng.integers(1000, 9999)))
-        values["heap"] = str(int(rng.integers(38, 64)))
-        values["queue_small"] = str(int(rng.integers(20, 180)))
-        values["other_version"] = f"v{int(rng.integers(1, 6))}.{int(rng.integers(20))}.{int(rng.integers(1, 9))}"
-        values["other_minutes"] = str(int(rng.integers(25, 90)))
-    fmt: Callable[[str], str] = lambda text: text.format(**values)  # noqa: E731
-    return tuple(LogLine(step, service, picks[i][0], fmt(picks[i][1])) for i in order)
+    values["pid"] = str(int(rng.integers(1000, 9999)))
+    values["heap"] = str(int(rng.integers(38, 64)))
+    values["queue_small"] = str(int(rng.integers(20, 180)))
+    values["vqueue"] = f"{int(rng.integers(1000, 2400)):,}"
+    values["other_version"] = f"v{int(rng.integers(1, 6))}.{int(rng.integers(20))}.{int(rng.integers(1, 9))}"
+    values["other_minutes"] = str(int(rng.integers(25, 90)))
+
+    def fmt(text: str, extra: dict[str, object] | None) -> str:
+        return text.format(**({**values, **extra} if extra else values))
+
+    return tuple(LogLine(step, service, picks[i][0][0], fmt(picks[i][0][1], picks[i][1])) for i in order)

@@ -6,30 +6,77 @@ it reads the env's hidden state and turns it into what a player is shown, never 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .logs import generate_logs
+from .logs import DECOY_MODES, generate_logs
 from .types import LogLine, Observation, RewardEvent, ServiceView
 
-ACTIVE, DORMANT, FIXED = "active", "dormant", "fixed"
+PENDING, ACTIVE, DORMANT, FIXED = "pending", "active", "dormant", "fixed"
+Metrics = tuple[str, float, float, float, float, float]  # (status, latency_ms, error_rate, cpu, memory, rps)
+
+
+@dataclass(slots=True)
+class Fault:
+    """One hidden fault and the player's dealings with it (its diagnosis, its fix)."""
+
+    root: int
+    mode: str
+    phase: str = PENDING
+    masked: bool = False  # the mode's metric fingerprint is ambiguous
+    silent: bool = False  # the root looks healthier than its victims
+    bad_health: float = 0.5
+    leak_start: float = 0.6
+    masked_cpu: float = 80.0
+    silent_errors: float = 0.01
+    delay: int = 0  # a second fault: steps after the first is fixed before it starts
+    started_at: int = 0
+    fixed_at: int = 0
+    overload_steps: int = 0
+    oom: bool = False
+    relapsed: bool = False
+    relapse_at: int = -1
+    diagnosis: dict[str, str] | None = None
+    diagnosis_correct: bool = False
+    fix_paid: bool = False
+    fix_step: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, names: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "service": names[self.root],
+            "mode": self.mode,
+            "phase": self.phase,
+            "masked": self.masked,
+            "silent": self.silent,
+            "started_at": self.started_at,
+            "diagnosis": dict(self.diagnosis) if self.diagnosis else None,
+            "diagnosis_correct": self.diagnosis_correct,
+            "fix_step": self.fix_step,
+        }
 
 
 class ObservationBuilder:
     """Mixin for IncidentEnv: builds observations and log lines from the hidden state."""
 
-    def _true_metrics(self, i: int) -> tuple[str, float, float, float, float, float]:
-        """(status, latency_ms, error_rate, cpu, memory, rps) before noise."""
+    def _own_metrics(self, i: int, fault: Fault) -> Metrics:
+        """A service's metrics from its own state, before anything passes through from its callees."""
         base = self._base[i]
         h = self._eff[i]
         sick = 1.0 - h
         memory = self._memory[i] * 100
         if self._blip[i]:
             return "down", base.latency_ms * 3, 0.5, base.cpu * 0.4, base.memory * 0.5, base.rps * 0.4
-        if i == self.root and self._phase == ACTIVE:
-            mode = self.mode
-            if mode == "crashed" or self._oom:
+        if i == fault.root and fault.phase == ACTIVE:
+            mode = fault.mode
+            if fault.silent and not (mode == "crashed" or fault.oom):
+                # The root looks healthier than its victims: a leak inside a heap the container metric does not
+                # see, an overload shed at the edge (fast 429s its exporter counts as served), a bad build that
+                # answers fast with malformed payloads. Its callers feel it; its own panel hardly moves.
+                return "ok", base.latency_ms, 0.002, base.cpu, base.memory, base.rps
+            if mode == "crashed" or fault.oom:
                 return "down", 1.0, 1.0, 0.5, 2.0, base.rps * 0.02
             if mode == "memory_leak":
                 gc = max(0.0, self._memory[i] - 0.7)
@@ -43,27 +90,79 @@ class ObservationBuilder:
                     base.rps * (1 - 0.3 * sick),
                 )
             if mode == "overloaded":
-                latency = min(5000.0, base.latency_ms * (5 + 1.5 * self._overload_steps) * (1 + 2 * sick))
-                return "degraded", latency, min(1.0, 0.002 + 0.8 * sick), 98.0, memory, base.rps * 1.7
+                latency = min(5000.0, base.latency_ms * (5 + 1.5 * fault.overload_steps) * (1 + 2 * sick))
+                cpu, rps = (fault.masked_cpu, base.rps * 1.02) if fault.masked else (98.0, base.rps * 1.7)
+                return "degraded", latency, min(1.0, 0.002 + 0.8 * sick), cpu, memory, rps
+            a, _, e, c, r = self._style[i]
             return (
                 "ok",
-                base.latency_ms * (1.3 + 2 * sick),
-                min(1.0, 0.002 + 0.9 * sick),
-                base.cpu * 1.1,
+                base.latency_ms * (1.0 + a * sick),
+                min(1.0, 0.002 + e * sick),
+                95.0 if fault.masked else base.cpu * (1.0 + max(0.0, c) * sick),  # masked: a cpu regression
                 memory,
-                base.rps * (1 - 0.2 * sick),
+                base.rps * (1 - r * sick),
             )
+        if self._shield[i] and self._own[i] >= 0.99:  # sickness from its callees is served from cache
+            h = 1.0 - 0.25 * (1.0 - h)
+            sick = 1.0 - h
         check = h if self._deep[i] else self._own[i] * (1.0 - self._stress)
         status = "down" if check < 0.35 else "degraded" if check < 0.75 else "ok"
-        latency = min(3000.0, base.latency_ms * (1 + 12 * sick * sick + 3 * sick))
+        a, b, e, c, r = self._style[i]
+        latency = min(3000.0, base.latency_ms * (1 + a * sick + b * sick * sick))
         return (
             status,
             latency,
-            min(1.0, 0.002 + 0.9 * sick),
-            base.cpu * (1 + 0.6 * sick),
+            min(1.0, 0.002 + e * sick),
+            max(1.0, base.cpu * (1 + c * sick)),
             memory,
-            base.rps * (1 - 0.4 * sick),
+            base.rps * (1 - r * sick),
         )
+
+    def _all_true_metrics(self) -> list[Metrics]:
+        """Every service's metrics before noise, callees first so errors and latency pass up the chain."""
+        fault = self._faults[self._k]
+        out: list[Metrics] = [("ok", 0.0, 0.0, 0.0, 0.0, 0.0)] * len(self.names)
+        through = self.difficulty.pass_through
+        level = self._decoy_level
+        for i in self._order:
+            status, latency, errors, cpu, memory, rps = self._own_metrics(i, fault)
+            own_failure = self._blip[i] or (i == fault.root and fault.phase == ACTIVE)
+            if through and not own_failure and not self._shield[i]:
+                for c in self._callees[i]:
+                    if self._breaker[c]:
+                        continue
+                    _, c_latency, c_errors, *_ = out[c]
+                    errors = max(errors, min(1.0, c_errors * self._pass[i]))
+                    latency += max(0.0, c_latency - self._base[c].latency_ms)
+                latency = min(5000.0, latency)
+            if i == self._secondary and not own_failure and 1.0 - self._eff[fault.root] > 0.1:
+                callee_is_root = fault.root in self._callees[i]
+                if callee_is_root:  # workers blocked on the sick callee: it looks overloaded
+                    cpu = max(cpu, 91.0 + 7.0 * (1.0 - self._eff[fault.root]))
+            if i == self._decoy and not self._blip[i]:
+                kind = self._decoy_kind
+                if kind == "cpu_spike":
+                    cpu, latency = max(cpu, 92.0 + 6.0 * level), latency * 1.3
+                elif kind == "steady_heap":
+                    memory = max(memory, 84.0 + 8.0 * level)
+                elif kind == "canary":
+                    errors = max(errors, 0.015 + 0.025 * level)
+                # a flapping replica: its metrics scrape keeps hitting the restarting pod and goes stale
+            if any(self._breaker[j] for j in self._callers[i]) and self._callers[i]:
+                rps *= 0.1  # its callers stopped calling it
+            out[i] = (status, latency, errors, cpu, memory, rps)
+        return out
+
+    def _true_metrics(self, i: int) -> Metrics:
+        """(status, latency_ms, error_rate, cpu, memory, rps) of one service before noise."""
+        return self._all_true_metrics()[i]
+
+    def _stale(self, i: int) -> bool:
+        """The metrics scrape is stale: a silent crashed root, or a bystander's flapping replica."""
+        if i == self._decoy and self._decoy_kind == "flapping" and not self._blip[i]:
+            return True
+        fault = self._faults[self._k]
+        return i == fault.root and fault.phase == ACTIVE and fault.silent and fault.mode == "crashed"
 
     def _observe(
         self,
@@ -79,8 +178,7 @@ class ObservationBuilder:
         noise = self.difficulty.noise
         statuses = []
         truth: list[float] = []
-        for i in range(len(self.names)):
-            status, *values = self._true_metrics(i)
+        for status, *values in self._all_true_metrics():
             statuses.append(status)
             truth.extend(values)
         draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=len(truth))
@@ -89,21 +187,38 @@ class ObservationBuilder:
         services = {}
         alerts = []
         max_errors, max_latency, max_cpu, max_memory = self._alert_limits
-        text_errors, text_latency, text_cpu, text_memory = self._alert_texts
         for i, name in enumerate(self.names):
-            latency, errors, cpu, memory, rps = shown[5 * i : 5 * i + 5]
+            values = shown[5 * i : 5 * i + 5]
             status = statuses[i]
-            services[name] = ServiceView(name, status, latency, errors, cpu, memory, rps)
+            stale = self._stale(i)
+            if stale:  # the scrape stopped: the last values it got, frozen, and the last health check
+                if i not in self._stale_shown:
+                    base = self._base[i]
+                    last = [base.latency_ms, 0.002, base.cpu, base.memory, base.rps]
+                    scale = self._scale[5 * i : 5 * i + 5]
+                    self._stale_shown[i] = (
+                        np.rint(np.asarray(last) * draws[5 * i : 5 * i + 5] * scale) / scale
+                    ).tolist()
+                values, status = self._stale_shown[i], "ok"
+            latency, errors, cpu, memory, rps = values
+            services[name] = ServiceView(name, status, latency, errors, cpu, memory, rps, stale)
+            if stale:
+                alerts.append(f"{name} metrics stale: scrape failing")
             if status != "ok":
                 alerts.append(f"{name} health check {status}")
-            if errors > max_errors:
-                alerts.append(f"{name} error rate {errors:.0%} > {text_errors}")
-            if latency > max_latency:
-                alerts.append(f"{name} p95 {latency:.0f}ms > {text_latency}")
-            if cpu > max_cpu:
-                alerts.append(f"{name} cpu {cpu:.0f}% > {text_cpu}")
-            if memory > max_memory:
-                alerts.append(f"{name} memory {memory:.0f}% > {text_memory}")
+            # Alerts compare the values as shown (rounded the way the panels round them).
+            if round(errors * 100) > max_errors * 100:
+                alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
+            if round(latency) > max_latency:
+                alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
+            if round(cpu) > max_cpu:
+                alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
+            if round(memory) > max_memory:
+                alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
+        if action is not None:  # user impact, from the entry point's shown metrics: information, not reward
+            entry = services[self.names[self._entry]]
+            self._failed += entry.rps * entry.error_rate * self.config.impact.step_seconds
+        impact = self.config.impact
         return Observation(
             step=self.step_count,
             remaining=self.config.rules.max_steps - self.step_count,
@@ -120,41 +235,64 @@ class ObservationBuilder:
             score=self._score,
             done=self._done,
             outcome=self._outcome,
-            diagnosis=dict(self._diagnosis) if self._diagnosis else None,
+            diagnosis=dict(self._page_diagnosis) if self._page_diagnosis else None,
             difficulty=self.difficulty.name,
             scenario=self.scenario.name if self.scenario else None,
             story=self.scenario.story if self.scenario else None,
-            seed=self.seed,
+            can_diagnose=self._window and not self._done,
+            page=self._page,
+            breakers=tuple(n for n, b in zip(self.names, self._breaker, strict=True) if b),
+            impact={
+                "failed_requests": round(self._failed),
+                "cost": round(self._failed * impact.checkout_share * impact.price_per_failed_checkout, 2),
+            },
             metadata={"episode_id": self.episode_id},
         )
 
     def _read_logs(self, i: int) -> tuple[LogLine, ...]:
         rules = self.config.rules
-        active_root = i == self.root and self._phase == ACTIVE
+        fault = self._faults[self._k]
+        active_root = i == fault.root and fault.phase == ACTIVE
         sick_callee = None
         worst = 0.1  # a callee below 0.9 health shows up in its callers' logs
         for c in self._callees[i]:
-            if 1.0 - self._eff[c] > worst:
+            if not self._breaker[c] and 1.0 - self._eff[c] > worst:
                 worst, sick_callee = 1.0 - self._eff[c], self.names[c]
         base = self._base[i]
+        overload_steps = fault.overload_steps if active_root else 0
         fields = {
             "mem": f"{self._memory[i] * 100:.0f}",
             "gc": f"{20 + 200 * max(0.0, self._memory[i] - 0.7):.0f}",
             "pause": f"{400 + int(4000 * max(0.0, self._memory[i] - 0.7))}",
-            "queue": f"{1000 + 450 * self._overload_steps:,}",
-            "p99": f"{min(9000, int(base.latency_ms * (6 + 2 * self._overload_steps)))}",
+            "queue": f"{1000 + 450 * overload_steps:,}",
+            "p99": f"{min(9000, int(base.latency_ms * (6 + 2 * overload_steps)))}",
             "replicas": str(self._replicas[i]),
             "version": self._version[i],
             "old": self._prev_version[i],
             "minutes": str(self._deploy_minutes + self.step_count // 2),
         }
+        decoy = self._decoy_kind if i == self._decoy else None
+        decoy_fields = None
+        if decoy is not None:  # the anomaly's own numbers: steady, unlike a real fault's
+            level = self._decoy_level
+            heap = 84.0 + 8.0 * level
+            decoy_fields = {
+                "mem": f"{heap:.0f}",
+                "gc": f"{8 + 10 * level:.0f}",
+                "pause": f"{180 + int(300 * level)}",
+                "queue": f"{1010 + int(300 * level):,}",
+                "p99": f"{int(base.latency_ms * 5)}",
+                "version": _canary(self._version[i]),
+                "old": self._version[i],
+                "minutes": str(20 + int(40 * level) + self.step_count // 2),
+            }
         return generate_logs(
             self._logs_rng,
             self.step_count,
             self.names[i],
-            root_mode=self.mode if active_root else None,
-            oom_killed=active_root and self._oom,
-            relapsed=active_root and self._relapsed,
+            root_mode=fault.mode if active_root else None,
+            oom_killed=active_root and fault.oom,
+            relapsed=active_root and fault.relapsed,
             sick_callee=sick_callee,
             fields=fields,
             red_herrings=self.difficulty.red_herrings,
@@ -162,11 +300,19 @@ class ObservationBuilder:
             signature_share=self.difficulty.signature_share,
             min_signature_lines=self.difficulty.min_signature_lines,
             line_range=rules.log_lines,
+            crashed=active_root and (fault.mode == "crashed" or fault.oom),
+            decoy=decoy if decoy in DECOY_MODES else None,
+            decoy_fields=decoy_fields,
+            secondary=i == self._secondary and sick_callee == self.names[fault.root],
+            breakers=tuple(self.names[c] for c in self._callees[i] if self._breaker[c]),
         )
 
     def _page_text(self) -> str:
         story = f' "{self.scenario.story}"' if self.scenario else ""
         return f"paged at 03:00: users report errors.{story}"
+
+    def _second_page_text(self) -> str:
+        return "paged again: a second incident, new errors since the fix (diagnose it before you fix it)"
 
     def _outcome_text(self) -> str:
         return {
@@ -174,3 +320,8 @@ class ObservationBuilder:
             "collapsed": "total failure: the system collapsed",
             "timed_out": "out of steps: the incident is still open",
         }[self._outcome or ""]
+
+
+def _canary(version: str) -> str:
+    major, minor, patch = version.lstrip("v").split(".")
+    return f"v{major}.{minor}.{int(patch) + 1}"

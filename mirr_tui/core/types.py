@@ -21,9 +21,10 @@ class ServiceView:
     cpu: float
     memory: float
     rps: float
+    stale: bool = False  # the metrics scrape failed: these are the last values it got
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "status": self.status,
             "latency_ms": self.latency_ms,
             "error_rate": self.error_rate,
@@ -31,6 +32,9 @@ class ServiceView:
             "memory": self.memory,
             "rps": self.rps,
         }
+        if self.stale:
+            data["stale"] = True
+        return data
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> ServiceView:
@@ -42,6 +46,7 @@ class ServiceView:
             cpu=float(data["cpu"]),
             memory=float(data["memory"]),
             rps=float(data["rps"]),
+            stale=bool(data.get("stale", False)),
         )
 
 
@@ -65,13 +70,23 @@ class LogLine:
 
 @dataclass(frozen=True, slots=True)
 class RewardEvent:
-    """One row of the reward table paid at one step (`row` is a key of `rewards` in the manifest)."""
+    """One row of the reward table (`row` is a key of `rewards` in the manifest). `step` is the step the
+    row belongs to; rows that judge hidden truth are paid at the episode's end with their own step."""
 
     row: str
     value: float
+    step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "value": self.value}
+        data: dict[str, Any] = {"row": self.row, "value": self.value}
+        if self.step is not None:
+            data["step"] = self.step
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RewardEvent:
+        step = data.get("step")
+        return cls(str(data["row"]), float(data["value"]), None if step is None else int(step))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +112,10 @@ class Observation:
     difficulty: str
     scenario: str | None
     story: str | None
-    seed: int
+    can_diagnose: bool = True  # diagnose is a legal move now (before the first fix of this page)
+    page: int = 1  # 1, or 2 once a second fault has paged the player
+    breakers: tuple[str, ...] = ()  # services behind breakers the player opened
+    impact: dict[str, float] = field(default_factory=dict)  # failed_requests, cost (information, not reward)
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,7 +139,10 @@ class Observation:
             "difficulty": self.difficulty,
             "scenario": self.scenario,
             "story": self.story,
-            "seed": self.seed,
+            "can_diagnose": self.can_diagnose,
+            "page": self.page,
+            "breakers": list(self.breakers),
+            "impact": dict(self.impact),
             "metadata": dict(self.metadata),
         }
 
@@ -141,7 +162,7 @@ class Observation:
             valid=bool(data.get("valid", True)),
             error=data.get("error"),
             reward=float(data.get("reward", 0.0)),
-            rewards=tuple(RewardEvent(str(e["row"]), float(e["value"])) for e in data.get("rewards", ())),
+            rewards=tuple(RewardEvent.from_dict(e) for e in data.get("rewards", ())),
             score=float(data.get("score", 0.0)),
             done=bool(data.get("done", False)),
             outcome=data.get("outcome"),
@@ -149,7 +170,10 @@ class Observation:
             difficulty=str(data.get("difficulty", "normal")),
             scenario=data.get("scenario"),
             story=data.get("story"),
-            seed=int(data.get("seed", 0)),
+            can_diagnose=bool(data.get("can_diagnose", True)),
+            page=int(data.get("page", 1)),
+            breakers=tuple(str(b) for b in data.get("breakers", ())),
+            impact={str(k): float(v) for k, v in (data.get("impact") or {}).items()},
             metadata=dict(data.get("metadata") or {}),
         )
 
@@ -199,6 +223,9 @@ class EnvState:
     collapse_streak: int
     done: bool
     outcome: str | None
+    faults: tuple[dict[str, Any], ...] = ()  # every fault of the episode, in order, with its verdicts
+    pending: tuple[RewardEvent, ...] = ()  # rows decided but not yet paid (paid at the end)
+    mechanics: dict[str, Any] = field(default_factory=dict)  # which v2 mechanics this incident drew
 
     @property
     def mean_health(self) -> float:
@@ -224,4 +251,7 @@ class EnvState:
             "collapse_streak": self.collapse_streak,
             "done": self.done,
             "outcome": self.outcome,
+            "faults": [dict(f) for f in self.faults],
+            "pending": [event.to_dict() for event in self.pending],
+            "mechanics": dict(self.mechanics),
         }
