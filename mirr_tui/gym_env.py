@@ -6,10 +6,17 @@ Observation (a Dict, all from what a player sees, never the hidden truth):
   status    MultiDiscrete (services): 0 ok, 1 degraded, 2 down (health checks, which can lie)
   logs      Text: the lines `check_logs` returned this step ("" on other steps)
   logs_from Discrete (services + 1): which service the logs came from (services = none)
-  diagnosed Discrete 2: whether a diagnosis has been committed (a second one is invalid)
+  stale     MultiBinary (services): the metrics scrape failed, the panel shows its last values
+  breakers  MultiBinary (services): services behind circuit breakers the player opened
+  diagnosed Discrete 2: whether this page's diagnosis has been committed
+  can_diagnose Discrete 2: diagnose is legal now (before the first fix of this page)
+  page      Discrete 3: 1, or 2 once a second fault has paged the player (0 is never used)
   remaining Discrete (max_steps + 1): steps left in the budget
-Action: Discrete, one index per well-formed move (`env.unwrapped.actions[i]` is the core Action;
-`env.unwrapped.action_index(action)` goes back). Reward is the core's per-step reward.
+Action: Discrete, one index per well-formed move of every core action type, circuit_break included
+(`env.unwrapped.actions[i]` is the core Action; `env.unwrapped.action_index(action)` goes back).
+Reward is the core's per-step reward: rows that judge hidden truth are paid on the last step.
+The info dict carries what the player sees and nothing that rebuilds the incident: no seed, no
+episode id (the core's id is random anyway).
 `terminated` when the incident is recovered or the system collapsed; `truncated` when the step budget
 runs out (a timeout). Needs the `gym` extra (`pip install -e ".[gym]"`).
 """
@@ -89,7 +96,11 @@ class MirrGymEnv(gymnasium.Env):
                 "status": spaces.MultiDiscrete([len(STATUSES)] * len(names)),
                 "logs": spaces.Text(max_length=LOG_CHARS, min_length=0, charset="".join(sorted(LOG_CHARSET))),
                 "logs_from": spaces.Discrete(len(names) + 1),
+                "stale": spaces.MultiBinary(len(names)),
+                "breakers": spaces.MultiBinary(len(names)),
                 "diagnosed": spaces.Discrete(2),
+                "can_diagnose": spaces.Discrete(2),
+                "page": spaces.Discrete(3),
                 "remaining": spaces.Discrete(max_steps + 1),
             }
         )
@@ -145,18 +156,28 @@ class MirrGymEnv(gymnasium.Env):
         logs = "" if obs.logs is None else "\n".join(f"{line.level} {line.text}" for line in obs.logs)
         logs = "".join(ch if ch in LOG_CHARSET else "?" for ch in logs)[:LOG_CHARS]
         logs_from = self.services.index(obs.logs_service) if obs.logs_service in self.services else len(self.services)
+        stale = np.array([obs.services[name].stale for name in self.services], dtype=np.int8)
+        breakers = np.array([name in obs.breakers for name in self.services], dtype=np.int8)
         return {
             "metrics": metrics,
             "status": status,
             "logs": logs,
             "logs_from": logs_from,
+            "stale": stale,
+            "breakers": breakers,
             "diagnosed": int(obs.diagnosis is not None),
+            "can_diagnose": int(obs.can_diagnose),
+            "page": min(max(int(obs.page), 0), 2),
             "remaining": max(0, obs.remaining),
         }
 
     @staticmethod
     def _info(obs: Observation) -> dict[str, Any]:
         # Only what the player sees (no hidden truth): the outcome, the score and the referee's message.
+        # No seed and no episode id: either would let a caller rebuild the incident it is meant to solve.
+        rewards: dict[str, float] = {}
+        for event in obs.rewards:  # rows paid at the end may repeat (two wrong fixes): summed per row
+            rewards[event.row] = rewards.get(event.row, 0.0) + event.value
         return {
             "step": obs.step,
             "score": obs.score,
@@ -164,9 +185,11 @@ class MirrGymEnv(gymnasium.Env):
             "valid": obs.valid,
             "error": obs.error,
             "message": obs.message,
-            "rewards": {event.row: event.value for event in obs.rewards},
+            "rewards": rewards,
             "alerts": list(obs.alerts),
-            "seed": obs.seed,
+            "page": obs.page,
+            "can_diagnose": obs.can_diagnose,
+            "impact": dict(obs.impact),
         }
 
 

@@ -13,7 +13,7 @@ import gymnasium
 from gymnasium.utils.env_checker import check_env
 
 import agents
-from mirr_tui.core import Action, parse_config
+from mirr_tui.core import ACTION_TYPES, Action, parse_config
 from mirr_tui.gym_env import ENV_ID, MirrGymEnv, all_actions
 
 
@@ -36,8 +36,11 @@ def test_spaces_describe_what_the_player_sees(env):
     services = inner.services
     assert env.action_space == gymnasium.spaces.Discrete(len(inner.actions))
     # every index is a well-formed move and every well-formed move has one index
-    assert len(set(inner.actions)) == len(inner.actions) == 4 * len(services) + 4 * len(services) + 1
+    # check_logs, restart, rollback, scale_up, circuit_break per service; diagnose per service x mode; wait
+    assert len(set(inner.actions)) == len(inner.actions) == 5 * len(services) + 4 * len(services) + 1
     assert inner.actions == all_actions(services)
+    assert {move.type for move in inner.actions} == set(ACTION_TYPES)
+    assert inner.action_index("circuit_break payment") == inner.actions.index(Action("circuit_break", "payment"))
     assert inner.action_index("diagnose payment bad_deploy") == inner.actions.index(
         Action("diagnose", "payment", "bad_deploy")
     )
@@ -52,6 +55,40 @@ def test_spaces_describe_what_the_player_sees(env):
     obs, *_ = env.step(inner.action_index("logs payment"))
     assert env.observation_space.contains(obs)
     assert obs["logs"] and obs["logs_from"] == services.index("payment")
+
+
+def _scalars(value):
+    """Every number and string inside an observation or info (arrays flattened)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _scalars(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _scalars(item)
+    elif isinstance(value, np.ndarray):
+        yield from value.ravel().tolist()
+    else:
+        yield value
+
+
+def test_info_and_observation_carry_no_seed(env):
+    seed = 987_654_321
+    obs, info = env.reset(seed=seed)
+    inner = env.unwrapped
+    steps = [(obs, info)]
+    for move in ("logs gateway", "circuit_break payment", "wait"):
+        obs, _, _, _, info = env.step(inner.action_index(move))
+        steps.append((obs, info))
+    for obs, info in steps:
+        assert not {"seed", "episode_id", "metadata"} & set(info)
+        assert not {"seed", "episode_id"} & set(obs)
+        for value in (*_scalars(obs), *_scalars(info)):
+            assert value != seed and str(seed) not in str(value)
+    assert steps[2][0]["breakers"][inner.services.index("payment")] == 1  # the breaker move is played
+    # the info is a function of what the player saw: the same seed twice gives the same info
+    _, first = env.reset(seed=seed)
+    _, again = env.reset(seed=seed)
+    assert first == again
 
 
 def test_same_seed_same_episode_and_matches_the_core(env, config):
