@@ -5,6 +5,9 @@ Each line: {"messages": [system, user, assistant, user, assistant, ...], "seed",
 system = the rules in brief (the LLM agent's prompt), user = `render_observation(obs)` before each
 move, assistant = `{"reasoning": ..., "action": {...}}` as JSON text. `verify_rollout` re-plays a
 line through the environment, so a dataset can be checked against the rules that produced it.
+
+`seed` is the one the episode runner started the incident with: observations carry no seed (rules v2),
+so a record keeps it from the runner, never from what the player saw.
 """
 
 from __future__ import annotations

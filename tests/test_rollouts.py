@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import agents
 from mirr_tui.cli import app
 from mirr_tui.core import IncidentEnv, render_observation
 from mirr_tui.rollouts import (
@@ -22,17 +23,21 @@ from mirr_tui.rollouts import (
     write_jsonl,
 )
 
+SEEDS = range(1_000_000, 1_000_006)
+
 
 @pytest.fixture(scope="module")
-def heuristic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("rollouts") / "heuristic.jsonl"
-    written, interrupted = export_rollouts("heuristic", range(1_000_000, 1_000_006), path)
+def reasoner_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The reasoner (the careful reader) solves these training-range seeds; the plain heuristic no longer
+    # solves every incident under rules v2 (metrics and look-alike lines do not name the root).
+    path = tmp_path_factory.mktemp("rollouts") / "reasoner.jsonl"
+    written, interrupted = export_rollouts("reasoner", SEEDS, path)
     assert (written, interrupted) == (6, False)
     return path
 
 
-def test_every_line_is_a_chat_record(heuristic_file: Path) -> None:
-    lines = heuristic_file.read_text(encoding="utf-8").splitlines()
+def test_every_line_is_a_chat_record(reasoner_file: Path) -> None:
+    lines = reasoner_file.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 6
     for line in lines:
         record = json.loads(line)
@@ -47,14 +52,35 @@ def test_every_line_is_a_chat_record(heuristic_file: Path) -> None:
         assert len(record["rewards"]) == record["steps"]
         assert sum(record["rewards"]) == pytest.approx(record["score"])
         assert record["outcome"] == "recovered" and record["diagnosis_correct"] is True
-        assert record["seed"] >= 1_000_000 and record["agent"]["name"] == "heuristic"
+        assert record["seed"] >= 1_000_000 and record["agent"]["name"] == "reasoner"
         assert set(record["truth"]) == {"root_service", "fault_mode"}
+    assert [json.loads(line)["seed"] for line in lines] == list(SEEDS)
 
 
-def test_records_round_trip_and_replay(heuristic_file: Path, tmp_path: Path) -> None:
-    records = load_rollouts(heuristic_file)
+def test_the_seed_comes_from_the_runner_not_the_observation(reasoner_file: Path) -> None:
+    """Observations carry no seed (rules v2); the record keeps the seed the episode was started with,
+    and no user turn shows it."""
+    obs = IncidentEnv().reset(seed=1_000_003)
+    assert not hasattr(obs, "seed") and "seed" not in obs.to_dict()
+    for record in load_rollouts(reasoner_file):
+        users = [m["content"] for m in record["messages"] if m["role"] == "user"]
+        assert all(str(record["seed"]) not in text for text in users)
+    record = rollout_episode(IncidentEnv(), agents.create("reasoner"), 4_321_987, "rules")
+    assert record["seed"] == 4_321_987 and verify_rollout(record)[0]
+
+
+def test_rows_that_judge_the_truth_are_paid_on_the_last_step(reasoner_file: Path) -> None:
+    """Mid-episode rewards hold only `invalid` rows; diagnosis, fix and recovery rows arrive at the end."""
+    for record in load_rollouts(reasoner_file):
+        *middle, last = record["rewards"]
+        assert all(reward in (0.0, -1.0) for reward in middle)
+        assert last == pytest.approx(record["score"] - sum(middle)) and last > 20  # diagnosis + fix + recovery
+
+
+def test_records_round_trip_and_replay(reasoner_file: Path, tmp_path: Path) -> None:
+    records = load_rollouts(reasoner_file)
     copy = write_jsonl(records, tmp_path / "copy.jsonl")
-    assert copy.read_bytes() == heuristic_file.read_bytes()
+    assert copy.read_bytes() == reasoner_file.read_bytes()
     for record in records:
         ok, message = verify_rollout(record)
         assert ok, message
@@ -63,12 +89,12 @@ def test_records_round_trip_and_replay(heuristic_file: Path, tmp_path: Path) -> 
     assert [len(assistant_actions(r)) for r in records] == [r["steps"] for r in records]
 
 
-def test_tampered_record_fails_verification(heuristic_file: Path) -> None:
-    record = load_rollouts(heuristic_file)[0]
+def test_tampered_record_fails_verification(reasoner_file: Path) -> None:
+    record = load_rollouts(reasoner_file)[0]
     record["rewards"][0] += 1
     ok, message = verify_rollout(record)
     assert not ok and "reward at step 1" in message
-    record = load_rollouts(heuristic_file)[0]
+    record = load_rollouts(reasoner_file)[0]
     record["messages"][1]["content"] = record["messages"][1]["content"].replace("step 0", "step 9")
     assert verify_rollout(record) == (False, "observation before step 1 differs")
     record["messages"][2]["content"] = "not json"
@@ -129,9 +155,9 @@ def test_export_command(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "unknown agent" in unknown.output
 
 
-def test_every_line_has_the_same_columns(heuristic_file: Path) -> None:
+def test_every_line_has_the_same_columns(reasoner_file: Path) -> None:
     """`datasets.load_dataset("json", ...)` infers one schema; every line must carry the same keys."""
-    records = load_rollouts(heuristic_file)
+    records = load_rollouts(reasoner_file)
     assert len({tuple(r) for r in records}) == 1
     assert all(r["error"] is None for r in records)
 
