@@ -16,7 +16,9 @@ from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
 from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import MessageScreen, ReplayPickerScreen, ScoresScreen
 from mirr_tui.tui.modals import DiagnoseModal, PickReplayModal, SummaryModal
-from mirr_tui.tui.screens import PlayScreen, ReplayScreen, WatchScreen
+from mirr_tui.tui.play import PlayScreen
+from mirr_tui.tui.replay_screen import ReplayScreen
+from mirr_tui.tui.watch import WatchScreen
 from mirr_tui.tui.widgets import LogView, MessageLine, ServicePanel
 
 SIZE = (120, 40)

@@ -10,6 +10,8 @@ import agents
 from mirr_tui.core import FAULT_MODES, IncidentEnv, load_config
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder
+from mirr_tui.tui.command import ActionSuggester, complete_command
+from mirr_tui.tui.incident import reasoning_lines
 from mirr_tui.tui.model import (
     IncidentView,
     ReplayCursor,
@@ -19,7 +21,6 @@ from mirr_tui.tui.model import (
     summarise,
     topology_tiers,
 )
-from mirr_tui.tui.screens import ActionSuggester, complete_command, reasoning_lines
 
 
 def test_topology_tiers_follow_the_call_graph():

@@ -14,7 +14,10 @@ from textual.screen import Screen
 from ..core import EnvConfig, load_config
 from ..replay import ReplayError, load_replay
 from .browse import MessageScreen, ReplayPickerScreen, ScoresScreen
-from .screens import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, IncidentScreen, PlayScreen, ReplayScreen, WatchScreen
+from .incident import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, IncidentScreen
+from .play import PlayScreen
+from .replay_screen import ReplayScreen
+from .watch import WatchScreen
 
 MODES = ("play", "watch", "replay", "scores")
 

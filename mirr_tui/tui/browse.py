@@ -15,9 +15,10 @@ from textual.widgets import DataTable, Footer, Static
 from ..core import EnvConfig
 from ..replay import ReplayError, load_replay
 from ..scores import PLAYER_COLUMNS, Scoreboard, build_scoreboard, player_cells
+from .incident import MirrScreen
 from .modals import PickReplayModal
 from .model import OUTCOME_TEXT
-from .screens import MirrScreen, ReplayScreen
+from .replay_screen import ReplayScreen
 from .widgets import _esc
 
 

@@ -1,0 +1,251 @@
+"""Play: a person plays the incident with keys or typed commands."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input
+from textual.worker import get_current_worker
+
+from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
+from ..replay import ReplayRecorder
+from .command import ActionSuggester, complete_command
+from .incident import IncidentScreen
+from .modals import SERVICE_KEYS, DiagnoseModal, SummaryModal
+from .model import EpisodeSummary, IncidentView, compare_agents, summarise
+from .widgets import ActionBar
+
+SERVICE_BINDINGS: list[BindingType] = [
+    *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
+    Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
+    Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
+]
+GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "wait")
+
+
+class PlayScreen(IncidentScreen):
+    """A person plays the incident with keys or typed commands."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *SERVICE_BINDINGS,
+        Binding("l", "act('check_logs')", "logs"),
+        Binding("d", "diagnose", "diagnose"),
+        Binding("r", "act('restart')", "restart"),
+        Binding("b", "act('rollback')", "rollback"),
+        Binding("s", "act('scale_up')", "scale up"),
+        Binding("w", "act('wait')", "wait"),
+        Binding("colon,slash", "command", "command", key_display=":"),
+        Binding("escape", "close_command", "close", show=False),
+        Binding("n", "new_incident", "new"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        config: EnvConfig,
+        *,
+        seed: int | None,
+        scenario: str | None,
+        difficulty: str | None,
+        replay_dir: Path,
+        player_name: str,
+    ) -> None:
+        super().__init__(config)
+        self.seed = seed
+        self.scenario = scenario
+        self.difficulty = difficulty
+        self.replay_dir = replay_dir
+        self.player_name = player_name
+        self.env = IncidentEnv(config, difficulty=difficulty)
+        self.recorder: ReplayRecorder | None = None
+        self.saved: Path | None = None
+        self.summary_shown = False
+        self.command_error: str | None = None
+
+    def compose_bar(self) -> ComposeResult:
+        yield Input(
+            placeholder="restart payment · logs auth · diagnose payment bad_deploy · wait   (→ completes, esc closes)",
+            suggester=ActionSuggester(self.names, FAULT_MODES),
+            id="command",
+            compact=True,
+            disabled=True,
+        )
+        yield ActionBar(id="actionbar")
+
+    def on_mount(self) -> None:
+        self.start_incident(self.seed)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.scenario:
+            options["scenario"] = self.scenario
+        if self.difficulty:
+            options["difficulty"] = self.difficulty
+        return options
+
+    def start_incident(self, seed: int | None) -> None:
+        self.seed = seed if seed is not None else random.randrange(1, 100_000)
+        obs = self.env.reset(seed=self.seed, options=self.options or None)
+        self.recorder = ReplayRecorder(player_kind="human", player_name=self.player_name)
+        self.recorder.start(self.env, obs)
+        self.saved = None
+        self.summary_shown = False
+        self.command_error = None
+        self.view = IncidentView(self.names)
+        self.view.apply(obs)
+        self.draw()
+
+    @property
+    def steps_played(self) -> int:
+        return len(self.recorder.frames) - 1 if self.recorder else 0
+
+    # -------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        done = self.view.done
+        if action in ("act", "command", "diagnose") and done:
+            return None
+        if action == "diagnose" and self.view.obs is not None and self.view.obs.diagnosis is not None:
+            return None
+        if action == "close_command":
+            return self.query_one("#command", Input).has_class("-open")
+        return True
+
+    def bar_actions(self) -> list[tuple[str, str, bool]]:
+        done = self.view.done
+        diagnosed = self.view.obs is not None and self.view.obs.diagnosis is not None
+        return [
+            ("l", "logs", not done),
+            ("d", "diagnose", not done and not diagnosed),
+            ("r", "restart", not done),
+            ("b", "rollback", not done),
+            ("s", "scale up", not done),
+            ("w", "wait", not done),
+        ]
+
+    def message_content(self) -> tuple[str, bool]:
+        if self.command_error:
+            return f"not an action (no step spent): {self.command_error}", True
+        return super().message_content()
+
+    def action_select(self, index: int) -> None:
+        if 0 <= index < len(self.names):
+            self.selected = index
+            self.draw()
+
+    def action_cycle(self, delta: int) -> None:
+        self.action_select((self.selected + delta) % len(self.names))
+
+    def action_act(self, kind: str) -> None:
+        if kind == "wait":
+            self.take(Action("wait"))
+        else:
+            self.take(Action(kind, self.names[self.selected]))  # type: ignore[arg-type]
+
+    def action_diagnose(self) -> None:
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                service, mode = result
+                self.selected = self.names.index(service)
+                self.take(Action("diagnose", service, mode))
+
+        self.app.push_screen(DiagnoseModal(self.names, self.selected, self.config.fault_modes), chosen)
+
+    def action_command(self) -> None:
+        command = self.query_one("#command", Input)
+        command.disabled = False
+        command.add_class("-open")
+        command.focus()
+        self.refresh_bindings()
+
+    def action_close_command(self) -> None:
+        command = self.query_one("#command", Input)
+        command.remove_class("-open")
+        command.value = ""
+        command.disabled = True
+        self.set_focus(None)
+        self.command_error = None
+        self.draw()
+
+    @on(Input.Submitted, "#command")
+    def _command_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.action_close_command()
+            return
+        try:
+            Action.parse(text)
+        except InvalidAction as exc:  # a typo costs nothing; the env judges well-formed actions
+            completed = complete_command(text, self.names, FAULT_MODES)
+            try:
+                Action.parse(completed)
+            except InvalidAction:
+                self.command_error = str(exc)
+                self.draw()
+                return
+            text = completed  # "diag auth bad" plays what the completion showed
+        self.action_close_command()
+        self.take(text)
+
+    def take(self, action_input: Action | str) -> None:
+        """Play one step through the env (which explains and scores invalid actions)."""
+        if self.view.done or self.recorder is None:
+            return
+        self.command_error = None
+        obs = self.env.step(action_input)
+        self.recorder.record(action_input, obs, self.env.state)
+        self.view.apply(obs)
+        self.draw()
+        if not obs.valid:
+            self.notify(obs.error or "invalid action", title="invalid action (-1)", severity="error")
+        if obs.done:
+            self.finish()
+
+    def finish(self) -> None:
+        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.show_summary()
+
+    def show_summary(self) -> None:
+        if self.summary_shown:
+            return
+        self.summary_shown = True
+        self._compare_then_summarise(self.recorder, self.view, self.env.state.to_dict())
+
+    @work(thread=True, group="summary")
+    def _compare_then_summarise(self, episode: object, view: IncidentView, truth: dict[str, Any]) -> None:
+        """Play the other agents on this seed off the UI thread (the last step draws at once)."""
+        try:
+            comparisons = compare_agents(self.config, int(truth["seed"]), self.options or None)
+        except Exception:  # comparisons are a nicety; the summary still opens
+            comparisons = {}
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._open_summary, episode, summarise(view, truth, comparisons))
+
+    def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
+        if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
+            return
+
+        def closed(choice: str | None) -> None:
+            if choice == "new":
+                self.action_new_incident()
+            elif choice == "quit":
+                self.app.exit()
+
+        self.app.push_screen(SummaryModal(summary, self.player_name), closed)
+
+    def action_new_incident(self) -> None:
+        self.save_unsaved()
+        self.start_incident(None)
+
+    def save_unsaved(self) -> None:
+        if self.saved is None and self.steps_played > 0:
+            self.saved = self.save_replay(self.recorder, self.replay_dir)
+
+    def action_quit(self) -> None:
+        self.app.exit()

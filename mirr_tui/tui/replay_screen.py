@@ -1,0 +1,148 @@
+"""Replay: step through a saved episode, optionally with the hidden truth shown."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.timer import Timer
+
+from ..core import EnvConfig
+from ..replay import Replay
+from .incident import IncidentScreen, reasoning_lines
+from .model import IncidentView, ReplayCursor, describe_action, scrubber
+from .widgets import ActionBar, SideLine, _esc
+
+
+def _mean_health(truth: dict[str, Any]) -> float:
+    services = truth.get("services") or {}
+    return sum(float(s.get("health", 0.0)) for s in services.values()) / max(1, len(services))
+
+
+class ReplayScreen(IncidentScreen):
+    """Step through a saved replay; the view for frame k is rebuilt from frames 0..k."""
+
+    selectable = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "move(-1)", "back"),
+        Binding("right", "move(1)", "forward"),
+        Binding("home", "jump('start')", "first"),
+        Binding("end", "jump('end')", "last"),
+        Binding("space", "play", "play/pause"),
+        Binding("t", "truth", "truth"),
+        Binding("escape", "back", "back"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, config: EnvConfig, replay: Replay, speed: float = 2.0) -> None:
+        super().__init__(config)
+        self.replay = replay
+        self.cursor = ReplayCursor(len(replay.frames))
+        self.observations = [frame.obs for frame in replay.frames]
+        self.speed = speed
+        self.timer: Timer | None = None
+        self._playing = False
+
+    def on_mount(self) -> None:
+        self.timer = self.set_interval(1.0 / self.speed, self._tick, pause=True)
+        self.show_frame()
+
+    def show_frame(self) -> None:
+        k = self.cursor.index
+        reasons = [frame.reasoning for frame in self.replay.frames[: k + 1]]
+        self.view = IncidentView.rebuild(self.names, self.observations[: k + 1], reasons)
+        self.draw()
+
+    @property
+    def frame(self) -> Any:
+        return self.replay.frames[self.cursor.index]
+
+    def header_label(self) -> str:
+        return f"replay · {self.replay.player_name}"
+
+    def header_extra(self) -> str:
+        if not self.show_truth:
+            return ""
+        return "[b reverse $accent] truth [/]"
+
+    def truth(self) -> dict[str, Any] | None:
+        return self.frame.truth if self.show_truth else None
+
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        lines: list[SideLine] = []
+        if self.show_truth:
+            truth = self.frame.truth
+            cause = f"{truth.get('root_service')}/{truth.get('fault_mode')}"
+            lines.append(f"[b $accent]truth: {_esc(cause)} ({_esc(str(truth.get('fault_phase')))})[/]")
+            lines.append(
+                f"[$accent]mean health {_mean_health(truth):.2f} · confirm streak {truth.get('confirm_streak', 0)}[/]"
+            )
+        if self.replay.error:
+            lines.append(f"[b $error]recorded error: {_esc(self.replay.error)}[/]")
+        frame_input = self.frame.input
+        if frame_input is not None:
+            shown = describe_action(frame_input) if isinstance(frame_input, dict) else str(frame_input)
+            lines.append(f"input at step {self.frame.step}: [b]{_esc(shown)}[/]")
+        lines.extend(reasoning_lines(self.view.reasoning))
+        if len(lines) == 0:
+            lines.append("[$text-muted](no reasoning recorded)[/]")
+        return f"{self.replay.player_name}", lines
+
+    def draw_bar(self) -> None:
+        width = max(10, min(40, self.size.width - 70))
+        bar = scrubber(self.cursor.index, self.cursor.last, width)
+        state = "▶ playing" if self._playing else "⏸"
+        truth = "truth shown" if self.show_truth else "t: truth"
+        self.query_one(ActionBar).show_text(
+            Content.from_markup(f"[b $accent]{_esc(bar)}  [/]{state}  ←/→ step · home/end · space play · {truth}")
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "move" and parameters:
+            delta = int(parameters[0])  # type: ignore[call-overload]
+            if (delta < 0 and self.cursor.at_start) or (delta > 0 and self.cursor.at_end):
+                return None
+        if action == "jump" and parameters:
+            start, end = parameters[0] == "start", parameters[0] == "end"
+            if (start and self.cursor.at_start) or (end and self.cursor.at_end):
+                return None
+        return True
+
+    def action_move(self, delta: int) -> None:
+        if self.cursor.step(delta):
+            self.show_frame()
+
+    def action_jump(self, where: str) -> None:
+        moved = self.cursor.home() if where == "start" else self.cursor.end()
+        if moved:
+            self.show_frame()
+
+    def action_truth(self) -> None:
+        self.show_truth = not self.show_truth
+        self.draw()
+
+    def action_play(self) -> None:
+        if self.timer is None:
+            return
+        if self._playing:
+            self._playing = False
+            self.timer.pause()
+        else:
+            if self.cursor.at_end:
+                self.cursor.home()
+                self.show_frame()
+            self._playing = True
+            self.timer.resume()
+        self.draw()
+
+    def _tick(self) -> None:
+        self.cursor.step(1)
+        if self.cursor.at_end and self.timer is not None:
+            self._playing = False
+            self.timer.pause()
+        self.show_frame()
+
+    def action_quit(self) -> None:
+        self.app.exit()

@@ -1,0 +1,266 @@
+"""Watch: an agent plays in a worker thread and the screen follows it."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from ..core import EnvConfig, IncidentEnv, Observation
+from ..replay import ReplayRecorder
+from .incident import IncidentScreen, reasoning_lines
+from .modals import SummaryModal
+from .model import compare_agents, summarise
+from .widgets import SideLine, _esc
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
+
+
+class WatchScreen(IncidentScreen):
+    """An agent plays in a worker thread; the screen shows each step as its message arrives."""
+
+    label = "watch"
+    selectable = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "pause", "pause/play"),
+        Binding("full_stop", "step_once", "one step", key_display="."),
+        Binding("plus,equals_sign", "speed(1)", "faster", key_display="+"),
+        Binding("minus", "speed(-1)", "slower", key_display="-"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    class AgentStepped(Message):
+        def __init__(self, obs: Observation, action: Any, reasoning: str | None) -> None:
+            super().__init__()
+            self.obs = obs
+            self.action = action
+            self.reasoning = reasoning
+
+    class AgentFailed(Message):
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class AgentFinished(Message):
+        def __init__(self, truth: dict[str, Any], comparisons: dict[str, tuple[float, str]]) -> None:
+            super().__init__()
+            self.truth = truth
+            self.comparisons = comparisons
+
+    def __init__(
+        self,
+        config: EnvConfig,
+        *,
+        agent_name: str,
+        agent_options: dict[str, Any] | None,
+        seed: int | None,
+        scenario: str | None,
+        difficulty: str | None,
+        speed: float,
+        replay_dir: Path,
+    ) -> None:
+        super().__init__(config)
+        self.agent_name = agent_name
+        self.agent_options = dict(agent_options or {})
+        self.seed = seed if seed is not None else random.randrange(1, 100_000)
+        self.options = {k: v for k, v in (("scenario", scenario), ("difficulty", difficulty)) if v}
+        self.speed = speed
+        self.replay_dir = replay_dir
+        self.env = IncidentEnv(config, difficulty=difficulty)
+        self.recorder = ReplayRecorder(player_kind="agent", player_name=agent_name)
+        self.agent: Any = None
+        self.paused = False
+        self.error: str | None = None
+        self.finished = False
+        self.saved: Path | None = None
+        self._wake = threading.Event()
+        self._step_requested = False
+
+    def on_mount(self) -> None:
+        obs = self.env.reset(seed=self.seed, options=self.options or None)
+        self.view.apply(obs)
+        try:
+            self.agent = self._create_agent()
+        except Exception as exc:  # a missing key or bad option is shown in the app, not raised
+            # The recorder is never started: no episode was played, so nothing is saved (an empty run would
+            # count as a loss on the scoreboard; `mirr eval` likewise refuses before the first episode).
+            self._fail(f"cannot start agent {self.agent_name!r}: {type(exc).__name__}: {exc}")
+            self.draw()
+            return
+        self.recorder = ReplayRecorder(
+            player_kind="agent", player_name=self.agent_name, player_details=self.agent.describe()
+        )
+        self.recorder.start(self.env, obs)
+        self.draw()
+        self.run_agent()
+
+    def _create_agent(self) -> Any:
+        import agents
+
+        agent = agents.create(self.agent_name, config=self.env.config, **self.agent_options)
+        if getattr(agent, "needs_env", False):
+            agent.attach(self.env)
+        return agent
+
+    def header_label(self) -> str:
+        return f"watch {self.agent_name}"
+
+    def header_extra(self) -> str:
+        if self.finished:
+            return "[$text-muted]finished[/]"
+        state = "[b $warning]⏸ paused[/]" if self.paused else "[$success]▶[/]"
+        return f"{state} {self.speed:g}/s"
+
+    def header_extra_short(self) -> str:
+        if self.finished:
+            return "[$text-muted]done[/]"
+        return f"{'[b $warning]⏸[/]' if self.paused else '[$success]▶[/]'} {self.speed:g}/s"
+
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        lines: list[SideLine] = []
+        if self.error:
+            lines.append(f"[b $error]agent error: {_esc(self.error)}[/]")
+        lines.extend(reasoning_lines(self.view.reasoning))
+        if not lines:
+            lines.append("[$text-muted](the agent has not explained a move yet)[/]")
+        return f"{self.agent_name}'s reasoning", lines
+
+    def message_content(self) -> tuple[str, bool]:
+        if self.error:
+            return f"the agent stopped: {self.error}", True
+        text, error = super().message_content()
+        if self.view.reasoning and self.view.reasoning[-1][0] == self.view.step:
+            text = f"{text} · {self.agent_name}: {self.view.reasoning[-1][1]}"  # visible even without the side pane
+        return text, error
+
+    def bar_actions(self) -> list[tuple[str, str, bool]]:
+        running = not self.finished
+        return [
+            ("space", "resume" if self.paused else "pause", running),
+            (".", "one step", running and self.paused),
+            ("+/-", f"speed {self.speed:g}/s", running),
+        ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("pause", "speed") and self.finished:
+            return None
+        if action == "step_once" and (self.finished or not self.paused):
+            return None
+        return True
+
+    # -------------------------------------------------------------- the agent's thread
+    def _wait_for_turn(self, deadline: float) -> bool:
+        """Sleep until the next step is due (or a single step is asked for); False if cancelled."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            if self._step_requested:
+                self._step_requested = False
+                return True
+            if not self.paused:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._wake.wait(min(remaining, 0.25))
+            else:
+                self._wake.wait(0.25)
+            self._wake.clear()
+        return False
+
+    @work(thread=True, exclusive=True, group="agent")
+    def run_agent(self) -> None:
+        agent = self.agent
+        obs = self.env.observation
+        try:
+            agent.reset(obs)
+        except Exception as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return
+        while not obs.done:
+            if not self._wait_for_turn(time.monotonic() + 1.0 / self.speed):
+                return
+            try:
+                action = agent.act(obs)
+            except Exception as exc:
+                self._fail(f"{type(exc).__name__}: {exc}")
+                return
+            if get_current_worker().is_cancelled:  # the app quit while the agent was thinking
+                return
+            obs = self.env.step(action)
+            details = dict(getattr(agent, "last_details", None) or {})
+            reasoning = getattr(agent, "last_reasoning", None)
+            self.recorder.record(action, obs, self.env.state, reasoning=reasoning, details=details)
+            self.post_message(self.AgentStepped(obs, action, reasoning))
+        truth = self.env.state.to_dict()
+        try:
+            comparisons = compare_agents(self.config, self.seed, self.options or None)
+        except Exception:  # comparisons are a nicety; never lose the episode over them
+            comparisons = {}
+        self.post_message(self.AgentFinished(truth, comparisons))
+
+    def _fail(self, error: str) -> None:
+        self.recorder.note_error(error)
+        self.post_message(self.AgentFailed(error))
+
+    @on(AgentStepped)
+    def _stepped(self, message: AgentStepped) -> None:
+        self.view.apply(message.obs, message.reasoning)
+        self.draw()
+
+    @on(AgentFailed)
+    def _failed(self, message: AgentFailed) -> None:
+        self.error = message.error
+        self.finished = True
+        self.notify(message.error, title="agent error", severity="error", timeout=10)
+        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.draw()
+
+    @on(AgentFinished)
+    def _finished(self, message: AgentFinished) -> None:
+        self.finished = True
+        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.draw()
+        summary = summarise(self.view, message.truth, message.comparisons)
+
+        def closed(choice: str | None) -> None:
+            if choice == "quit":
+                self.app.exit()
+
+        self.app.push_screen(SummaryModal(summary, self.agent_name, allow_new=False), closed)
+
+    # -------------------------------------------------------------- keys
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self._wake.set()
+        self.draw()
+
+    def action_step_once(self) -> None:
+        self._step_requested = True
+        self._wake.set()
+
+    def action_speed(self, direction: int) -> None:
+        faster = [s for s in SPEEDS if s > self.speed]
+        slower = [s for s in SPEEDS if s < self.speed]
+        if direction > 0 and faster:
+            self.speed = faster[0]
+        elif direction < 0 and slower:
+            self.speed = slower[-1]
+        self._wake.set()
+        self.draw()
+
+    def save_unsaved(self) -> None:
+        for worker in self.workers:
+            worker.cancel()
+        self._wake.set()
+        if self.saved is None and len(self.recorder.frames) > 1:
+            self.saved = self.save_replay(self.recorder, self.replay_dir)
+
+    def action_quit(self) -> None:
+        self.app.exit()
