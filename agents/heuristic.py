@@ -71,13 +71,15 @@ class HeuristicAgent(BaseAgent):
 
     def reset(self, observation: Observation) -> None:
         super().reset(observation)
+        self.page = observation.page
         self.read: dict[str, tuple[str | None, str | None]] = {}
         self.found: tuple[str, str] | None = None
         self.fixed_at: int | None = None  # step at which our fix ran
         self.restarted_again = False
-        self.belief_wrong = False
 
     def act(self, obs: Observation) -> Action:
+        if obs.page != self.page:  # paged again: a new incident, investigated afresh
+            self.reset(obs)
         if obs.logs is not None and obs.logs_service is not None:
             lines = [line.text for line in obs.logs]
             mode, callee = read_signature(lines)
@@ -86,17 +88,12 @@ class HeuristicAgent(BaseAgent):
             self.read[obs.logs_service] = (mode, callee)
             if mode is not None:
                 self.found = (obs.logs_service, mode)
-        if any(e.row == "wrong_fix" for e in obs.rewards) and self.fixed_at == obs.step:
-            self.belief_wrong = True  # our fix was not the fix: the diagnosis was wrong, look again
-            self.found, self.fixed_at = None, None
-            self.read = {name: v for name, v in self.read.items() if v[0] is None}
-
-        if self.found is not None and obs.diagnosis is None:
+        if self.found is not None and obs.can_diagnose and obs.diagnosis is None:
             service, mode = self.found
             self.last_reasoning = f"{service} logs show the {mode} signature: committing to {service}/{mode}"
             return Action("diagnose", service, mode)
         target = self.found
-        if target is None and obs.diagnosis is not None and not self.belief_wrong:
+        if target is None and obs.diagnosis is not None:
             target = (obs.diagnosis["service"], obs.diagnosis["mode"])
         if target is not None:
             return self._treat(obs, *target)

@@ -25,7 +25,7 @@ class OracleAgent(BaseAgent):
             raise RuntimeError("the oracle needs the environment: agents.create('oracle', env=env)")
         truth = self.env.state
         root, mode = truth.root_service, truth.fault_mode
-        if observation.diagnosis is None:
+        if observation.can_diagnose:
             self.last_reasoning = f"the truth says {root}/{mode}"
             return Action("diagnose", root, mode)
         if truth.fault_phase == "active":

@@ -143,10 +143,10 @@ class ReasonerAgent(BaseAgent):
                 self.last_reasoning = f"reading {node}'s logs: {why}"
                 return Action("check_logs", node)
             reading = self.read[node]
-            if reading.blamed is None and reading.mode is None and obs.step - reading.step >= 1:
-                if self._looks_sick(obs, node) or node != service:
-                    self.last_reasoning = f"{node} is blamed but its logs showed no signature yet: reading again"
-                    return Action("check_logs", node)
+            inconclusive = reading.blamed is None and reading.mode is None and obs.step - reading.step >= 1
+            if inconclusive and (self._looks_sick(obs, node) or node != service):
+                self.last_reasoning = f"{node} is blamed but its logs showed no signature yet: reading again"
+                return Action("check_logs", node)
         # Nothing points anywhere yet (the fault may not have spread): read the worst-looking unread service.
         unread = [name for name in obs.services if name not in self.read]
         if unread:
@@ -178,7 +178,7 @@ class ReasonerAgent(BaseAgent):
         return f"{service}: {by}, it blames nobody, and its own logs show the {mode} signature"
 
     def _after_fix(self, obs: Observation) -> Action:
-        action, service = self.fix  # type: ignore[misc]
+        _action, service = self.fix  # type: ignore[misc]
         mode = self.verdict[1] if self.verdict else None
         relapse = self.config.rules.relapse_after
         if mode == "memory_leak" and not self.second_restart and self.fixed_at is not None:

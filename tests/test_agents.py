@@ -7,12 +7,12 @@ from agents.heuristic import read_signature
 from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import evaluate, run_episode, summarise
 
-OFFLINE = ["random", "naive", "heuristic", "oracle"]
+OFFLINE = ["random", "naive", "metrics", "heuristic", "reasoner", "oracle"]
 
 
 def test_registry_lists_and_builds_agents():
     names = agents.available()
-    assert names[:4] == OFFLINE
+    assert names[: len(OFFLINE)] == OFFLINE
     for name in OFFLINE:
         agent = agents.create(name)
         assert agent.name == name and isinstance(agent, agents.Agent)
@@ -37,13 +37,17 @@ def test_agents_always_return_valid_actions(name, config):
 
 
 def test_baselines_are_ordered_on_a_fixed_sample():
+    """Rules v2 at normal: reasoning wins, trusting signature words half-wins, metrics alone mostly lose."""
     seeds = range(500, 700)
     rates = {name: evaluate(name, seeds)[0] for name in OFFLINE}
     assert rates["oracle"].success_rate >= 0.99
-    assert rates["heuristic"].success_rate >= 0.95 and rates["heuristic"].diagnosis_accuracy >= 0.97
-    assert rates["naive"].success_rate <= 0.5
-    assert rates["random"].success_rate <= 0.15 and rates["random"].mean_reward < 0
-    assert rates["oracle"].mean_reward >= rates["heuristic"].mean_reward > rates["naive"].mean_reward
+    assert rates["reasoner"].success_rate >= 0.9 and rates["reasoner"].diagnosis_accuracy >= 0.9
+    assert rates["metrics"].success_rate <= 0.5
+    assert rates["naive"].success_rate <= 0.1
+    assert rates["random"].success_rate <= 0.05 and rates["random"].mean_reward < 0
+    order = ["oracle", "reasoner", "heuristic", "metrics", "naive"]
+    means = [rates[name].mean_reward for name in order]
+    assert means == sorted(means, reverse=True), dict(zip(order, means, strict=True))
 
 
 @pytest.mark.parametrize("mode", ["bad_deploy", "overloaded"])
@@ -53,9 +57,10 @@ def test_naive_restart_mental_model_fails_where_restart_is_wrong(mode):
     assert wins <= 2
 
 
-def test_heuristic_follows_upstream_pointers():
-    env = IncidentEnv()
-    agent = agents.create("heuristic")
+@pytest.mark.parametrize("name", ["heuristic", "reasoner"])
+def test_log_readers_follow_upstream_pointers(name):
+    env = IncidentEnv(difficulty="easy")
+    agent = agents.create(name)
     obs = env.reset(seed=5, options={"service": "database", "mode": "bad_deploy"})
     agent.reset(obs)
     checked = []
@@ -69,11 +74,33 @@ def test_heuristic_follows_upstream_pointers():
     assert agent.last_reasoning
 
 
-def test_heuristic_handles_the_memory_leak_relapse():
+@pytest.mark.parametrize("name", ["heuristic", "reasoner"])
+def test_log_readers_handle_the_memory_leak_relapse(name):
     result = run_episode(
-        IncidentEnv(), agents.create("heuristic"), 3, options={"service": "payment", "mode": "memory_leak"}
+        IncidentEnv(difficulty="easy"), agents.create(name), 3, options={"service": "payment", "mode": "memory_leak"}
     )
     assert result.outcome == "recovered" and result.diagnosis_correct
+
+
+def test_the_heuristic_trusts_the_signature_words_of_a_blocked_victim():
+    """Where the heuristic fails and why: when the root looks healthy, the victim blocked on it looks worst and
+    writes thread-pool lines, and the heuristic takes them for the victim's own overload; the reasoner sees
+    the callee they name."""
+    import dataclasses
+
+    config = IncidentEnv().config
+    level = dataclasses.replace(config.difficulties["easy"], secondary=1.0, silent=1.0)  # payment looks fine
+    env = IncidentEnv(dataclasses.replace(config, difficulties={**config.difficulties, "easy": level}), "easy")
+    fooled = {"heuristic": 0, "reasoner": 0}
+    for seed in range(30):
+        for name in fooled:
+            agent = agents.create(name)
+            obs = env.reset(seed=seed, options={"service": "payment", "mode": "crashed"})
+            agent.reset(obs)
+            while obs.can_diagnose and not obs.done:
+                obs = env.step(agent.act(obs))
+            fooled[name] += obs.diagnosis == {"service": "orders", "mode": "overloaded"}
+    assert fooled["heuristic"] >= 10 and fooled["reasoner"] == 0, fooled
 
 
 def test_oracle_needs_the_env():
@@ -126,7 +153,7 @@ def test_agents_play_by_the_manifest_they_are_given(tmp_path):
     path = tmp_path / "slow-relapse.yaml"
     path.write_text(text.replace("  relapse_after: 4 ", "  relapse_after: 6 "))
     env = IncidentEnv(load_config(path))
-    summary, _ = evaluate("heuristic", range(12), env=env, scenario="slow-bleed")
+    summary, _ = evaluate("reasoner", range(12), env=env, scenario="slow-bleed")
     assert summary.success_rate == 1.0
     assert agents.create("heuristic", config=env.config).config.rules.relapse_after == 6
     assert agents.create("random", config=env.config).name == "random"  # agents without rules ignore it
@@ -145,6 +172,6 @@ def test_a_single_signature_word_counts_only_on_a_failing_service():
     assert corroborated_signature(mixed, failing) is None  # two different modes: no single story
 
 
-def test_heuristic_at_hard_cross_checks_logs_with_metrics():
-    summary, _ = evaluate("heuristic", range(300, 500), "hard")
-    assert summary.success_rate >= 0.97 and summary.diagnosis_accuracy >= 0.97
+def test_the_reasoner_at_hard_still_reasons_its_way_through():
+    summary, _ = evaluate("reasoner", range(300, 500), "hard")
+    assert summary.success_rate >= 0.8 and summary.diagnosis_accuracy >= 0.8

@@ -1,4 +1,7 @@
-"""The rules of SPEC sections 1-5, one table row at a time."""
+"""The rules of SPEC sections 1-5 under rules v2 (section 0), one table row at a time.
+
+Tests of a mode's own mechanics play at `easy`, where the v2 mechanics that blur the metrics are off;
+tests/test_mechanics.py covers those mechanics one by one."""
 
 from __future__ import annotations
 
@@ -14,15 +17,18 @@ FIX = {"crashed": "restart", "memory_leak": "restart", "overloaded": "scale_up",
 SERVICES = ("gateway", "auth", "orders", "payment", "database")
 
 
-def start(env, service, mode, seed=11, difficulty=None):
-    options = {"service": service, "mode": mode}
-    if difficulty:
-        options["difficulty"] = difficulty
-    return env.reset(seed=seed, options=options)
+def start(env, service, mode, seed=11, difficulty="easy"):
+    return env.reset(seed=seed, options={"service": service, "mode": mode, "difficulty": difficulty})
 
 
 def rows(obs):
     return [e.row for e in obs.rewards]
+
+
+def settled(obs):
+    """The final observation's rows as (row, step), deferred ones included."""
+    assert obs.done
+    return [(e.row, e.step) for e in obs.rewards]
 
 
 def treat(env, service, mode):
@@ -47,74 +53,121 @@ def test_diagnose_fix_confirm_recovers_every_incident(env, service, mode):
     assert all(s.health >= env.config.rules.healthy_health for s in state.services.values())
 
 
-def test_reasoning_scores_38_plus_efficiency(env):
+def test_reasoning_scores_38_plus_efficiency_paid_at_the_end(env):
     start(env, "payment", "bad_deploy")
     first = env.step("diagnose payment bad_deploy")
     second = env.step("rollback payment")
-    assert (first.reward, rows(first)) == (8, ["correct_diagnosis"])
-    assert (second.reward, rows(second)) == (10, ["correct_fix"])
+    assert (first.reward, rows(first), first.score) == (0, [], 0)  # decided now, paid at the end
+    assert (second.reward, rows(second), second.score) == (0, [], 0)
     obs = play_until_done(env)
     assert obs.outcome == "recovered"
-    assert rows(obs) == ["recovery_diagnosed", "efficiency"]
     unused = env.config.rules.max_steps - obs.step
-    assert obs.score == 38 + 0.5 * unused
+    assert settled(obs) == [
+        ("correct_diagnosis", 1),
+        ("correct_fix", 2),
+        ("recovery_diagnosed", obs.step),
+        ("efficiency", obs.step),
+    ]
+    assert obs.reward == obs.score == 38 + 0.5 * unused
 
 
-def test_brute_force_scores_minus_two_before_the_end(env):
+def test_brute_force_scores_minus_two_and_learns_nothing_before_the_end(env):
     start(env, "payment", "bad_deploy")
     for service in ("gateway", "auth", "orders", "database"):
         obs = env.step(f"restart {service}")
-        assert rows(obs) == ["wrong_fix"]
+        assert rows(obs) == [] and obs.score == 0
     obs = env.step("rollback payment")
-    assert rows(obs) == ["lucky_fix"]
-    assert obs.score == -2
+    assert rows(obs) == [] and obs.score == 0
     obs = play_until_done(env)
-    if obs.outcome == "recovered":  # no diagnosis: the recovery itself pays nothing but efficiency
-        assert rows(obs) == ["recovery_undiagnosed", "efficiency"]
+    fixes = [(row, step) for row, step in settled(obs) if row.endswith("_fix")]
+    assert fixes == [("wrong_fix", 1), ("wrong_fix", 2), ("wrong_fix", 3), ("wrong_fix", 4), ("lucky_fix", 5)]
+    assert sum(e.value for e in obs.rewards if e.row.endswith("_fix")) == -2
+
+
+def test_a_right_and_a_wrong_diagnosis_look_the_same_until_the_end(config):
+    right, wrong = IncidentEnv(config), IncidentEnv(config)
+    for env in (right, wrong):
+        env.reset(seed=21, options={"service": "payment", "mode": "bad_deploy"})
+    a, b = right.step("diagnose payment bad_deploy"), wrong.step("diagnose orders overloaded")
+    assert (a.reward, a.rewards, a.score, a.valid) == (b.reward, b.rewards, b.score, b.valid)
+    assert a.services == b.services and a.alerts == b.alerts
+    a, b = right.step("rollback payment"), wrong.step("rollback payment")
+    assert (a.reward, a.rewards, a.score, a.message) == (b.reward, b.rewards, b.score, b.message)
+    end_right, end_wrong = play_until_done(right), play_until_done(wrong)
+    assert ("correct_diagnosis", 1) in settled(end_right) and ("wrong_diagnosis", 1) in settled(end_wrong)
+    assert end_right.score - end_wrong.score == pytest.approx(8 + 4 + 4 + 20)  # +8/-4, +10/+6, +20/0
 
 
 def test_wrong_diagnosis_and_repeat_diagnosis(env):
     start(env, "payment", "bad_deploy")
-    assert rows(env.step("diagnose orders overloaded")) == ["wrong_diagnosis"]
+    assert env.step("diagnose orders overloaded").valid
     again = env.step("diagnose payment bad_deploy")
     assert not again.valid and rows(again) == ["invalid"] and again.reward == -1
     assert "already diagnosed orders/overloaded" in again.error
     assert env.state.diagnosis == {"service": "orders", "mode": "overloaded"}
+    assert ("wrong_diagnosis", 1) in settled(play_until_done(env))
+
+
+def test_diagnose_after_a_fix_is_invalid_and_says_why(env):
+    obs = start(env, "payment", "bad_deploy")
+    assert obs.can_diagnose
+    obs = env.step("restart auth")  # any fix, on any service, closes the window
+    assert not obs.can_diagnose
+    late = env.step("diagnose payment bad_deploy")
+    assert not late.valid and rows(late) == ["invalid"] and late.reward == -1
+    assert "only before the first fix" in late.error and "restart auth at step 1" in late.error
+    assert env.state.diagnosis is None
+    end = play_until_done(env, "rollback payment")
+    assert not any(row.endswith("_diagnosis") for row, _ in settled(end))
+
+
+def test_logs_and_breakers_keep_the_diagnosis_open(env):
+    start(env, "payment", "bad_deploy")
+    for move in ("logs payment", "circuit_break payment", "wait"):
+        assert env.step(move).can_diagnose, move
+    assert not env.step("diagnose payment bad_deploy").can_diagnose
 
 
 def test_right_service_wrong_mode_is_a_wrong_diagnosis(env):
     start(env, "payment", "bad_deploy")
-    assert env.step("diagnose payment crashed").reward == -4
+    env.step("diagnose payment crashed")
+    assert ("wrong_diagnosis", 1) in settled(play_until_done(env, "rollback payment"))
 
 
 @pytest.mark.parametrize("mode", FAULT_MODES)
 def test_wrong_fix_types_on_the_root_cost_two(env, mode):
     start(env, "orders", mode)
+    tried = []
     for kind in ("restart", "rollback", "scale_up"):
         if kind != FIX[mode]:
             obs = env.step(f"{kind} orders")
-            assert rows(obs) == ["wrong_fix"], (mode, kind)
+            tried.append(obs.step)
+            assert rows(obs) == [], (mode, kind)
     assert env.state.fault_phase == "active"
+    end = play_until_done(env)
+    assert [step for row, step in settled(end) if row == "wrong_fix"] == tried
 
 
 def test_fix_reward_is_paid_once(env):
     start(env, "database", "crashed")
-    assert rows(env.step("restart database")) == ["lucky_fix"]
+    env.step("restart database")
     again = env.step("restart database")
     assert again.reward == 0 and rows(again) == []
+    end = play_until_done(env)
+    assert [row for row, _ in settled(end) if row.endswith("_fix")] == ["lucky_fix"]
 
 
 def test_overloaded_restart_does_nothing(env):
     start(env, "orders", "overloaded")
     env.step("wait")
     before = env.state.services["orders"].own_health
-    obs = env.step("restart orders")
-    assert obs.reward == -2
+    env.step("restart orders")
     after = env.state.services["orders"].own_health
     assert after == pytest.approx(before - env.config.rules.overload_decay)
     assert env.state.fault_phase == "active"
-    fixed = env.step("scale up orders")
-    assert rows(fixed) == ["lucky_fix"] and env.state.fault_phase == "fixed"
+    env.step("scale up orders")
+    assert env.state.fault_phase == "fixed"
+    assert [row for row, _ in settled(play_until_done(env)) if row.endswith("_fix")] == ["wrong_fix", "lucky_fix"]
 
 
 def test_bad_deploy_restart_makes_it_worse(env):
@@ -131,7 +184,7 @@ def test_memory_leak_relapses_four_steps_after_the_first_restart(env):
     start(env, "auth", "memory_leak")
     env.step("diagnose auth memory_leak")
     first = env.step("restart auth")
-    assert rows(first) == ["correct_fix"]
+    assert rows(first) == []
     assert env.state.fault_phase == "dormant"
     restarted_at = first.step
     while env.state.fault_phase == "dormant":
@@ -140,10 +193,12 @@ def test_memory_leak_relapses_four_steps_after_the_first_restart(env):
     climbing = env.state.services["auth"].memory
     env.step("wait")
     assert env.state.services["auth"].memory > climbing  # leaking again
-    second = env.step("restart auth")
-    assert second.reward == 0 and rows(second) == []  # the fix is paid once, and it is not a wrong fix
+    env.step("restart auth")
     assert env.state.fault_phase == "fixed"
-    assert play_until_done(env).outcome == "recovered"
+    end = play_until_done(env)
+    assert end.outcome == "recovered"
+    # the fix is paid once, and the second restart is not a wrong fix
+    assert [row for row, _ in settled(end) if row.endswith("_fix")] == ["correct_fix"]
 
 
 def test_memory_leak_restart_during_the_quiet_steps_only_resets_the_clock(env):
@@ -170,7 +225,7 @@ def test_restart_of_a_healthy_service_is_a_short_blip(env):
 def test_untreated_incidents_collapse_around_step_20(env, mode):
     steps = []
     for seed in range(12):
-        obs = env.reset(seed=seed, options={"service": "payment", "mode": mode})
+        obs = env.reset(seed=seed, options={"service": "payment", "mode": mode})  # at normal
         obs = play_until_done(env)
         assert obs.outcome == "collapsed"
         assert rows(obs) == ["collapse"] and obs.reward == -20
@@ -226,7 +281,7 @@ def test_health_checks_lie(env, mode):
 
 
 def test_symptoms_travel_upstream_one_hop_per_step(env):
-    env.reset(seed=2, options={"service": "payment", "mode": "crashed"})
+    start(env, "payment", "crashed", seed=2)
     health = [env.state.services[name].health for name in ("payment", "orders", "gateway")]
     history = [health]
     for _ in range(3):
@@ -252,13 +307,13 @@ def test_symptoms_travel_upstream_one_hop_per_step(env):
 )
 def test_each_mode_has_a_metric_signature(env, mode, metric, check):
     for seed in range(5):
-        obs = env.reset(seed=seed, options={"service": "payment", "mode": mode})
+        obs = start(env, "payment", mode, seed=seed)
         assert check(obs.services["payment"]), (seed, obs.services["payment"])
 
 
 def test_memory_leak_signature_is_climbing_memory(env, config):
     for seed in range(6):
-        obs = env.reset(seed=seed, options={"service": "orders", "mode": "memory_leak"})
+        obs = start(env, "orders", "memory_leak", seed=seed)
         while not obs.done and env.state.services["orders"].memory < 1.0:
             before = env.state.services["orders"].memory
             assert obs.services["orders"].memory > 60
@@ -268,16 +323,14 @@ def test_memory_leak_signature_is_climbing_memory(env, config):
         assert obs.services["orders"].status == "down"  # out of memory: OOM-killed
 
 
-def test_noise_stays_within_fifteen_percent(env):
-    env.reset(seed=9, options={"service": "database", "mode": "bad_deploy"})
-    base = env.config.service("auth").baseline
+def test_noise_stays_within_fifteen_percent(config):
+    env = IncidentEnv(without_mechanics(config, "normal"))
+    env.reset(seed=9, options={"service": "gateway", "mode": "bad_deploy"})  # normal: noise 0.15
     for _ in range(5):
         obs = env.step("wait")
-    # auth is healthy-ish only if the database is not too sick; check cpu bounds on the root's panel instead
-    cpu = obs.services["database"].cpu
-    expected = env.config.service("database").baseline.cpu * 1.1
-    assert expected * 0.85 - 1e-9 <= cpu <= expected * 1.15 + 1e-9
-    assert base.cpu > 0
+    for name in ("auth", "orders", "payment", "database"):  # bystanders: baseline cpu times the noise
+        cpu, base = obs.services[name].cpu, env.config.service(name).baseline.cpu
+        assert base * 0.85 - 0.05 <= cpu <= base * 1.15 + 0.05, name
 
 
 def test_observation_leaks_no_truth(env):
@@ -291,6 +344,7 @@ def test_observation_leaks_no_truth(env):
 
 def test_alerts_come_from_the_noisy_metrics(env):
     obs = env.reset(seed=3, options={"service": "payment", "mode": "crashed"})
+    assert obs.alerts
     for alert in obs.alerts:
         name = alert.split()[0]
         view = obs.services[name]
@@ -301,7 +355,7 @@ def test_alerts_come_from_the_noisy_metrics(env):
 
 
 def test_logs_show_signatures_pointers_and_routine(env):
-    env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy"})
+    start(env, "payment", "bad_deploy", seed=8)
     root = env.step("logs payment")
     text = " ".join(line.text for line in root.logs)
     assert "NullPointerException" in text or "rolled out" in text
@@ -320,8 +374,8 @@ def _routine(line) -> bool:
 
 
 def test_red_herrings_only_at_hard(env):
-    normal = env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy", "difficulty": "normal"})
-    assert normal.difficulty == "normal"
+    normal = start(env, "payment", "bad_deploy", seed=8, difficulty="easy")
+    assert normal.difficulty == "easy"
     quiet = env.step("logs auth").logs
     env.reset(seed=8, options={"service": "payment", "mode": "bad_deploy", "difficulty": "hard"})
     noisy = env.step("logs auth").logs
@@ -329,7 +383,7 @@ def test_red_herrings_only_at_hard(env):
     assert sum(not _routine(line) for line in noisy) == env.config.difficulty("hard").red_herrings
 
 
-def test_hard_logs_need_cross_checking(env):
+def test_hard_logs_need_cross_checking(env, monkeypatch):
     """At hard, bystanders and victims may carry look-alike lines and the root shows fewer signature lines."""
     from agents.heuristic import SIGNATURE_WORDS
 
@@ -338,6 +392,7 @@ def test_hard_logs_need_cross_checking(env):
 
     lookalike_seen = victim_herring = False
     root_hits = []
+    monkeypatch.setattr(env, "config", without_mechanics(env.config, "hard"))
     for seed in range(40):
         env.reset(seed=seed, options={"service": "payment", "mode": "bad_deploy", "difficulty": "hard"})
         root = env.step("logs payment").logs
@@ -353,8 +408,18 @@ def test_hard_logs_need_cross_checking(env):
     assert hits(env.step("logs payment").logs)["bad_deploy"] >= 2
 
 
+def without_mechanics(config, name):
+    """The config with one difficulty's v2 metric mechanics switched off (its log rules kept)."""
+    import dataclasses
+
+    level = dataclasses.replace(
+        config.difficulties[name], decoys=0.0, masked=0.0, silent=0.0, secondary=0.0, shielded=0.0, compound=0.0
+    )
+    return dataclasses.replace(config, difficulties={**config.difficulties, name: level})
+
+
 def test_oom_kill_shows_in_logs_and_status(env):
-    env.reset(seed=1, options={"service": "auth", "mode": "memory_leak"})
+    start(env, "auth", "memory_leak", seed=1)
     obs = env.observation
     while obs.services["auth"].status != "down" and not obs.done:
         obs = env.step("wait")

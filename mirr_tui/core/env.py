@@ -97,7 +97,7 @@ class IncidentEnv(ObservationBuilder):
         u = incident.uniform(size=8)  # mechanics: decoy, masked, silent, secondary, compound, spares
         first.bad_health = float(incident.uniform(*rules.bad_deploy_health))
         first.leak_start = float(incident.uniform(*rules.leak_start_memory))
-        first.masked_cpu = float(incident.uniform(78, 86))
+        first.masked_cpu = float(incident.uniform(70, 78))  # under the cpu alert even with noise
         first.masked = bool(u[1] < difficulty.masked)
         first.silent = bool(u[2] < difficulty.silent)
         first.silent_errors = float(incident.uniform(0.006, 0.03))
@@ -147,7 +147,7 @@ class IncidentEnv(ObservationBuilder):
             second.delay = second_delay
             second.bad_health = float(rules.bad_deploy_health[0] + second_u[0] * np.ptp(rules.bad_deploy_health))
             second.leak_start = float(rules.leak_start_memory[0] + second_u[1] * np.ptp(rules.leak_start_memory))
-            second.masked_cpu = float(78 + 8 * second_u[2])
+            second.masked_cpu = float(70 + 8 * second_u[2])
             self._faults.append(second)
         self._k = 0  # the fault the player is facing now
         self.step_count = 0
