@@ -55,8 +55,12 @@ def eval_command(
     import agents
 
     from ..core import IncidentEnv
+    from ..evaluation import truth_needed
 
     cfg = load_env_config(config) if remote is None else _remote_config(remote, config)
+    referee = remote is None or _remote_referee(remote)
+    if not referee and save_replays is not None:
+        fail(truth_needed(None, recording=True))
     check_incident_options(cfg, scenario, difficulty)
     check_agent(agent, allow_all=True)
     names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
@@ -69,7 +73,7 @@ def eval_command(
     for name in names:
         options = dict(agent_options)
         try:
-            agents.create(name, config=cfg, **options)
+            instance = agents.create(name, config=cfg, **options)
         except TypeError as exc:
             fail(f"agent {name!r} does not accept these options: {exc}")
         except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
@@ -77,8 +81,18 @@ def eval_command(
                 fail(f"cannot start agent {name!r}: {exc}")
             typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
             continue
+        problem = None if referee else truth_needed(instance)
+        if problem is not None:  # the oracle on a server that keeps the truth to itself
+            if agent != "all":
+                fail(problem)
+            typer.echo(f"mirr: skipping agent {name!r}: {problem}", err=True)
+            continue
         check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
-        env = IncidentEnv(cfg, difficulty=difficulty) if remote is None else _remote_env(remote, cfg, difficulty)
+        env = (
+            IncidentEnv(cfg, difficulty=difficulty)
+            if remote is None
+            else _remote_env(remote, cfg, difficulty, referee=referee)
+        )
         try:
             summary, failure = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
         finally:
@@ -117,10 +131,20 @@ def _remote_config(url: str, config: Path | None) -> Any:
     return cfg
 
 
-def _remote_env(url: str, cfg: Any, difficulty: str | None) -> Any:
+def _remote_referee(url: str) -> bool:
+    """Whether the server hands out the hidden state (`mirr serve --referee`), from its GET /mirr."""
+    from ..client import RemoteError, server_is_referee
+
+    try:
+        return server_is_referee(url)
+    except (RemoteError, ValueError) as exc:
+        fail(str(exc))
+
+
+def _remote_env(url: str, cfg: Any, difficulty: str | None, referee: bool) -> Any:
     from ..client import RemoteIncidentEnv
 
-    return RemoteIncidentEnv(url, difficulty=difficulty, config=cfg)
+    return RemoteIncidentEnv(url, difficulty=difficulty, config=cfg, referee=referee)
 
 
 # Agents that `--agent all` leaves out because they need a network or a key.
@@ -250,7 +274,10 @@ def _print_eval(summaries: list[Any]) -> None:
             for m in mode_names
         ]
         modes.add_row(s.agent, *cells)
-    console.print(modes)
+    if mode_names or not first.episodes:
+        console.print(modes)
+    else:  # a remote server without --referee never says which fault an episode had
+        console.print("success by fault mode: hidden by the server (start it with 'mirr serve --referee' to see it)")
     for s in summaries:
         if s.tokens:
             console.print(

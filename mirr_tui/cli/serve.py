@@ -15,6 +15,14 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
     sessions: Annotated[int, typer.Option("--sessions", help="Concurrent WebSocket sessions.", min=1)] = 64,
     config: ConfigOpt = None,
+    referee: Annotated[
+        bool,
+        typer.Option(
+            "--referee",
+            help="Hand the hidden truth (root service, fault mode, true health) to every client on `state`: "
+            "for `mirr eval --agent oracle --remote` and saving replays of remote runs. Off by default.",
+        ),
+    ] = False,
 ) -> None:
     """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
     import socket
@@ -31,6 +39,9 @@ def serve(
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    application = make_app(cfg, sessions=sessions)
-    typer.echo(f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions); Ctrl-C stops")
+    application = make_app(cfg, sessions=sessions, referee=referee)
+    shown = "; referee: state reveals the hidden truth" if referee else ""
+    typer.echo(
+        f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
