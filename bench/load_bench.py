@@ -76,12 +76,12 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(sessions: int, port: int | None = None, ready_timeout: float = 90.0) -> Server:
-    """`mirr serve` on 127.0.0.1 in a subprocess; returns once /health answers."""
+def start_server(sessions: int, port: int | None = None, ready_timeout: float = 90.0, referee: bool = False) -> Server:
+    """`mirr serve` on 127.0.0.1 in a subprocess (`--referee` with referee=True); returns once /health answers."""
     port = port or free_port()
     log = Path(tempfile.mkstemp(prefix="mirr-serve-", suffix=".log")[1])
     command = [sys.executable, "-m", "mirr_tui.cli", "serve", "--host", HOST, "--port", str(port)]
-    command += ["--sessions", str(sessions)]
+    command += ["--sessions", str(sessions)] + (["--referee"] if referee else [])
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(process, port, log)
@@ -150,6 +150,7 @@ async def play_session(url: str, seeds: list[int], latencies: list[float]) -> li
     """One WebSocket session (a MirrClient) playing a heuristic episode per seed."""
     import agents
     from mirr_tui.client import MirrClient
+    from mirr_tui.evaluation import diagnosis_verdict
 
     records = []
     async with MirrClient(base_url=url, message_timeout_s=CALL_TIMEOUT) as client:
@@ -166,10 +167,9 @@ async def play_session(url: str, seeds: list[int], latencies: list[float]) -> li
                 latencies.append(time.perf_counter() - started)
                 obs = result.observation
                 seen.append(obs)
-            truth = await client.state()
-            records.append(
-                EpisodeRecord(seed, obs.outcome, obs.score, obs.step, truth.diagnosis_correct, _digest(seen))
-            )
+            # a plain server keeps the truth; the reward rows say whether the diagnosis was right
+            correct = bool(diagnosis_verdict(seen))
+            records.append(EpisodeRecord(seed, obs.outcome, obs.score, obs.step, correct, _digest(seen)))
     return records
 
 

@@ -4,6 +4,10 @@
 core's own `Observation` and `EnvState`, so agents written for local play run unchanged.
 `RemoteIncidentEnv` wraps it in the local env's shape (`reset` / `step` / `state` / `config`), which
 is what `mirr eval --remote URL` hands to the evaluator. Needs the `server` extra.
+
+A server tells clients the hidden truth only when it was started with `mirr serve --referee`; a plain
+one answers `state` with a `SessionState` (episode id and step count), and everything an evaluation
+needs then comes from the observations (`reveals_truth` says which kind of server a session is on).
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ class RemoteError(RuntimeError):
     """The server refused a request (bad payload, unknown option, no free session...)."""
 
 
+class HiddenStateError(RemoteError):
+    """The server withholds the referee's view (it was not started with `mirr serve --referee`)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionState:
+    """What a plain server's `state` says: OpenEnv's base fields, no hidden truth."""
+
+    episode_id: str
+    step_count: int
+
+
 def action_payload(action: Action | dict[str, Any] | str | Any) -> dict[str, Any]:
     """The JSON a step sends: a core Action, its dict, its text form, or a pydantic MirrAction."""
     if hasattr(action, "model_dump"):
@@ -49,10 +65,13 @@ def observation_from_payload(payload: dict[str, Any]) -> Observation:
     return Observation.from_dict(data)
 
 
-def state_from_payload(payload: dict[str, Any]) -> EnvState | None:
-    """Rebuild the core EnvState from a state message (None before the session's first reset)."""
+def state_from_payload(payload: dict[str, Any]) -> EnvState | SessionState | None:
+    """Rebuild the core EnvState from a referee's state message; a plain server's (no truth in it)
+    becomes a SessionState. None before the session's first reset."""
     if payload.get("episode_id") is None:
         return None
+    if payload.get("root_service") is None:
+        return SessionState(episode_id=str(payload["episode_id"]), step_count=int(payload.get("step_count") or 0))
     values = {spec.name: payload.get(spec.name) for spec in dataclasses.fields(EnvState)}
     values["services"] = {
         name: ServiceTruth(name=name, **truth) for name, truth in (payload.get("services") or {}).items()
@@ -68,7 +87,7 @@ class MirrClient(EnvClient):
         result = env.reset(seed=7)
         result = env.step(Action("check_logs", "payment"))
         result.observation.logs, result.reward, result.done
-        env.state()            # the core EnvState (hidden truth included)
+        env.state()            # SessionState; the core EnvState (hidden truth) from `mirr serve --referee`
     ```
     """
 
@@ -79,7 +98,7 @@ class MirrClient(EnvClient):
         obs = observation_from_payload(payload)
         return StepResult(observation=obs, reward=obs.reward, done=obs.done, metadata=payload.get("metadata"))
 
-    def _parse_state(self, payload: dict[str, Any]) -> EnvState | None:
+    def _parse_state(self, payload: dict[str, Any]) -> EnvState | SessionState | None:
         return state_from_payload(payload)
 
 
@@ -116,14 +135,22 @@ class RemoteIncidentEnv:
     """A remote session with the local `IncidentEnv` interface (what `evaluate(env=...)` expects).
 
     `config` is the server's own manifest, so difficulty names, the oracle's fix table and the
-    summary agree with what the server plays. Close it (or use `with`) to free the server session.
+    summary agree with what the server plays. `reveals_truth` is the server's `referee` flag (asked
+    of GET /mirr on first use unless given): without it `state` raises HiddenStateError. Close it (or use `with`)
+    to free the server session.
     """
 
     def __init__(
-        self, url: str, difficulty: str | None = None, config: EnvConfig | None = None, timeout: float = 60.0
+        self,
+        url: str,
+        difficulty: str | None = None,
+        config: EnvConfig | None = None,
+        timeout: float = 60.0,
+        referee: bool | None = None,
     ) -> None:
         self.url = url
         self.config = config or fetch_server_config(url)
+        self._referee = referee
         self.default_difficulty = self.config.difficulty(difficulty).name
         self.names = self.config.service_names
         self._client = MirrClient(base_url=http_url(url), message_timeout_s=timeout).sync()
@@ -158,10 +185,24 @@ class RemoteIncidentEnv:
         return self._last
 
     @property
+    def reveals_truth(self) -> bool:
+        """Whether this server hands out the hidden state (asked once, on first use)."""
+        if self._referee is None:
+            self._referee = server_is_referee(self.url)
+        return self._referee
+
+    @property
     def state(self) -> EnvState:
+        """The referee's view; HiddenStateError on a server not started with `--referee`."""
+        if not self.reveals_truth:
+            raise HiddenStateError(
+                f"{self.url} withholds the hidden state: start the server with 'mirr serve --referee'"
+            )
         truth = self._call("state")
         if truth is None:
             raise RuntimeError("call reset() before reading state")
+        if not isinstance(truth, EnvState):
+            raise HiddenStateError(f"{self.url} sent no hidden state: start the server with 'mirr serve --referee'")
         return truth
 
     @property
@@ -186,9 +227,27 @@ class RemoteIncidentEnv:
 
 
 def server_info(url: str, timeout: float = 10.0) -> dict[str, Any]:
-    """GET /mirr: id, version, config hash and live session counts."""
+    """GET /mirr: id, version, config hash, live session counts and whether it is a referee."""
     base = http_url(url)
     return json.loads(_http_get(f"{base}/mirr", timeout))
+
+
+def server_is_referee(url: str, timeout: float = 10.0) -> bool:
+    """Whether the server at `url` hands out the hidden truth (`mirr serve --referee`)."""
+    base = http_url(url)
+    try:
+        info = server_info(url, timeout)
+    except urllib.error.HTTPError as exc:
+        raise RemoteError(f"{base} is not a MIRR server (HTTP {exc.code} on /mirr)") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RemoteError(f"cannot reach a MIRR server at {base}: {reason}") from None
+    except ValueError:
+        raise RemoteError(f"{base} is not a MIRR server (its /mirr is not JSON)") from None
+    if not isinstance(info, dict):
+        raise RemoteError(f"{base} is not a MIRR server (its /mirr is not an object)")
+    # servers from before the flag always sent the truth
+    return bool(info.get("referee", True))
 
 
 def _http_get(url: str, timeout: float) -> str:
@@ -200,13 +259,16 @@ def _http_get(url: str, timeout: float) -> str:
 
 
 __all__ = [
+    "HiddenStateError",
     "MirrClient",
     "RemoteError",
     "RemoteIncidentEnv",
+    "SessionState",
     "action_payload",
     "fetch_server_config",
     "http_url",
     "observation_from_payload",
     "server_info",
+    "server_is_referee",
     "state_from_payload",
 ]

@@ -1,10 +1,16 @@
-"""Headless evaluation: play agents on seeded incidents and summarise how they did."""
+"""Headless evaluation: play agents on seeded incidents and summarise how they did.
+
+An env that withholds the referee's view (`reveals_truth` False: a remote `mirr serve` without
+`--referee`) is scored from its observations alone: outcome, score and steps from the last one,
+diagnosis correctness from the `correct_diagnosis` / `wrong_diagnosis` reward rows. The hidden root
+service and fault mode stay unknown there (None), so the per-mode breakdown is empty.
+"""
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,8 +26,8 @@ class EpisodeResult:
     steps: int
     diagnosis_correct: bool
     diagnosed: bool
-    root_service: str
-    fault_mode: str
+    root_service: str | None  # None where the env withholds the truth
+    fault_mode: str | None
     error: str | None = None
     tokens: int = 0
     seconds: float = 0.0
@@ -55,6 +61,50 @@ class EvalSummary:
         return data
 
 
+HIDDEN_STATE_HINT = "start the server with 'mirr serve --referee'"
+
+
+def reveals_truth(env: Any) -> bool:
+    """Whether `env.state` is the referee's view (a local IncidentEnv always; a remote one on a referee)."""
+    return bool(getattr(env, "reveals_truth", True))
+
+
+def diagnosis_verdict(observations: Iterable[Any]) -> bool | None:
+    """Right (True) or wrong (False) as the reward rows of an episode's observations say; None when
+    no row judged a diagnosis. The last verdict counts, so a final observation that repeats the
+    settled rows agrees with the step that paid them."""
+    verdict = None
+    for event in _reward_rows(observations):
+        if event.row == "correct_diagnosis":
+            verdict = True
+        elif event.row == "wrong_diagnosis":
+            verdict = False
+    return verdict
+
+
+def _reward_rows(observations: Iterable[Any]) -> Iterator[Any]:
+    for obs in observations:
+        yield from obs.rewards
+
+
+def truth_needed(agent: Any, recording: bool = False) -> str | None:
+    """Why playing `agent` (and recording replays) needs the hidden state, or None if it does not."""
+    if getattr(agent, "needs_env", False):  # the oracle: it reads env.state every step
+        name = getattr(agent, "name", type(agent).__name__)
+        who = "the oracle" if name == "oracle" else f"agent {name!r}"
+        return f"{who} reads the hidden state: {HIDDEN_STATE_HINT}"
+    if recording:
+        return f"replays record the hidden state: {HIDDEN_STATE_HINT}"
+    return None
+
+
+def check_can_play(env: Any, agent: Any, recording: bool = False) -> None:
+    """ValueError, before any episode, when the agent or the replays need a truth the env withholds."""
+    problem = None if reveals_truth(env) else truth_needed(agent, recording)
+    if problem is not None:
+        raise ValueError(problem)
+
+
 def run_episode(
     env: IncidentEnv,
     agent: Any,
@@ -67,7 +117,9 @@ def run_episode(
     import time
 
     started = time.perf_counter()
+    check_can_play(env, agent, recording=recorder is not None)
     obs = env.reset(seed=seed, options=options)
+    seen = [obs]
     if getattr(agent, "needs_env", False):
         agent.attach(env)
     if recorder is not None:
@@ -82,6 +134,7 @@ def run_episode(
             stepping = True
             obs = env.step(action)
             stepping = False
+            seen.append(obs)
             details = dict(getattr(agent, "last_details", None) or {})
             tokens += int(details.get("total_tokens", 0) or 0)
             if recorder is not None:
@@ -96,6 +149,21 @@ def run_episode(
         error = f"{type(exc).__name__}: {exc}"
         if recorder is not None:
             recorder.note_error(error)
+    if not reveals_truth(env):
+        verdict = diagnosis_verdict(seen)
+        return EpisodeResult(
+            seed=seed,
+            outcome=obs.outcome or "aborted",
+            score=obs.score,
+            steps=obs.step,
+            diagnosis_correct=bool(verdict),
+            diagnosed=obs.diagnosis is not None,
+            root_service=None,
+            fault_mode=None,
+            error=error,
+            tokens=tokens,
+            seconds=time.perf_counter() - started,
+        )
     state = env.state
     return EpisodeResult(
         seed=seed,
@@ -159,6 +227,7 @@ def evaluate(
 
     env = env or IncidentEnv(difficulty=difficulty)
     agent = agents.create(agent_name, config=env.config, **(agent_options or {}))
+    check_can_play(env, agent, recording=replay_dir is not None)
     options = {"difficulty": difficulty} if difficulty else {}
     if scenario:
         options["scenario"] = scenario

@@ -1,7 +1,11 @@
 """MIRR as an OpenEnv server: `IncidentEnv` behind OpenEnv's `create_app` (WebSocket sessions at /ws).
 
 The wire models are generated from the core's dataclasses (`Action`, `Observation`, `EnvState`), so
-the schema the server publishes at /schema is the core's, never a hand-kept copy. Needs the `server`
+the schema the server publishes at /schema is the core's, never a hand-kept copy.
+
+The referee's view (`EnvState`: root service, fault mode, true health) stays on the server unless it
+is built with `referee=True` (`mirr serve --referee`): a plain server answers `state` with OpenEnv's
+base fields only (episode_id, step_count), and its /schema names no truth field either. Needs the `server`
 extra (`pip install -e ".[server]"`); run it with `mirr serve` or `uvicorn mirr_tui.server:app`.
 """
 
@@ -97,7 +101,11 @@ class _ActionBase(OpenEnvAction):
 
 
 class _StateBase(OpenEnvState):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid")  # OpenEnv's State allows extras; ours never carry any
+
+
+class PublicState(_StateBase):
+    """What a player may know of a session: its episode id and step count (the hidden fault stays hidden)."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +117,19 @@ class WireModels:
     state: type[OpenEnvState]
 
 
-_MODELS: dict[tuple[str, tuple[str, ...]], WireModels] = {}
+_MODELS: dict[tuple[str, tuple[str, ...], bool], WireModels] = {}
 
 
-def build_models(config: EnvConfig) -> WireModels:
+def build_models(config: EnvConfig, referee: bool = False) -> WireModels:
     """Generate the Action / Observation / State models from the core dataclasses.
 
     The action fields keep the core's types (an unknown action type is a schema error; an unknown
     service or mode is a move the referee scores as invalid, exactly as in local play); their
-    descriptions list the names this config knows. State fields are all optional because a session
-    has no episode before its first reset.
+    descriptions list the names this config knows. With `referee`, the state model is the core's
+    `EnvState` (all fields optional: a session has no episode before its first reset); without it,
+    `PublicState`, OpenEnv's base shape (episode_id, step_count).
     """
-    key = (config.hash, config.service_names)
+    key = (config.hash, config.service_names, referee)
     if key in _MODELS:
         return _MODELS[key]
     action_fields = _fields(CoreAction)
@@ -136,8 +145,11 @@ def build_models(config: EnvConfig) -> WireModels:
     observation = create_model(
         "MirrObservation", __base__=OpenEnvObservation, __doc__=CoreObservation.__doc__, **_fields(CoreObservation)
     )
-    state_fields = _fields(CoreState, exclude=frozenset({"episode_id", "step_count"}), optional=True)
-    state = create_model("MirrState", __base__=_StateBase, __doc__=CoreState.__doc__, **state_fields)
+    if referee:
+        state_fields = _fields(CoreState, exclude=frozenset({"episode_id", "step_count"}), optional=True)
+        state = create_model("MirrState", __base__=_StateBase, __doc__=CoreState.__doc__, **state_fields)
+    else:
+        state = PublicState
     _MODELS[key] = WireModels(action=action, observation=observation, state=state)
     return _MODELS[key]
 
@@ -170,11 +182,16 @@ class MirrEnvironment(Environment):
     SUPPORTS_CONCURRENT_SESSIONS = True  # every session builds its own IncidentEnv; nothing is shared
 
     def __init__(
-        self, config: EnvConfig | None = None, models: WireModels | None = None, counter: SessionCounter | None = None
+        self,
+        config: EnvConfig | None = None,
+        models: WireModels | None = None,
+        counter: SessionCounter | None = None,
+        referee: bool = False,
     ) -> None:
         super().__init__()
         self.core = IncidentEnv(config)
-        self.models = models or build_models(self.core.config)
+        self.referee = referee
+        self.models = models or build_models(self.core.config, referee=referee)
         self._counter = counter or SessionCounter()
         self._closed = False
         self._counter.add("open")
@@ -206,11 +223,14 @@ class MirrEnvironment(Environment):
 
     @property
     def state(self) -> OpenEnvState:
-        """The referee's view, hidden fault included (empty before the first reset)."""
+        """Episode id and step count; with `referee`, the referee's whole view, hidden fault included.
+        Empty (episode_id None) before the first reset."""
         try:
             truth = self.core.state
         except RuntimeError:
             return self.models.state()
+        if not self.referee:
+            return self.models.state(episode_id=truth.episode_id, step_count=truth.step_count)
         return self.models.state.model_validate(truth.to_dict())
 
     def get_metadata(self) -> EnvironmentMetadata:
@@ -224,15 +244,20 @@ class MirrEnvironment(Environment):
 
 
 # ---------------------------------------------------------------------------------------- app
-def make_app(config: EnvConfig | str | Path | None = None, sessions: int = DEFAULT_SESSIONS) -> FastAPI:
+def make_app(
+    config: EnvConfig | str | Path | None = None, sessions: int = DEFAULT_SESSIONS, referee: bool = False
+) -> FastAPI:
     """The FastAPI app: OpenEnv's routes (/ws, /reset, /step, /state, /schema, /health, /metadata) plus
-    GET /mirr (identity, config hash, live session counts) and GET /mirr/config (the manifest text)."""
+    GET /mirr (identity, config hash, live session counts, referee) and GET /mirr/config (the manifest).
+
+    `referee=True` hands every client the hidden truth on `state` (the oracle and replays of remote
+    runs need it); leave it off for a server that players or agents under test can reach."""
     cfg = config if isinstance(config, EnvConfig) else load_config(config)
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
-    models = build_models(cfg)
+    models = build_models(cfg, referee=referee)
     counter = SessionCounter()
-    factory = functools.partial(MirrEnvironment, cfg, models, counter)
+    factory = functools.partial(MirrEnvironment, cfg, models, counter, referee)
     app = create_app(
         factory,
         models.action,
@@ -251,6 +276,7 @@ def make_app(config: EnvConfig | str | Path | None = None, sessions: int = DEFAU
             "version": cfg.version,
             "config_hash": cfg.hash,
             "max_sessions": sessions,
+            "referee": referee,
             "sessions": counter.snapshot(),
         }
 
@@ -273,4 +299,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_SESSIONS", "MirrEnvironment", "SessionCounter", "WireModels", "build_models", "make_app"]
+__all__ = [
+    "DEFAULT_SESSIONS",
+    "MirrEnvironment",
+    "PublicState",
+    "SessionCounter",
+    "WireModels",
+    "build_models",
+    "make_app",
+]

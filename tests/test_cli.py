@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 import agents
 from mirr_tui.cli import _run_eval, app
-from mirr_tui.core import IncidentEnv
-from mirr_tui.evaluation import run_episode
+from mirr_tui.core import Action, IncidentEnv, RewardEvent
+from mirr_tui.evaluation import diagnosis_verdict, run_episode
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -214,6 +214,22 @@ def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episod
     summary, failure = _run_eval("heuristic", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
     assert failure == "lost the connection"
     assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
+
+
+def test_diagnosis_verdict_reads_the_reward_rows_wherever_they_appear(config):
+    import dataclasses
+
+    env = IncidentEnv(config)
+    first = env.reset(seed=9, options={"scenario": "checkout-3am"})
+    right = env.step(Action("diagnose", "payment", "bad_deploy"))
+    later = env.step(Action("wait"))
+    assert diagnosis_verdict([first]) is None  # nobody diagnosed yet
+    assert diagnosis_verdict([first, right, later]) is True and env.state.diagnosis_correct
+    # a final observation that settles (repeats) the rows agrees with the step that paid them
+    settled = dataclasses.replace(later, rewards=(*later.rewards, RewardEvent("correct_diagnosis", 1.0)), done=True)
+    assert diagnosis_verdict([first, settled]) is True and diagnosis_verdict([first, right, settled]) is True
+    wrong = dataclasses.replace(right, rewards=(RewardEvent("wrong_diagnosis", -1.0),))
+    assert diagnosis_verdict([first, wrong, later]) is False
 
 
 @pytest.mark.parametrize("command", [["play"], ["watch"], ["replay"]])

@@ -16,11 +16,14 @@ pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.
 from fastapi.testclient import TestClient
 
 import agents
-from mirr_tui.client import observation_from_payload, state_from_payload
+from mirr_tui.client import SessionState, observation_from_payload, state_from_payload
 from mirr_tui.core import ACTION_TYPES, EnvState, IncidentEnv, Observation
 from mirr_tui.server import build_models, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+TRUTH_KEYS = {"seed", "root_service", "fault_mode", "fault_phase", "services", "diagnosis_correct", "stress"}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +34,13 @@ def app():
 @pytest.fixture(scope="module")
 def http(app):
     with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def referee(config):
+    """A server built with referee=True (`mirr serve --referee`): `state` is the referee's whole view."""
+    with TestClient(make_app(config, sessions=2, referee=True)) as client:
         yield client
 
 
@@ -66,7 +76,8 @@ def open_sessions(http, settle: int | None = None) -> int:
     return count
 
 
-def test_a_websocket_session_plays_the_same_episode_as_local_play(http, config):
+def test_a_websocket_session_plays_the_same_episode_as_local_play(referee, config):
+    http = referee
     local = IncidentEnv(config)
     agent_local, agent_remote = agents.create("heuristic"), agents.create("heuristic")
     expected = local.reset(seed=11)
@@ -156,8 +167,8 @@ def test_state_before_reset_is_empty_not_an_error(http):
         assert reply["data"]["code"] == "EXECUTION_ERROR" and "reset" in reply["data"]["message"]
 
 
-def test_reset_options_choose_the_incident(http):
-    with session(http) as ws:
+def test_reset_options_choose_the_incident(referee):
+    with session(referee) as ws:
         send(ws, {"type": "reset", "data": {"seed": 9, "options": {"scenario": "checkout-3am"}}})
         truth = send(ws, {"type": "state"})["data"]
         assert (truth["root_service"], truth["fault_mode"], truth["scenario"]) == (
@@ -179,8 +190,9 @@ def test_http_routes_publish_the_generated_schema(http, config):
     assert schema["action"]["properties"]["type"]["enum"] == list(ACTION_TYPES)
     core_obs = {f.name for f in dataclasses.fields(Observation)}
     assert set(schema["observation"]["properties"]) == core_obs
-    assert set(schema["state"]["properties"]) == {f.name for f in dataclasses.fields(EnvState)}
-    assert http.get("/mirr").json()["config_hash"] == config.hash
+    assert set(schema["state"]["properties"]) == {"episode_id", "step_count"}  # no truth field named
+    info = http.get("/mirr").json()
+    assert info["config_hash"] == config.hash and info["referee"] is False
     assert http.get("/mirr/config").text == Path(config.source).read_text(encoding="utf-8")
     # stateless HTTP reset works too (a fresh env per request, as OpenEnv documents)
     reply = http.post("/reset", json={"seed": 4}).json()
@@ -188,14 +200,48 @@ def test_http_routes_publish_the_generated_schema(http, config):
 
 
 def test_models_follow_the_core_dataclasses(config):
-    models = build_models(config)
+    models = build_models(config, referee=True)
     env = IncidentEnv(config)
     obs = env.reset(seed=21)
     obs = env.step("logs payment")
     assert obs.logs, "the round trip must cover logs"
     assert models.observation.model_validate(obs.to_dict()).model_dump() == obs.to_dict()
     assert models.state.model_validate(env.state.to_dict()).model_dump() == env.state.to_dict()
-    assert build_models(config) is models  # built once per config
+    assert build_models(config, referee=True) is models  # built once per config
+    plain = build_models(config)
+    assert plain is not models and set(plain.state.model_fields) == {"episode_id", "step_count"}
+    with pytest.raises(ValueError, match="Extra inputs"):  # nothing can smuggle the truth into it
+        plain.state.model_validate(env.state.to_dict())
+
+
+def test_a_plain_server_keeps_the_truth_from_clients(http):
+    with session(http) as ws:
+        send(ws, {"type": "reset", "data": {"seed": 9, "options": {"scenario": "checkout-3am"}}})
+        send(ws, {"type": "step", "data": {"type": "check_logs", "service": "payment"}})
+        reply = send(ws, {"type": "state"})
+        assert reply["type"] == "state"
+        assert set(reply["data"]) == {"episode_id", "step_count"} and reply["data"]["step_count"] == 1
+        assert not TRUTH_KEYS & set(reply["data"]) and "payment" not in json.dumps(reply["data"])
+        assert state_from_payload(reply["data"]) == SessionState(reply["data"]["episode_id"], 1)
+    over_http = http.get("/state").json()
+    assert set(over_http) == {"episode_id", "step_count"}
+    schema = http.get("/schema").json()["state"]
+    assert not TRUTH_KEYS & set(schema["properties"]) and "$defs" not in schema
+
+
+def test_a_referee_server_hands_out_the_whole_truth(referee, config):
+    local = IncidentEnv(config)
+    local.reset(seed=9, options={"scenario": "checkout-3am"})
+    local.step("logs payment")
+    with session(referee) as ws:
+        send(ws, {"type": "reset", "data": {"seed": 9, "options": {"scenario": "checkout-3am"}}})
+        send(ws, {"type": "step", "data": {"type": "check_logs", "service": "payment"}})
+        data = send(ws, {"type": "state"})["data"]
+    assert set(data) >= TRUTH_KEYS and (data["root_service"], data["seed"]) == ("payment", 9)
+    assert state_from_payload(data) == local.state
+    assert set(referee.get("/state").json()) >= TRUTH_KEYS  # a fresh env per HTTP request: the fields, unset
+    assert set(referee.get("/schema").json()["state"]["properties"]) == {f.name for f in dataclasses.fields(EnvState)}
+    assert referee.get("/mirr").json()["referee"] is True
 
 
 def test_declared_reward_range_bounds_every_step(config):

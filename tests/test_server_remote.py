@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +17,14 @@ from typer.testing import CliRunner
 
 import agents
 from mirr_tui.cli import app as cli_app
-from mirr_tui.client import MirrClient, RemoteError, RemoteIncidentEnv, fetch_server_config
+from mirr_tui.client import (
+    HiddenStateError,
+    MirrClient,
+    RemoteError,
+    RemoteIncidentEnv,
+    SessionState,
+    fetch_server_config,
+)
 from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import evaluate
 
@@ -36,6 +44,7 @@ bench = _load_bench()
 
 @pytest.fixture(scope="module")
 def server():
+    """A plain `mirr serve`: clients never see the hidden truth."""
     running = bench.start_server(sessions=16)
     try:
         yield running
@@ -44,7 +53,19 @@ def server():
         running.log.unlink(missing_ok=True)
 
 
-def test_the_client_plays_one_episode_exactly_like_local_play(server, config):
+@pytest.fixture(scope="module")
+def referee_server():
+    """`mirr serve --referee`: `state` hands out the referee's view (the oracle and remote replays need it)."""
+    running = bench.start_server(sessions=8, referee=True)
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.log.unlink(missing_ok=True)
+
+
+def test_the_client_plays_one_episode_exactly_like_local_play(referee_server, config):
+    server = referee_server
     local = IncidentEnv(config)
     agent = agents.create("heuristic")
     with MirrClient(base_url=server.url).sync() as client:
@@ -76,7 +97,8 @@ def _comparable(results):
     return [{k: v for k, v in dataclasses.asdict(r).items() if k != "seconds"} for r in results]
 
 
-def test_remote_and_local_evaluation_are_identical_on_20_seeds(server, config):
+def test_remote_and_local_evaluation_are_identical_on_20_seeds(referee_server, config):
+    server = referee_server
     seeds = range(20)
     local_summary, local_results = evaluate("heuristic", seeds, env=IncidentEnv(config))
     with RemoteIncidentEnv(server.url) as remote:
@@ -89,10 +111,10 @@ def test_remote_and_local_evaluation_are_identical_on_20_seeds(server, config):
     assert remote_summary.episodes == 20 and remote_summary.errors == 0
 
 
-def test_remote_replays_verify_by_local_re_simulation(server, tmp_path):
+def test_remote_replays_verify_by_local_re_simulation(referee_server, tmp_path):
     from mirr_tui.replay import load_replay, verify_replay
 
-    with RemoteIncidentEnv(server.url) as remote:
+    with RemoteIncidentEnv(referee_server.url) as remote:
         evaluate("heuristic", range(2), env=remote, replay_dir=str(tmp_path))
     files = sorted(tmp_path.glob("*.json"))
     assert len(files) == 2
@@ -101,21 +123,97 @@ def test_remote_replays_verify_by_local_re_simulation(server, tmp_path):
         assert result.ok, result.message
 
 
-def test_the_oracle_reads_the_remote_truth(server, config):
+def test_the_oracle_reads_the_remote_truth(referee_server, config):
     _, local_results = evaluate("oracle", range(4), env=IncidentEnv(config), difficulty="hard")
-    with RemoteIncidentEnv(server.url, difficulty="hard") as remote:
+    with RemoteIncidentEnv(referee_server.url, difficulty="hard") as remote:
         _, remote_results = evaluate("oracle", range(4), env=remote, difficulty="hard")
     assert _comparable(remote_results) == _comparable(local_results)
     assert all(r.outcome == "recovered" for r in remote_results)
 
 
-def test_mirr_eval_remote_prints_the_same_table(server, tmp_path):
+def test_mirr_eval_remote_prints_the_same_table(referee_server, tmp_path):
     runner = CliRunner()
     command = ["eval", "--agent", "heuristic", "-n", "20", "--no-results"]
     local = runner.invoke(cli_app, command)
-    remote = runner.invoke(cli_app, [*command, "--remote", server.url.replace("http://", "ws://")])
+    remote = runner.invoke(cli_app, [*command, "--remote", referee_server.url.replace("http://", "ws://")])
     assert local.exit_code == 0 and remote.exit_code == 0, remote.output
     assert "heuristic" in remote.stdout and remote.stdout == local.stdout
+
+
+def test_a_plain_server_keeps_the_truth_from_the_client(server, referee_server):
+    with MirrClient(base_url=server.url).sync() as client:
+        client.reset(seed=5)
+        client.step("logs payment")
+        state = client.state()
+    assert state == SessionState(state.episode_id, 1) and not hasattr(state, "root_service")
+    assert server.info()["referee"] is False and referee_server.info()["referee"] is True
+    with RemoteIncidentEnv(server.url) as remote:
+        remote.reset(seed=5)
+        assert remote.reveals_truth is False
+        with pytest.raises(HiddenStateError, match="mirr serve --referee"):
+            remote.state  # noqa: B018 - the property is the call under test
+    with RemoteIncidentEnv(referee_server.url) as remote:
+        remote.reset(seed=5)
+        assert remote.reveals_truth is True and remote.state.seed == 5
+
+
+@pytest.mark.parametrize(("agent", "difficulty"), [("heuristic", None), ("random", "hard")])
+def test_eval_on_a_plain_server_matches_local_play(server, config, agent, difficulty):
+    seeds = range(20)
+    local_summary, local_results = evaluate(agent, seeds, difficulty, env=IncidentEnv(config))
+    with RemoteIncidentEnv(server.url, difficulty=difficulty) as remote:
+        remote_summary, remote_results = evaluate(agent, seeds, difficulty, env=remote)
+    assert all(r.root_service is None and r.fault_mode is None for r in remote_results)  # never sent
+    hidden = {"root_service", "fault_mode"}
+    assert [{k: v for k, v in r.items() if k not in hidden} for r in _comparable(remote_results)] == [
+        {k: v for k, v in r.items() if k not in hidden} for r in _comparable(local_results)
+    ]
+    if agent == "random":  # right, wrong and missing diagnoses all read correctly from the reward rows
+        verdicts = {(r.diagnosed, r.diagnosis_correct) for r in local_results}
+        assert verdicts == {(True, True), (True, False), (False, False)}
+    local_dict, remote_dict = local_summary.to_dict(), remote_summary.to_dict()
+    for data in (local_dict, remote_dict):
+        data.pop("seconds")
+    assert remote_dict.pop("per_mode") == {} and local_dict.pop("per_mode")
+    assert remote_dict == local_dict
+
+
+def test_mirr_eval_on_a_plain_server_reports_what_it_can_know(server):
+    runner = CliRunner()
+    command = ["eval", "--agent", "heuristic", "-n", "12", "--seed", "40", "--no-results", "--json"]
+    local = json.loads(runner.invoke(cli_app, command).stdout)
+    result = runner.invoke(cli_app, [*command, "--remote", server.url])
+    assert result.exit_code == 0, result.output
+    remote = json.loads(result.stdout)
+    for data in (local, remote):
+        data.pop("seconds")
+    assert remote.pop("per_mode") == {} and local.pop("per_mode")
+    assert remote == local
+    table = runner.invoke(cli_app, [*command[:-1], "--remote", server.url])
+    assert table.exit_code == 0 and "mirr serve --referee" in table.stdout and "success by fault mode" in table.stdout
+
+
+def test_the_oracle_and_replays_are_refused_by_a_plain_server_before_any_episode(server, tmp_path):
+    runner = CliRunner()
+    before = server.info()["sessions"]["episodes"]
+    result = runner.invoke(cli_app, ["eval", "--agent", "oracle", "-n", "3", "--no-results", "--remote", server.url])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == "mirr: the oracle reads the hidden state: start the server with 'mirr serve --referee'\n"
+    command = ["eval", "-n", "1", "--no-results", "--remote", server.url, "--save-replays", str(tmp_path / "r")]
+    result = runner.invoke(cli_app, command)
+    assert result.exit_code == 2
+    assert result.stderr == "mirr: replays record the hidden state: start the server with 'mirr serve --referee'\n"
+    assert server.info()["sessions"]["episodes"] == before  # refused up front: nothing was played
+    # --agent all plays every other agent and says why the oracle sat out
+    result = runner.invoke(
+        cli_app, ["eval", "--agent", "all", "-n", "2", "--no-results", "--json", "--remote", server.url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "mirr: skipping agent 'oracle': the oracle reads the hidden state" in result.stderr
+    played = [s["agent"] for s in json.loads(result.stdout)]
+    assert "oracle" not in played and "heuristic" in played
+    with RemoteIncidentEnv(server.url) as remote, pytest.raises(ValueError, match="the oracle reads the hidden state"):
+        evaluate("oracle", range(1), env=remote)
 
 
 def test_user_mistakes_get_one_line(server, tmp_path):

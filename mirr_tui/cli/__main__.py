@@ -1,0 +1,5 @@
+"""`python -m mirr_tui.cli`: the same as the `mirr` console script."""
+
+from . import main
+
+main()

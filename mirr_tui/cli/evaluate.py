@@ -1,0 +1,287 @@
+"""`mirr eval`: headless evaluation of agents, locally or on a remote `mirr serve`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import (
+    AgentOptionOpt,
+    ConfigOpt,
+    DifficultyOpt,
+    ScenarioOpt,
+    app,
+    check_agent,
+    check_incident_options,
+    check_writable,
+    default_results_file,
+    fail,
+    load_env_config,
+    parse_agent_options,
+    rich_console,
+)
+
+
+@app.command("eval")
+def eval_command(
+    agent: Annotated[
+        str, typer.Option("--agent", help="Agent name, or 'all' to compare every offline agent.")
+    ] = "heuristic",
+    episodes: Annotated[
+        int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1, max=1_000_000_000)
+    ] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="First seed; episodes use seed, seed+1, ...", min=0)] = 0,
+    difficulty: DifficultyOpt = None,
+    scenario: ScenarioOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list with --agent all).")] = False,
+    results: Annotated[
+        Path | None, typer.Option("--results", help="JSONL results log to append to.", dir_okay=False)
+    ] = None,
+    no_results: Annotated[bool, typer.Option("--no-results", help="Do not append to the results log.")] = False,
+    save_replays: Annotated[
+        Path | None, typer.Option("--save-replays", help="Save every episode's replay in this folder.", file_okay=False)
+    ] = None,
+    option: AgentOptionOpt = None,
+    config: ConfigOpt = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", help="Play on a `mirr serve` at this URL (http://host:port or ws://...).")
+    ] = None,
+) -> None:
+    """Headless evaluation: success rate, diagnosis accuracy, rewards, per-mode breakdown."""
+    import agents
+
+    from ..core import IncidentEnv
+    from ..evaluation import truth_needed
+
+    cfg = load_env_config(config) if remote is None else _remote_config(remote, config)
+    referee = remote is None or _remote_referee(remote)
+    if not referee and save_replays is not None:
+        fail(truth_needed(None, recording=True))
+    check_incident_options(cfg, scenario, difficulty)
+    check_agent(agent, allow_all=True)
+    names = [a for a in agents.available() if a not in OFFLINE_EXCLUDED] if agent == "all" else [agent]
+    agent_options = parse_agent_options(option)
+    if agent == "all" and agent_options:
+        fail("-o options belong to one agent; with --agent all every agent plays with its defaults")
+    seeds = range(seed, seed + episodes)
+    results_log = results or default_results_file()
+    summaries = []
+    for name in names:
+        options = dict(agent_options)
+        try:
+            instance = agents.create(name, config=cfg, **options)
+        except TypeError as exc:
+            fail(f"agent {name!r} does not accept these options: {exc}")
+        except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
+            if agent != "all":
+                fail(f"cannot start agent {name!r}: {exc}")
+            typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
+            continue
+        problem = None if referee else truth_needed(instance)
+        if problem is not None:  # the oracle on a server that keeps the truth to itself
+            if agent != "all":
+                fail(problem)
+            typer.echo(f"mirr: skipping agent {name!r}: {problem}", err=True)
+            continue
+        check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
+        env = (
+            IncidentEnv(cfg, difficulty=difficulty)
+            if remote is None
+            else _remote_env(remote, cfg, difficulty, referee=referee)
+        )
+        try:
+            summary, failure = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
+        finally:
+            env.close()
+        summaries.append(summary)
+        if not no_results:
+            _append_results(results_log, summary, options, seed, cfg, scenario)
+        if failure is not None:  # show and keep what finished, then say why the run stopped
+            _show_eval(summaries, as_json)
+            fail(f"remote play on {remote} failed: {failure}" if remote else failure)
+    _show_eval(summaries, as_json)
+    if any(s.episodes < episodes for s in summaries):
+        raise typer.Exit(130)
+
+
+def _show_eval(summaries: list[Any], as_json: bool) -> None:
+    if as_json:
+        payload = [s.to_dict() for s in summaries]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+    elif summaries:
+        _print_eval(summaries)
+
+
+def _remote_config(url: str, config: Path | None) -> Any:
+    """The server's own openenv.yaml; a different local --config is a mistake worth one line."""
+    try:
+        from ..client import RemoteError, fetch_server_config
+    except ModuleNotFoundError as exc:
+        fail(f"--remote needs the server extra: pip install -e '.[server]' ({exc})")
+    try:
+        cfg = fetch_server_config(url)
+    except (RemoteError, ValueError) as exc:
+        fail(str(exc))
+    if config is not None and load_env_config(config).hash != cfg.hash:
+        fail(f"{config} differs from the openenv.yaml the server at {url} plays; drop --config to use the server's")
+    return cfg
+
+
+def _remote_referee(url: str) -> bool:
+    """Whether the server hands out the hidden state (`mirr serve --referee`), from its GET /mirr."""
+    from ..client import RemoteError, server_is_referee
+
+    try:
+        return server_is_referee(url)
+    except (RemoteError, ValueError) as exc:
+        fail(str(exc))
+
+
+def _remote_env(url: str, cfg: Any, difficulty: str | None, referee: bool) -> Any:
+    from ..client import RemoteIncidentEnv
+
+    return RemoteIncidentEnv(url, difficulty=difficulty, config=cfg, referee=referee)
+
+
+# Agents that `--agent all` leaves out because they need a network or a key.
+OFFLINE_EXCLUDED = {"llm"}
+
+
+def _run_eval(
+    name: str,
+    seeds: range,
+    difficulty: str | None,
+    env: Any,
+    options: dict[str, Any],
+    scenario: str | None,
+    save_replays: Path | None,
+    quiet: bool,
+) -> tuple[Any, str | None]:
+    """(summary of the finished episodes, why the run stopped early or None)."""
+    from contextlib import nullcontext
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..evaluation import evaluate, summarise
+
+    show = not quiet and len(seeds) >= 50 and sys.stderr.isatty()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("success {task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    finished: list[Any] = []
+    with Progress(*columns, transient=True) if show else nullcontext() as progress:
+        task = progress.add_task(name, total=len(seeds), rate="-") if progress else None
+
+        def tick(result: Any) -> None:
+            finished.append(result)
+            if progress is not None:
+                rate = sum(r.success for r in finished) / len(finished)
+                progress.update(task, advance=1, rate=f"{rate:.0%}")
+
+        try:
+            summary, _ = evaluate(
+                name,
+                seeds,
+                difficulty,
+                env=env,
+                agent_options=options,
+                scenario=scenario,
+                replay_dir=save_replays,
+                on_episode=tick,
+            )
+        except (ConnectionError, RuntimeError, OSError) as exc:  # a server that went away, a full disk
+            return summarise(name, finished, difficulty or env.default_difficulty), str(exc)
+    return summary, None
+
+
+def _append_results(
+    path: Path, summary: Any, options: dict[str, Any], first_seed: int, cfg: Any, scenario: str | None
+) -> None:
+    from datetime import UTC, datetime
+
+    from .. import __version__
+
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "agent": summary.agent,
+        "options": {k: v for k, v in options.items() if "key" not in k.lower()},
+        "seeds": {"first": first_seed, "count": summary.episodes},
+        "difficulty": summary.difficulty,
+        "scenario": scenario,
+        "config_hash": cfg.hash,
+        "env_version": cfg.version,
+        "package_version": __version__,
+        "metrics": summary.to_dict(),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        typer.echo(f"mirr: warning: could not append to results log {path}: {exc.strerror or exc}", err=True)
+
+
+def _print_eval(summaries: list[Any]) -> None:
+    from rich.table import Table
+
+    console = rich_console()
+    first = summaries[0]
+    table = Table(title=f"MIRR eval · {first.episodes} episodes · {first.difficulty}")
+    for column in (
+        "agent",
+        "success",
+        "diagnosis",
+        "mean reward",
+        "median",
+        "mean steps",
+        "recovered",
+        "collapsed",
+        "timed out",
+    ):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for s in summaries:
+        o = s.outcomes
+        table.add_row(
+            s.agent,
+            f"{s.success_rate:.1%}",
+            f"{s.diagnosis_accuracy:.1%}",
+            f"{s.mean_reward:+.1f}",
+            f"{s.median_reward:+.1f}",
+            f"{s.mean_steps:.1f}",
+            str(o.get("recovered", 0)),
+            str(o.get("collapsed", 0)),
+            str(o.get("timed_out", 0)),
+        )
+    console.print(table)
+    modes = Table(title="success by fault mode (diagnosis accuracy)", min_width=44)
+    modes.add_column("agent")
+    mode_names = list(first.per_mode)
+    for mode in mode_names:
+        modes.add_column(mode, justify="right")
+    for s in summaries:
+        cells = [
+            f"{s.per_mode[m]['success_rate']:.0%} ({s.per_mode[m]['diagnosis_accuracy']:.0%})"
+            if m in s.per_mode
+            else "-"
+            for m in mode_names
+        ]
+        modes.add_row(s.agent, *cells)
+    if mode_names or not first.episodes:
+        console.print(modes)
+    else:  # a remote server without --referee never says which fault an episode had
+        console.print("success by fault mode: hidden by the server (start it with 'mirr serve --referee' to see it)")
+    for s in summaries:
+        if s.tokens:
+            console.print(
+                f"{s.agent}: {s.tokens:,} tokens, {s.tokens / max(1, s.episodes):,.0f} per episode, {s.seconds / max(1, s.episodes):.1f}s per episode"
+            )
+        if s.errors:
+            console.print(f"[yellow]{s.agent}: {s.errors} episode(s) aborted by agent errors[/yellow]")

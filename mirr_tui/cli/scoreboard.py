@@ -1,0 +1,96 @@
+"""`mirr scores`: the human-vs-agent scoreboard, as a screen, tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import mirr_tui.cli as cli
+
+from . import app, default_replay_dir, fail, rich_console
+
+
+@app.command()
+def scores(
+    directory: Annotated[Path | None, typer.Argument(help="Folder of replays (default: replays/).")] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
+) -> None:
+    """Human-vs-agent scoreboard from saved replays."""
+    from ..scores import build_scoreboard
+
+    folder = directory or default_replay_dir()
+    if directory is not None and not directory.is_dir():
+        fail(f"{directory}: no such folder")
+    board = build_scoreboard(folder)
+    if as_json:
+        typer.echo(json.dumps(_scoreboard_json(board), indent=2))
+        return
+    if not plain and sys.stdout.isatty() and sys.stdin.isatty():
+        cli.run_app("scores", replay_dir=folder)
+        return
+    _print_scoreboard(board, folder)
+
+
+def _scoreboard_json(board: Any) -> dict[str, Any]:
+    return {
+        "players": [
+            {
+                "player": p.player,
+                "kind": p.kind,
+                "episodes": p.episodes,
+                "success_rate": p.success_rate,
+                "diagnosis_accuracy": p.diagnosis_accuracy,
+                "mean_score": p.mean_score,
+                "best_score": p.best_score,
+            }
+            for p in board.players
+        ],
+        "head_to_head": [
+            {
+                "seed": h.seed,
+                "difficulty": h.difficulty,
+                "scenario": h.scenario,
+                "scores": {k: v[0] for k, v in h.results.items()},
+            }
+            for h in board.head_to_head
+        ],
+        "skipped": [{"file": str(path), "reason": reason} for path, reason in board.skipped],
+    }
+
+
+def _print_scoreboard(board: Any, folder: Path) -> None:
+    from rich.table import Table
+
+    from ..scores import PLAYER_COLUMNS, player_cells
+
+    console = rich_console()
+    if not board.players:
+        console.print(f"no replays in {folder} yet: play one with `mirr play` or `mirr eval --save-replays {folder}`")
+    else:
+        table = Table(title=f"MIRR scoreboard ({folder})")
+        for column in PLAYER_COLUMNS:
+            table.add_column(column, justify="left" if column in ("player", "kind") else "right")
+        for p in board.players:
+            table.add_row(*player_cells(p))
+        console.print(table)
+    if board.head_to_head:
+        names = board.rival_names
+        table = Table(title="head to head (same incident)")
+        table.add_column("seed", justify="right")
+        table.add_column("incident")
+        for name in names:
+            table.add_column(name, justify="right")
+        for h in board.head_to_head:
+            cells = [
+                f"[b]{h.cell(name)}[/b]" if h.results.get(name, (None,))[0] == h.best_score else h.cell(name)
+                for name in names
+            ]
+            table.add_row(str(h.seed), h.incident, *cells)
+        console.print(table)
+    for path, reason in board.skipped:
+        console.print(f"[yellow]skipped[/yellow] {path.name}: {reason}")

@@ -1,0 +1,97 @@
+"""`mirr play`, `mirr watch` and `mirr replay`: the commands that open the game screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+import mirr_tui.cli as cli
+
+from . import (
+    AgentOptionOpt,
+    ConfigOpt,
+    DifficultyOpt,
+    ReplayDirOpt,
+    ScenarioOpt,
+    SeedOpt,
+    app,
+    check_agent,
+    check_incident_options,
+    check_writable,
+    fail,
+    load_env_config,
+    parse_agent_options,
+)
+
+
+@app.command()
+def play(
+    seed: SeedOpt = None,
+    scenario: ScenarioOpt = None,
+    difficulty: DifficultyOpt = None,
+    replays: ReplayDirOpt = Path("replays"),
+    config: ConfigOpt = None,
+) -> None:
+    """Play an incident by hand in the terminal."""
+    cfg = load_env_config(config)
+    check_incident_options(cfg, scenario, difficulty)
+    check_writable(replays)  # before the game, not after the player's last move
+    cli.run_app("play", seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replays, config=cfg)
+
+
+@app.command()
+def watch(
+    agent: Annotated[str, typer.Option("--agent", help="Agent to watch (see `mirr agents`).")] = "heuristic",
+    seed: SeedOpt = None,
+    scenario: ScenarioOpt = None,
+    difficulty: DifficultyOpt = None,
+    speed: Annotated[float, typer.Option("--speed", help="Steps per second.", min=0.1, max=50)] = 2.0,
+    option: AgentOptionOpt = None,
+    replays: ReplayDirOpt = Path("replays"),
+    config: ConfigOpt = None,
+) -> None:
+    """Watch an agent play live in the same screen."""
+    cfg = load_env_config(config)
+    check_incident_options(cfg, scenario, difficulty)
+    check_agent(agent)
+    check_writable(replays)
+    cli.run_app(
+        "watch",
+        seed=seed,
+        scenario=scenario,
+        difficulty=difficulty,
+        agent=agent,
+        agent_options=parse_agent_options(option),
+        speed=speed,
+        replay_dir=replays,
+        config=cfg,
+    )
+
+
+@app.command()
+def replay(
+    file: Annotated[Path | None, typer.Argument(help="A saved replay; omit to pick one from --replays.")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Re-simulate and check every frame; no screen.")] = False,
+    replays: ReplayDirOpt = Path("replays"),
+) -> None:
+    """Step through a saved replay frame by frame (or verify it)."""
+    from ..replay import ReplayError, load_replay, verify_replay
+
+    if file is None:
+        if verify:
+            fail("--verify needs a replay FILE")
+        cli.run_app("replay", replay_dir=replays)
+        return
+    try:
+        loaded = load_replay(file)
+    except ReplayError as exc:
+        fail(str(exc))
+    if verify:
+        result = verify_replay(loaded)
+        if not result.ok:
+            fail(f"{file}: MISMATCH: {result.message}", code=1)
+        typer.echo(f"{file}: {result.message}")
+        return
+    cli.run_app("replay", replay_path=file, replay_dir=replays)

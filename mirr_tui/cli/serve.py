@@ -1,0 +1,47 @@
+"""`mirr serve`: MIRR as an OpenEnv server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import ConfigOpt, app, fail, load_env_config
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+    sessions: Annotated[int, typer.Option("--sessions", help="Concurrent WebSocket sessions.", min=1)] = 64,
+    config: ConfigOpt = None,
+    referee: Annotated[
+        bool,
+        typer.Option(
+            "--referee",
+            help="Hand the hidden truth (root service, fault mode, true health) to every client on `state`: "
+            "for `mirr eval --agent oracle --remote` and saving replays of remote runs. Off by default.",
+        ),
+    ] = False,
+) -> None:
+    """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
+    import socket
+
+    cfg = load_env_config(config)
+    try:
+        import uvicorn
+
+        from ..server import make_app
+    except ModuleNotFoundError as exc:
+        fail(f"serving needs the server extra: pip install -e '.[server]' ({exc})")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    application = make_app(cfg, sessions=sessions, referee=referee)
+    shown = "; referee: state reveals the hidden truth" if referee else ""
+    typer.echo(
+        f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
+    )
+    uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
