@@ -127,6 +127,8 @@ def _digest(observations: list[Any]) -> str:
     from mirr_tui.core import Observation
 
     canonical = [Observation.from_dict(obs.to_dict()).to_dict() for obs in observations]
+    for obs in canonical:  # the episode id is random by design (rules v2): everything else must match
+        obs.pop("metadata", None)
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 

@@ -28,7 +28,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         f"the MIRR client needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
     ) from exc
 
-from .core import Action, ConfigError, EnvConfig, EnvState, Observation, ServiceTruth, coerce_action, parse_config
+from .core import Action, ConfigError, EnvConfig, EnvState, Observation, coerce_action, parse_config
 from .core.render import render_observation
 
 
@@ -72,11 +72,7 @@ def state_from_payload(payload: dict[str, Any]) -> EnvState | SessionState | Non
         return None
     if payload.get("root_service") is None:
         return SessionState(episode_id=str(payload["episode_id"]), step_count=int(payload.get("step_count") or 0))
-    values = {spec.name: payload.get(spec.name) for spec in dataclasses.fields(EnvState)}
-    values["services"] = {
-        name: ServiceTruth(name=name, **truth) for name, truth in (payload.get("services") or {}).items()
-    }
-    return EnvState(**values)
+    return EnvState.from_dict(payload)
 
 
 class MirrClient(EnvClient):

@@ -71,15 +71,18 @@ def reveals_truth(env: Any) -> bool:
 
 def diagnosis_verdict(observations: Iterable[Any]) -> bool | None:
     """Right (True) or wrong (False) as the reward rows of an episode's observations say; None when
-    no row judged a diagnosis. The last verdict counts, so a final observation that repeats the
-    settled rows agrees with the step that paid them."""
-    verdict = None
-    for event in _reward_rows(observations):
-        if event.row == "correct_diagnosis":
-            verdict = True
-        elif event.row == "wrong_diagnosis":
-            verdict = False
-    return verdict
+    no row judged a diagnosis. Rows are paid at the end (rules v2), so this reads the final observation's
+    rows; each page (a second fault pages again) needs its own correct diagnosis, as the referee counts."""
+    right = wrong = 0
+    pages = 1
+    for obs in observations:
+        pages = max(pages, int(getattr(obs, "page", 1) or 1))
+        for event in obs.rewards:
+            right += event.row == "correct_diagnosis"
+            wrong += event.row == "wrong_diagnosis"
+    if not right and not wrong:
+        return None
+    return wrong == 0 and right >= pages
 
 
 def _reward_rows(observations: Iterable[Any]) -> Iterator[Any]:
@@ -157,7 +160,7 @@ def run_episode(
             score=obs.score,
             steps=obs.step,
             diagnosis_correct=bool(verdict),
-            diagnosed=obs.diagnosis is not None,
+            diagnosed=any(o.diagnosis is not None for o in seen),
             root_service=None,
             fault_mode=None,
             error=error,
@@ -171,9 +174,9 @@ def run_episode(
         score=state.score,
         steps=state.step_count,
         diagnosis_correct=state.diagnosis_correct,
-        diagnosed=state.diagnosis is not None,
-        root_service=state.root_service,
-        fault_mode=state.fault_mode,
+        diagnosed=any(f.get("diagnosis") for f in state.faults),
+        root_service=state.faults[0]["service"] if state.faults else state.root_service,  # the incident paged for
+        fault_mode=state.faults[0]["mode"] if state.faults else state.fault_mode,
         error=error,
         tokens=tokens,
         seconds=time.perf_counter() - started,

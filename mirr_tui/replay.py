@@ -18,7 +18,8 @@ from .atomic import write_atomically
 from .core import Action, EnvConfig, IncidentEnv, Observation, load_config
 
 FORMAT = "mirr-replay"
-VERSION = 1
+VERSION = 2  # 2: rules v2 (rows paid at the end, commit before fix, compound faults, breakers, impact)
+RULES = {1: "rules v1", 2: "rules v2"}
 _SECRET_KEYS = re.compile(r"key|token_secret|authorization|password", re.IGNORECASE)
 
 
@@ -99,14 +100,20 @@ class Replay:
 def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
     last = frames[-1]
     obs, truth = last.observation, last.truth
+    faults = truth.get("faults") or []
+    first = faults[0] if faults and isinstance(faults[0], dict) else {}
+    impact = obs.get("impact") or {}
     return {
         "outcome": obs.get("outcome"),
         "score": obs.get("score", 0.0),
-        "diagnosis": obs.get("diagnosis"),
+        "diagnosis": truth.get("diagnosis") if faults else obs.get("diagnosis"),
         "diagnosis_correct": bool(truth.get("diagnosis_correct")),
         "steps": obs.get("step", 0),
-        "root_service": truth.get("root_service"),
-        "fault_mode": truth.get("fault_mode"),
+        "root_service": first.get("service", truth.get("root_service")),
+        "fault_mode": first.get("mode", truth.get("fault_mode")),
+        "faults": [{"service": f.get("service"), "mode": f.get("mode")} for f in faults if isinstance(f, dict)],
+        "failed_requests": impact.get("failed_requests", 0),
+        "cost": impact.get("cost", 0.0),
     }
 
 
@@ -227,6 +234,11 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
     if data.get("format") != FORMAT:
         raise ReplayError(f'{source} is not a MIRR replay (missing "format": "{FORMAT}")')
     version = data.get("version")
+    if version in RULES and version != VERSION:
+        raise ReplayError(
+            f"{source}: replay version {version} was played under {RULES[version]}; this MIRR plays"
+            f" {RULES[VERSION]} (replay version {VERSION}) and cannot re-simulate it"
+        )
     if version != VERSION:
         raise ReplayError(f"{source}: unsupported replay version {version!r} (this MIRR reads version {VERSION})")
     for key, kind in (("env", dict), ("seed", int), ("player", dict), ("frames", list), ("summary", dict)):
@@ -319,8 +331,12 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
         )
     env = IncidentEnv(config)
     options = {k: v for k, v in replay.options.items() if k in ("service", "mode", "scenario", "difficulty")}
+    # The episode id is random (it must not name the incident), so the recorded one is reused.
+    recorded_id = (replay.frames[0].observation.get("metadata") or {}).get("episode_id")
     try:
-        obs = env.reset(seed=replay.seed, options=options)
+        obs = env.reset(
+            seed=replay.seed, episode_id=recorded_id if isinstance(recorded_id, str) else None, options=options
+        )
     except ValueError as exc:
         return VerifyResult(False, f"cannot start the recorded incident: {exc}", 0)
     for frame in replay.frames:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import agents
 from mirr_tui.cli import _run_eval, app
-from mirr_tui.core import Action, IncidentEnv, RewardEvent
+from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import diagnosis_verdict, run_episode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,13 +135,13 @@ def test_scores_plain_and_json(tmp_path):
     (tmp_path / "broken.json").write_text("{oops")
     plain = run("scores", tmp_path, "--plain")
     assert plain.exit_code == 0, plain.output
-    assert "heuristic" in plain.output and "naive" in plain.output
+    assert "reasoner" in plain.output and "heuristic" in plain.output and "naive" in plain.output
     assert "head to head" in plain.output and "skipped" in plain.output and "broken.json" in plain.output
     data = json.loads(run("scores", tmp_path, "--json").output)
     players = {p["player"]: p for p in data["players"]}
-    assert players["heuristic"]["episodes"] == 4 and players["heuristic"]["success_rate"] == 1.0
-    assert players["naive"]["success_rate"] == 0.0
-    assert data["head_to_head"][0]["seed"] == 42
+    assert players["reasoner"]["episodes"] == 5 and players["reasoner"]["success_rate"] == 1.0
+    assert players["naive"]["success_rate"] == 0.0 and players["heuristic"]["success_rate"] == 0.0
+    assert data["head_to_head"][0]["seed"] == 7  # checkout-3am, seed 7: reasoner and naive
     assert data["skipped"][0]["file"].endswith("broken.json")
 
 
@@ -210,26 +210,37 @@ class ServerThatDies(IncidentEnv):
 
 def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episodes():
     with pytest.raises(ConnectionError):
-        run_episode(ServerThatDies(0), agents.create("heuristic"), seed=1)
-    summary, failure = _run_eval("heuristic", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
+        run_episode(ServerThatDies(0), agents.create("reasoner"), seed=1)
+    summary, failure = _run_eval("reasoner", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
     assert failure == "lost the connection"
     assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
 
 
-def test_diagnosis_verdict_reads_the_reward_rows_wherever_they_appear(config):
-    import dataclasses
+def test_diagnosis_verdict_reads_the_rows_settled_at_the_end(config):
+    from helpers import play_until_done
 
     env = IncidentEnv(config)
     first = env.reset(seed=9, options={"scenario": "checkout-3am"})
     right = env.step(Action("diagnose", "payment", "bad_deploy"))
-    later = env.step(Action("wait"))
-    assert diagnosis_verdict([first]) is None  # nobody diagnosed yet
-    assert diagnosis_verdict([first, right, later]) is True and env.state.diagnosis_correct
-    # a final observation that settles (repeats) the rows agrees with the step that paid them
-    settled = dataclasses.replace(later, rewards=(*later.rewards, RewardEvent("correct_diagnosis", 1.0)), done=True)
-    assert diagnosis_verdict([first, settled]) is True and diagnosis_verdict([first, right, settled]) is True
-    wrong = dataclasses.replace(right, rewards=(RewardEvent("wrong_diagnosis", -1.0),))
-    assert diagnosis_verdict([first, wrong, later]) is False
+    fix = env.step(Action("rollback", "payment"))
+    assert diagnosis_verdict([first, right, fix]) is None  # decided, not yet paid: nobody can tell
+    end = play_until_done(env)
+    assert diagnosis_verdict([first, right, fix, end]) is True and env.state.diagnosis_correct
+    env.reset(seed=9, options={"scenario": "checkout-3am"})
+    env.step(Action("diagnose", "orders", "bad_deploy"))
+    assert diagnosis_verdict([play_until_done(env, "rollback payment")]) is False
+
+
+def test_diagnosis_verdict_needs_every_page_diagnosed(config):
+    from helpers import play_until_done
+
+    env = IncidentEnv(config)
+    obs = [env.reset(seed=4, options={"scenario": "retry-storm"})]
+    obs += [env.step("diagnose payment bad_deploy"), env.step("rollback payment")]
+    while obs[-1].page == 1:
+        obs.append(env.step("wait"))
+    obs += [env.step("scale_up database"), play_until_done(env)]  # the second fault fixed, never diagnosed
+    assert diagnosis_verdict(obs) is False and not env.state.diagnosis_correct
 
 
 @pytest.mark.parametrize("command", [["play"], ["watch"], ["replay"]])

@@ -50,7 +50,7 @@ def _manifest() -> str:
         ("  correct_fix: 10", "  correct_fix: ten", "rewards.correct_fix: must be a number"),
         ("normal: {noise: 0.15,", "normal: {noise: 2,", "difficulties.normal.noise: 2 is outside"),
         ("    mode: bad_deploy\n", "    mode: gremlins\n", "scenarios.checkout-3am.mode: unknown mode 'gremlins'"),
-        ("  onset_steps: [2, 4]", "  onset_steps: [4, 2]", "rules.onset_steps: must be whole numbers low <= high"),
+        ("  onset_steps: [1, 4]", "  onset_steps: [4, 1]", "rules.onset_steps: must be whole numbers low <= high"),
         (
             "red_herrings: 2, lookalikes: true,",
             "red_herrings: 2, lookalikes: 1,",

@@ -79,10 +79,10 @@ def open_sessions(http, settle: int | None = None) -> int:
 def test_a_websocket_session_plays_the_same_episode_as_local_play(referee, config):
     http = referee
     local = IncidentEnv(config)
-    agent_local, agent_remote = agents.create("heuristic"), agents.create("heuristic")
-    expected = local.reset(seed=11)
+    agent_local, agent_remote = agents.create("reasoner"), agents.create("reasoner")
+    expected = local.reset(seed=11, episode_id="ep-11")  # the id is random unless given: give the same one
     with session(http) as ws:
-        reply = send(ws, {"type": "reset", "data": {"seed": 11}})
+        reply = send(ws, {"type": "reset", "data": {"seed": 11, "episode_id": "ep-11"}})
         assert reply["type"] == "observation"
         obs = observation_from_payload(reply["data"])
         assert obs == expected
@@ -149,7 +149,7 @@ def test_sessions_are_isolated_and_capacity_is_enforced(http):
     with session(http) as first, session(http) as second:
         a = observation_from_payload(send(first, {"type": "reset", "data": {"seed": 1}})["data"])
         b = observation_from_payload(send(second, {"type": "reset", "data": {"seed": 2}})["data"])
-        assert a.seed == 1 and b.seed == 2
+        assert a.services != b.services  # two incidents, one per session
         send(first, {"type": "step", "data": {"type": "wait"}})
         assert send(second, {"type": "state"})["data"]["step_count"] == 0
         with http.websocket_connect("/ws") as third:
@@ -196,7 +196,8 @@ def test_http_routes_publish_the_generated_schema(http, config):
     assert http.get("/mirr/config").text == Path(config.source).read_text(encoding="utf-8")
     # stateless HTTP reset works too (a fresh env per request, as OpenEnv documents)
     reply = http.post("/reset", json={"seed": 4}).json()
-    assert reply["observation"]["seed"] == 4 and reply["done"] is False
+    assert reply["observation"]["step"] == 0 and reply["done"] is False
+    assert "seed" not in reply["observation"]  # the seed never reaches the player
 
 
 def test_models_follow_the_core_dataclasses(config):
@@ -231,10 +232,10 @@ def test_a_plain_server_keeps_the_truth_from_clients(http):
 
 def test_a_referee_server_hands_out_the_whole_truth(referee, config):
     local = IncidentEnv(config)
-    local.reset(seed=9, options={"scenario": "checkout-3am"})
+    local.reset(seed=9, episode_id="ep-9", options={"scenario": "checkout-3am"})
     local.step("logs payment")
     with session(referee) as ws:
-        send(ws, {"type": "reset", "data": {"seed": 9, "options": {"scenario": "checkout-3am"}}})
+        send(ws, {"type": "reset", "data": {"seed": 9, "episode_id": "ep-9", "options": {"scenario": "checkout-3am"}}})
         send(ws, {"type": "step", "data": {"type": "check_logs", "service": "payment"}})
         data = send(ws, {"type": "state"})["data"]
     assert set(data) >= TRUTH_KEYS and (data["root_service"], data["seed"]) == ("payment", 9)
@@ -248,11 +249,15 @@ def test_declared_reward_range_bounds_every_step(config):
     manifest = yaml.safe_load((ROOT / "openenv.yaml").read_text(encoding="utf-8"))
     low, high = manifest["validation"]["reward"]["range"]
     rw, rules = config.rewards, config.rules
-    action_rows = (rw.correct_diagnosis, rw.wrong_diagnosis, rw.correct_fix, rw.lucky_fix, rw.wrong_fix, rw.invalid)
-    # one action row plus one ending row; recovery needs confirm_steps steps, so its bonus is bounded
-    most = max(action_rows) + max(rw.recovery_diagnosed, rw.recovery_undiagnosed)
-    most += rw.efficiency_per_step * (rules.max_steps - rules.confirm_steps)
-    least = min(action_rows) + min(rw.collapse, rw.timeout)
+    # Rules v2: the last step pays every deferred row of the episode. At most two faults (two diagnoses and two
+    # paid fixes); every other step can hold at most one wrong fix or invalid move; one ending row; recovery
+    # needs a fix and confirm_steps steps, so its efficiency bonus is bounded.
+    faults = 2
+    most = faults * (max(rw.correct_diagnosis, 0) + max(rw.correct_fix, rw.lucky_fix))
+    most += max(rw.recovery_diagnosed, rw.recovery_undiagnosed)
+    most += rw.efficiency_per_step * (rules.max_steps - rules.confirm_steps - 1)
+    least = faults * min(rw.wrong_diagnosis, 0) + (rules.max_steps - faults) * min(rw.wrong_fix, rw.invalid)
+    least += min(rw.collapse, rw.timeout)
     assert low <= least and most <= high, (least, most)
     env = IncidentEnv(config)
     for name in ("random", "heuristic", "oracle"):

@@ -24,17 +24,15 @@ class ServiceView:
     stale: bool = False  # the metrics scrape failed: these are the last values it got
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        return {
             "status": self.status,
             "latency_ms": self.latency_ms,
             "error_rate": self.error_rate,
             "cpu": self.cpu,
             "memory": self.memory,
             "rps": self.rps,
+            "stale": self.stale,
         }
-        if self.stale:
-            data["stale"] = True
-        return data
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> ServiceView:
@@ -255,3 +253,16 @@ class EnvState:
             "pending": [event.to_dict() for event in self.pending],
             "mechanics": dict(self.mechanics),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvState:
+        """Rebuild a state saved with `to_dict` (a referee server's state message, a replay's truth)."""
+        names = {f for f in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+        values = {key: data.get(key) for key in names}
+        values["services"] = {
+            name: ServiceTruth(name=name, **truth) for name, truth in (data.get("services") or {}).items()
+        }
+        values["faults"] = tuple(dict(f) for f in data.get("faults") or ())
+        values["pending"] = tuple(RewardEvent.from_dict(e) for e in data.get("pending") or ())
+        values["mechanics"] = dict(data.get("mechanics") or {})
+        return cls(**values)
