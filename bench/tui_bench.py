@@ -51,7 +51,7 @@ async def measure(steps: int, size: tuple[int, int]) -> dict[str, float]:
                 step_only.append(t1 - t0)
                 step_and_draw.append(t2 - t0)
                 if screen.view.done:
-                    # The last step: the board above, then the summary once the heuristic and oracle agents
+                    # The last step: the board above, then the summary once the heuristic, reasoner and oracle agents
                     # have played the same seed in a worker thread (the modal is drawn like any frame).
                     await app.workers.wait_for_complete()
                     await pilot._wait_for_screen()
@@ -109,7 +109,7 @@ def main() -> None:
     )
     print(
         f"  last step to summary      {result['summary_median_ms']:.1f} ms median over {result['episodes']} episodes"
-        " (incl. heuristic + oracle on the same seed)"
+        " (incl. heuristic, reasoner and oracle on the same seed)"
     )
 
 

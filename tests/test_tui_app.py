@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input
 import agents
 from mirr_tui.core import FAULT_MODES, IncidentEnv
 from mirr_tui.evaluation import run_episode
+from mirr_tui.replay import VERSION as REPLAY_VERSION
 from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
 from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import MessageScreen, ReplayPickerScreen, ScoresScreen
@@ -75,7 +76,7 @@ async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
         summary = app.screen.summary
         assert summary.outcome == "recovered" and summary.score == state.score == screen.view.obs.score
         assert dict(summary.breakdown)["correct_diagnosis"] == 8 and dict(summary.breakdown)["correct_fix"] == 10
-        assert set(summary.comparisons) == {"heuristic", "oracle"}
+        assert set(summary.comparisons) == {"heuristic", "reasoner", "oracle"}
         assert summary.comparisons["oracle"][1] == "recovered"
         assert screen.check_action("act", ("wait",)) is None  # the episode is over
         assert "replay saved to" in (app.exit_message or "")
@@ -88,17 +89,16 @@ async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
     assert verify_replay(replay).ok
 
 
-async def test_restarting_a_bad_deploy_costs_two_and_the_episode_is_lost(tmp_path):
+async def test_restarting_a_bad_deploy_is_judged_at_the_end_and_the_episode_is_lost(tmp_path):
     app = make_app("play", seed=1, scenario="checkout-3am", replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert screen.env.state.root_service == "payment" and screen.env.state.fault_mode == "bad_deploy"
         await pilot.press("4", "r")
         obs = screen.view.obs
-        assert [(e.row, e.value) for e in obs.rewards] == [("wrong_fix", -2.0)]
-        assert obs.score == -2.0
+        assert obs.rewards == () and obs.score == 0.0  # the wrong fix is decided now, paid at the end
         assert "restarted payment" in message_text(app)
-        assert "-2" in "\n".join(screen.query_one("#log", LogView).plain_lines)
+        assert "-2" not in "\n".join(screen.query_one("#log", LogView).plain_lines)  # no verdict during play
         for _ in range(40):
             if screen.view.done:
                 break
@@ -107,6 +107,7 @@ async def test_restarting_a_bad_deploy_costs_two_and_the_episode_is_lost(tmp_pat
         summary = app.screen.summary
         assert summary.outcome in ("collapsed", "timed_out")
         assert dict(summary.breakdown)["wrong_fix"] == -2.0
+        assert ("wrong_fix", -2.0, 1) in summary.rows  # with the step it belongs to
         assert (summary.root_service, summary.fault_mode) == ("payment", "bad_deploy")
         await pilot.press("n")  # a new incident from the summary
         assert isinstance(app.screen, PlayScreen) and app.screen.view.step == 0
@@ -178,11 +179,12 @@ async def test_the_log_wraps_under_the_message_column_and_separates_step_and_ser
 
 
 async def test_the_watch_header_fits_80_columns_paused(tmp_path):
-    app = make_app("watch", agent="heuristic", seed=12345, speed=50, replay_dir=tmp_path)
+    app = make_app("watch", agent="heuristic", seed=12345, speed=2, replay_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
-        await wait_until(pilot, lambda: screen.view.step >= 2)
-        await pilot.press("space")
+        await pilot.press("space")  # paused before the agent's first move (its first step waits 1/speed)
+        await pilot.press("full_stop")
+        await wait_until(pilot, lambda: screen.view.step >= 1)
         header = screen.query_one("#header")
         text = header._header(0).plain
         shown = str(header.render())
@@ -220,12 +222,12 @@ async def test_help_and_selection_keys(tmp_path):
         await pilot.press("escape")
         assert app.screen is screen
         panel = screen.query_one("#panel-payment", ServicePanel)
-        assert panel.has_class("-degraded")  # seed 3: payment's health check says degraded
+        assert panel.has_class(f"-{screen.view.obs.services['payment'].status}")  # the health check's colour
 
 
 # ------------------------------------------------------------------------------------ watch
 async def test_watch_the_heuristic_finish(tmp_path):
-    app = make_app("watch", agent="heuristic", seed=5, speed=50, replay_dir=tmp_path)
+    app = make_app("watch", agent="heuristic", seed=23, speed=50, replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, WatchScreen)
@@ -275,7 +277,7 @@ async def test_an_agent_failure_is_shown_and_the_episode_saved(tmp_path, monkeyp
         return real_act(self, obs)
 
     monkeypatch.setattr(HeuristicAgent, "act", flaky_act)
-    app = make_app("watch", agent="heuristic", seed=5, speed=50, replay_dir=tmp_path)
+    app = make_app("watch", agent="heuristic", seed=23, speed=50, replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await wait_until(pilot, lambda: screen.finished)
@@ -296,7 +298,7 @@ async def test_an_agent_that_cannot_start_is_shown_not_raised(tmp_path):
 
 # ------------------------------------------------------------------------------------ replay
 async def test_step_a_replay_and_toggle_the_truth(tmp_path):
-    path = record(tmp_path, 5)
+    path = record(tmp_path, 23)  # heuristic: auth/memory_leak, recovered
     replay = load_replay(path)
     app = make_app("replay", replay_path=path, replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -339,7 +341,7 @@ async def test_step_a_replay_and_toggle_the_truth(tmp_path):
 
 async def test_a_corrupt_replay_shows_a_message_not_a_traceback(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "mirr-replay", "version": 1}))
+    bad.write_text(json.dumps({"format": "mirr-replay", "version": REPLAY_VERSION}))
     app = make_app("replay", replay_path=bad, replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, MessageScreen)
@@ -348,7 +350,7 @@ async def test_a_corrupt_replay_shows_a_message_not_a_traceback(tmp_path):
 
 
 async def test_the_replay_picker_lists_and_opens_replays(tmp_path):
-    record(tmp_path, 5)
+    record(tmp_path, 23)
     (tmp_path / "broken.json").write_text("{not json")
     app = make_app("replay", replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -409,3 +411,145 @@ async def test_small_terminals(tmp_path, size, too_small, side_shown):
             assert panel.region.height == (5 if side_shown else 4)  # compact: two metric lines
             await pilot.press("1", "l")  # still playable
             assert screen.view.step == 1
+
+
+# ------------------------------------------------------------------------------------ rules v2
+def header_text(screen) -> str:
+    return str(screen.query_one("#header").render())
+
+
+async def test_the_header_shows_the_seed_the_screen_started(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert not hasattr(screen.view.obs, "seed")  # the seed never reaches the player's channel
+        assert "seed 3" in header_text(screen)
+        await pilot.press("n")  # a new, random incident: the seed the screen drew is shown
+        assert screen.seed is not None and f"seed {screen.seed} " in header_text(screen)
+    path = record(tmp_path, 23)
+    app = make_app("replay", replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "seed 23" in header_text(app.screen)
+
+
+async def test_the_score_settles_at_the_end_with_every_row_and_its_step(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("4", "l", "d", "down", "down", "enter", "s")  # payment/overloaded, scaled up
+        obs = screen.view.obs
+        assert obs.score == 0 and obs.rewards == ()  # decided, not paid
+        header = header_text(screen)
+        assert "settles at end" in header and "+0" in header
+        log = "\n".join(screen.query_one("#log", LogView).plain_lines)
+        assert "+8" not in log and "+10" not in log and "right" not in log  # no verdict during play
+        while not screen.view.done:
+            await pilot.press("w")
+        assert "settles" not in header_text(screen) and f"score {obs.score:+.1f}" not in header_text(screen)
+        assert f"score {screen.view.obs.score:+.1f}" in header_text(screen)
+        log = screen.query_one("#log", LogView).plain_lines
+        assert any("score settled: correct diagnosis +8 @2" in line for line in log), log
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        summary = app.screen.summary
+        assert summary.rows[:2] == [("correct_diagnosis", 8.0, 2), ("correct_fix", 10.0, 3)]
+        assert [step for _, _, step in summary.rows] == sorted(step for _, _, step in summary.rows)
+        assert sum(value for _, value, _ in summary.rows) == pytest.approx(summary.score)
+        body = str(app.screen.query_one("#summary-body").render())
+        assert "step  2  correct diagnosis" in body and "step  3  correct fix" in body
+        assert "failed requests" in body
+
+
+async def test_diagnose_closes_after_a_fix_and_typing_it_costs_nothing(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.check_action("diagnose", ()) is True
+        await pilot.press("4", "s")  # a fix before any diagnosis
+        assert not screen.view.obs.can_diagnose
+        assert screen.check_action("diagnose", ()) is None  # struck out in the footer
+        assert "d diagnose" in str(screen.query_one("#actionbar").render())
+        assert ("d", "diagnose", False) in screen.bar_actions()
+        await pilot.press("d")
+        assert app.screen is screen  # no dialog
+        await pilot.press("colon", *"diagnose payment overloaded", "enter")
+        assert screen.view.step == 1 and screen.view.obs.valid  # no step spent, nothing invalid
+        text = message_text(app)
+        assert "not possible now (no step spent)" in text and "scale_up payment ran at step 1" in text
+        assert screen.query_one("#command", Input).has_class("-open")  # the command stays to be edited
+        assert "closed, you fixed first" in str(screen.query_one("#side-body").render())
+
+
+async def test_the_breaker_key_opens_and_closes_a_breaker_shown_on_the_panel(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        panel = screen.query_one("#panel-payment", ServicePanel)
+        assert "breaker" not in str(panel.border_title)
+        await pilot.press("4", "c")
+        obs = screen.view.obs
+        assert obs.breakers == ("payment",) and obs.step == 1 and obs.valid
+        assert "breaker open" in str(panel.border_title) and panel.has_class("-breaker")
+        assert "breakers open: payment" in str(screen.query_one("#side-body").render())
+        assert "c breaker" in str(screen.query_one("#actionbar").render())
+        await pilot.press("c")
+        assert screen.view.obs.breakers == () and "breaker" not in str(panel.border_title)
+        await pilot.press("colon", *"break orders", "enter")  # the command line knows it too
+        assert screen.view.obs.breakers == ("orders",)
+
+
+async def test_a_second_page_is_announced_and_opens_a_new_diagnosis(tmp_path):
+    app = make_app("play", seed=1, scenario="retry-storm", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon", *"diagnose payment bad_deploy", "enter")
+        await pilot.press("4", "b")  # rollback payment: the first fault is fixed
+        assert screen.check_action("diagnose", ()) is None and screen.view.obs.page == 1
+        for _ in range(10):
+            if screen.view.obs.page == 2:
+                break
+            await pilot.press("w")
+        obs = screen.view.obs
+        assert obs.page == 2 and "paged again" in obs.message and obs.can_diagnose
+        assert "PAGE 2" in header_text(screen)
+        assert any("paged again" in (n.title or "") for n in app._notifications)
+        assert screen.check_action("diagnose", ()) is True and ("d", "diagnose", True) in screen.bar_actions()
+        assert [e.kind for e in screen.view.entries[-2:]] == ["action", "page"]
+        await pilot.press("5", "d")
+        assert isinstance(app.screen, DiagnoseModal)
+        await pilot.press("down", "down", "enter")  # database/overloaded
+        assert screen.view.obs.diagnosis == {"service": "database", "mode": "overloaded"}
+        notes = str(screen.query_one("#side-body").render())
+        assert "page 1 diagnosis: payment/bad_deploy @1" in notes and "page 2 diagnosis: database/overloaded" in notes
+        await pilot.press("s")
+        while not screen.view.done:
+            await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        summary = app.screen.summary
+        assert [f.cause for f in summary.faults] == ["payment/bad_deploy", "database/overloaded"]
+        assert summary.diagnosis_correct and summary.outcome == "recovered"
+        timeline = summary.timeline()
+        assert (
+            timeline.index("payment/bad_deploy (right)")
+            < timeline.index("paged again")
+            < timeline.index("diagnosed database/overloaded (right)")
+        )
+        body = str(app.screen.query_one("#summary-body").render())
+        assert "incident 1" in body and "incident 2" in body
+
+
+async def test_user_impact_is_shown_in_the_header(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert "0 failed" in header_text(screen)
+        await pilot.press("w", "w")
+        impact = screen.view.obs.impact
+        assert impact["failed_requests"] > 0
+        assert f"{impact['failed_requests']:,} failed" in header_text(screen)
+        assert f"${impact['cost']:,.0f}" in header_text(screen)
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("w", "w")
+        header = app.screen.query_one("#header")
+        shown = str(header.render())
+        assert len(shown) <= header.content_region.width and "$" in shown and "seed 3" in shown, shown

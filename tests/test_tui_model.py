@@ -62,7 +62,7 @@ def _episode(seed: int, agent_name: str = "heuristic", options=None):
 
 
 def test_view_accumulates_what_the_player_saw():
-    env, replay, result = _episode(5)
+    env, replay, result = _episode(23)
     view = IncidentView.rebuild(env.names, [f.obs for f in replay.frames], [f.reasoning for f in replay.frames])
     assert view.done and view.step == result.steps
     assert sum(view.breakdown.values()) == pytest.approx(result.score)
@@ -81,7 +81,7 @@ def test_view_accumulates_what_the_player_saw():
 
 
 def test_summary_names_the_truth_and_the_timeline():
-    env, replay, result = _episode(5)
+    env, replay, result = _episode(23)
     view = IncidentView.rebuild(env.names, [f.obs for f in replay.frames])
     summary = summarise(view, replay.frames[-1].truth, {"oracle": (47.5, "recovered")})
     assert (summary.root_service, summary.fault_mode) == ("auth", "memory_leak")
@@ -124,6 +124,8 @@ def test_reasoning_runs_are_collapsed_newest_first():
         ("restart pay", "restart payment"),
         ("diagnose payment bad", "diagnose payment bad_deploy"),
         ("logs da", "logs database"),
+        ("circ", "circuit_break"),
+        ("break pay", "break payment"),
         ("wait x", None),
         ("", None),
     ],
@@ -140,6 +142,8 @@ def test_command_completion(typed, completed):
         ("rest a", "restart auth"),  # a is only auth
         ("restart o", "restart orders"),
         ("w", "wait"),
+        ("c orders", "circuit_break orders"),
+        ("br pay", "break payment"),
         ("r payment", "r payment"),  # r could be restart or rollback: left for the parser to explain
         ("restrat payment", "restrat payment"),
     ],
@@ -147,3 +151,30 @@ def test_command_completion(typed, completed):
 def test_complete_command_expands_unique_prefixes(typed, completed):
     names = ("gateway", "auth", "orders", "payment", "database")
     assert complete_command(typed, names, FAULT_MODES) == completed
+
+
+def test_the_view_follows_pages_diagnoses_and_deferred_rows():
+    env = IncidentEnv()
+    view = IncidentView(env.names)
+    view.apply(env.reset(seed=1, options={"scenario": "retry-storm"}))
+    assert view.pages == [0] and view.diagnose_closed_reason() is None
+    view.apply(env.step("diagnose payment bad_deploy"))
+    assert "already diagnosed payment/bad_deploy at step 1" in view.diagnose_closed_reason()
+    view.apply(env.step("rollback payment"))
+    assert view.paid == [] and view.fix_step is None  # decided, paid at the end
+    while view.page == 1:
+        view.apply(env.step("wait"))
+    assert len(view.pages) == 2 and view.diagnose_closed_reason() is None
+    assert view.entries[-1].kind == "page" and view.entries[-1].text.startswith("paged again")
+    assert not view.entries[-2].text.endswith("·")  # the action's own result, without the page's words
+    view.apply(env.step("scale_up database"))  # fixed before diagnosing this page
+    assert view.diagnose_closed_reason().startswith("scale_up database ran at step")
+    assert "page 2 diagnosis: closed, you fixed first" in view.notes()
+    while not view.done:
+        view.apply(env.step("wait"))
+    assert view.fix_step == 2 and view.entries[-1].kind == "settle"
+    assert "correct diagnosis +8 @1" in view.entries[-1].text and "lucky fix" in view.entries[-1].text
+    summary = summarise(view, env.state.to_dict(), {})
+    assert [f.diagnosis_step for f in summary.faults] == [1, None]
+    assert not summary.diagnosis_correct  # the second fault was never diagnosed
+    assert summary.rows == sorted(summary.rows, key=lambda row: row[2])

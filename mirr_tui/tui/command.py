@@ -8,7 +8,7 @@ from textual.suggester import Suggester
 class ActionSuggester(Suggester):
     """Completes the words of a command: action, service, mode."""
 
-    ACTION_WORDS = ("logs", "diagnose", "restart", "rollback", "scale_up", "wait")
+    ACTION_WORDS = ("logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "break", "wait")
 
     def __init__(self, services: tuple[str, ...], modes: tuple[str, ...]) -> None:
         super().__init__(use_cache=True, case_sensitive=False)

@@ -11,7 +11,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ..core import EnvConfig
+from ..core import EnvConfig, Observation
 from ..replay import ReplayRecorder
 from .modals import HelpModal
 from .model import IncidentView, topology_tiers
@@ -120,6 +120,11 @@ class IncidentScreen(MirrScreen):
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         return []
 
+    @property
+    def incident_seed(self) -> int | None:
+        """The seed this screen started (observations do not carry it: it would rebuild the incident)."""
+        return None
+
     def draw(self) -> None:
         obs = self.view.obs
         if obs is None:
@@ -127,14 +132,18 @@ class IncidentScreen(MirrScreen):
         max_steps = self.config.rules.max_steps
         self.query_one(IncidentHeader).show(
             label=self.header_label(),
-            seed=obs.seed,
+            seed=self.incident_seed,
             difficulty=obs.difficulty,
             scenario=obs.scenario,
             step=obs.step,
             max_steps=max_steps,
             remaining=obs.remaining,
             score=obs.score,
+            settled=obs.done,
+            page=obs.page,
             diagnosis=obs.diagnosis,
+            impact=obs.impact,
+            currency=self.config.impact.currency,
             outcome=obs.outcome,
             extra=self.header_extra(),
             extra_short=self.header_extra_short(),
@@ -147,6 +156,7 @@ class IncidentScreen(MirrScreen):
                 selected=self.selectable and n == self.selected,
                 index=n + 1,
                 truth=self._panel_truth(truth, name),
+                breaker=name in obs.breakers,
             )
         self.query_one(AlertStrip).show(obs.alerts)
         self.query_one(LogView).show(self.view.blocks_newest_first())
@@ -156,6 +166,16 @@ class IncidentScreen(MirrScreen):
         self.query_one(MessageLine).show(text, error)
         self.draw_bar()
         self.refresh_bindings_if_changed()
+
+    def announce(self, before: Observation | None, obs: Observation) -> None:
+        """A toast when a second fault pages the player (the header shows the page too)."""
+        if before is not None and obs.page > before.page and not obs.done:
+            self.notify(
+                "a second incident: new errors since the fix. Diagnose is open again (before any fix).",
+                title=f"paged again · page {obs.page}",
+                severity="warning",
+                timeout=10,
+            )
 
     def refresh_bindings_if_changed(self) -> None:
         """Tell the footer only when a key became (un)available: it rebuilds all its keys on every refresh."""

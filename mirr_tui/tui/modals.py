@@ -16,7 +16,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
-from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary
+from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money
 from .widgets import _esc
 
 SERVICE_KEYS = Binding.Group("service", compact=True)
@@ -56,7 +56,8 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
             yield OptionList(*options, id="modes")
             yield Static(
                 Content.from_markup(
-                    "[$text-muted]enter commits (once per episode: right +8, wrong -4) · 1-5 change service · esc cancels[/]"
+                    "[$text-muted]enter commits (once per page, before any fix; judged at the end: right +8,"
+                    " wrong -4) · 1-5 change service · esc cancels[/]"
                 )
             )
         yield Footer(compact=True, show_command_palette=False)
@@ -102,6 +103,19 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
         self.dismiss((self.services[self.selected], str(event.option.id)))
 
 
+def _indent(width: int) -> str:
+    """Leading spaces as a run of their own (italic spaces look like any spaces), so the text after them
+    starts its own run at its own column in SVG screenshots."""
+    return f"[i]{' ' * width}[/]"
+
+
+def _right(markup: str, value: str, width: int) -> str:
+    """`markup` padded so that `value`, written right after it, ends at column `width` (the padding trails
+    the label's run instead of leading the value's)."""
+    shown = Content.from_markup(markup).cell_length
+    return markup + " " * max(1, width - shown - len(value))
+
+
 class SummaryModal(ModalScreen[str | None]):
     """The end of an episode: outcome, score by reward row, the truth, a timeline, other agents' scores."""
 
@@ -137,27 +151,60 @@ class SummaryModal(ModalScreen[str | None]):
         )
 
     def _body(self) -> Content:
+        # No text run may start with a space (some SVG viewers drop leading spaces and shift the text):
+        # indents are runs of their own (`_indent`), padding goes at the end of the run before.
         s = self.summary
-        lines = ["[b]score by reward row[/]"]
-        for row, value in s.breakdown:
-            style = "$success" if value > 0 else "$error"
-            lines.append(f"  {_esc(ROW_LABELS.get(row, row)):<26}[{style}]{value:+6.1f}[/]")
-        if not s.breakdown:
-            lines.append("  (no rewards paid)")
-        lines.append(f"  {'total':<26}[b]{s.score:+6.1f}[/]")
+        lines = ["[b]score, settled at the end[/] [$text-muted](each row with the step it belongs to)[/]"]
+        for row, value, step in s.rows:
+            style = "$success" if value > 0 else "$error" if value < 0 else "$text-muted"
+            at = f"step {step:>2}" if step is not None else "       "
+            lines.append(
+                f"{_indent(2)}[$text-muted]{at}  [/]{_right(_esc(ROW_LABELS.get(row, row)), f'{value:+.1f}', 32)}"
+                f"[{style}]{value:+.1f}[/]"
+            )
+        if not s.rows:
+            lines.append(f"{_indent(2)}(no rewards paid)")
+        lines.append(f"{_indent(11)}{_right('total', f'{s.score:+.1f}', 32)}[b]{s.score:+.1f}[/]")
+        if s.impact:
+            failed = format_count(float(s.impact.get("failed_requests", 0)))
+            cost = format_money(float(s.impact.get("cost", 0.0)), s.currency)
+            lines.append(
+                f"[b]user impact [/]{failed} failed requests · about {_esc(cost)} lost "
+                "[$text-muted](information, not score)[/]"
+            )
         lines.append("")
         whose = "your" if self.allow_new else f"{_esc(self.player)}'s"  # a person plays; an agent is watched
-        verdict = "[b $success]right[/]" if s.diagnosis_correct else "[b $error]wrong[/]" if s.diagnosis else "none"
-        lines.append(f"[b]root cause [/]{_esc(s.root_service)} / {_esc(s.fault_mode)}   {whose} diagnosis: {verdict}")
+        several = len(s.started) > 1
+        for n, fault in enumerate(s.faults):
+            label = f"incident {n + 1}" if len(s.faults) > 1 else "root cause"
+            # masked: its metrics looked like another mode; silent: it looked healthier than its victims
+            notes = [t for t, on in (("masked metrics", fault.masked), ("quiet root", fault.silent)) if on]
+            if fault.phase == "pending":
+                notes.append("was waiting: it never started")
+            elif several:
+                notes.append(f"paged at step {fault.started_at}")
+            notes_text = f" [$text-muted]({', '.join(notes)})[/]" if notes else ""
+            lines.append(f"[b]{label:<11}[/]{_esc(fault.cause)}{notes_text}")
+            if fault.phase == "pending":
+                continue
+            if fault.diagnosis is None:
+                verdict = "none"
+            else:
+                d = fault.diagnosis
+                mark = "[b $success]right[/]" if fault.diagnosis_correct else "[b $error]wrong[/]"
+                at = f" at step {fault.diagnosis_step}" if fault.diagnosis_step is not None else ""
+                verdict = f"{_esc(d['service'])}/{_esc(d['mode'])}{at} ({mark})"
+            fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
+            lines.append(f"{_indent(11)}{whose} diagnosis: {verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
         if s.comparisons:
             lines.append("")
             lines.append("[b]same incident, other players[/]")
-            for name, (score, outcome) in s.comparisons.items():
-                if name == self.player:
-                    continue
-                lines.append(f"  {_esc(name):<12}{score:+6.1f}  {_esc(OUTCOME_TEXT.get(outcome, outcome)).lower()}")
-            lines.append(f"  {_esc(self.player):<12}{s.score:+6.1f}  {OUTCOME_TEXT.get(s.outcome, '?').lower()}")
+            players = [(name, score, outcome) for name, (score, outcome) in s.comparisons.items()]
+            players = [p for p in players if p[0] != self.player] + [(self.player, s.score, s.outcome)]
+            for name, score, outcome in players:
+                outcome_text = _esc(OUTCOME_TEXT.get(outcome, str(outcome))).lower()
+                lines.append(f"{_indent(2)}{_right(_esc(name), f'{score:+.1f}', 18)}{score:+.1f}  {outcome_text}")
         if self.note:
             lines.append("")
             lines.append(f"[$warning]{_esc(self.note)}[/]")
@@ -170,14 +217,19 @@ class SummaryModal(ModalScreen[str | None]):
 # Paragraphs are single lines (the dialog wraps them at any width); list items stay short (< 70 columns).
 HELP_TEXT = """\
 [b]MIRR in brief[/]
-Five services, one hidden fault, 30 steps. Every action costs one step. \
-Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), and a sick service hurts its \
-callers one hop per step: the worst-looking service is often a victim. \
-From step 10 an untreated fault cascades; total failure ends the episode.
+Five services, a hidden fault, 30 steps. Every action costs one step. \
+Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), a metrics scrape can fail \
+(the panel says [reverse] stale [/] and shows frozen last values), and a sick service hurts its callers one hop \
+per step: the worst-looking service is often a victim. \
+From step 10 an untreated fault cascades; total failure ends the episode. \
+At hard a second fault can follow a few steps after the first is fixed: you are [b]paged again[/] \
+(the header says PAGE 2) and it has its own diagnosis and fix.
 
 [b]How to win [/]read logs (they name the upstream a victim waits on, and the root cause's signature), \
-[b]diagnose [/]once (service + mode), apply the mode's fix, then [b]wait [/]until all five services stay \
-healthy for 5 steps.
+[b]diagnose [/]once per page [b]before any fix[/] (service + mode; after the first fix it is no longer \
+possible), apply the mode's fix, then [b]wait [/]until all five services stay healthy for 5 steps. \
+A [b]circuit breaker[/] (c) in front of a sick service stops the retry storm while you think; it fixes \
+nothing, and recovery needs every breaker closed again (c again, or a fix of that service).
 
 [b]Fixes[/]
   crashed → restart
@@ -185,14 +237,16 @@ healthy for 5 steps.
   overloaded → scale up
   bad_deploy → rollback (a restart makes it worse)
 
-[b]Rewards[/]
+[b]Rewards[/] diagnoses and fixes are judged against the hidden truth [b]at the end[/]: \
+during the episode the header shows only what was paid so far (invalid actions).
   diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis)
   wrong fix -2 · invalid action -1 · collapse -20 · timeout -10
-  recovery +20 with a right diagnosis, +0.5 per unused step
+  recovery +20 with every diagnosis right, +0.5 per unused step
+  user impact (failed requests, lost revenue) is information, not score
 
 [b]Keys[/]
   1-5 or ←/→ pick a service · l logs · d diagnose · r restart
-  b rollback · s scale up · w wait · n new · q quit
+  b rollback · s scale up · c breaker · w wait · n new · q quit
   : or / type a command (tab/→ completes, enter plays it)
   watch: space pause · . one step · +/- speed
   replay: ←/→ step · home/end · space play · t truth

@@ -12,11 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import METRICS, Action, EnvConfig, Observation
+from ..core import METRICS, Action, EnvConfig, Observation, RewardEvent
 
 HISTORY = 10  # sparkline length: the last observed values of each metric
 SPARK = "▁▂▃▄▅▆▇█"
 FIX_ROWS = ("correct_fix", "lucky_fix")
+DIAGNOSIS_ROWS = ("correct_diagnosis", "wrong_diagnosis")
+FIX_TYPES = ("restart", "rollback", "scale_up")
+PAGE_AGAIN = "paged again:"  # the core's words for a second fault's page, inside the step's message
 ROW_LABELS = {
     "correct_diagnosis": "correct diagnosis",
     "wrong_diagnosis": "wrong diagnosis",
@@ -44,7 +47,7 @@ class LogEntry:
     """One line of the log viewer: an action and its result, or a log line read at that step."""
 
     step: int
-    kind: str  # "page" | "action" | "invalid" | "log"
+    kind: str  # "page" | "action" | "invalid" | "log" | "settle"
     service: str | None
     level: str
     text: str
@@ -118,10 +121,15 @@ class IncidentView:
         self.breakdown: dict[str, float] = {}
         self.reasoning: list[tuple[int, str]] = []
         self.logs_read: dict[str, list[int]] = {}
-        self.fixes: list[tuple[int, str, float]] = []
+        self.fixes: list[tuple[int, str]] = []
         self.invalid_steps: list[int] = []
-        self.diagnosis_step: int | None = None
-        self.fix_step: int | None = None
+        self.pages: list[int] = []  # the step each page came at (page 1 at the reset)
+        self.diagnoses: dict[int, tuple[int, dict[str, str]]] = {}  # page -> (step, diagnosis) committed
+        self.breakers: tuple[str, ...] = ()
+        self.breaker_moves: list[tuple[int, str]] = []
+        self.paid: list[RewardEvent] = []  # every reward row paid, in the order paid (most at the end)
+        self.diagnosis_step: int | None = None  # the first page's diagnosis
+        self.fix_step: int | None = None  # the first right fix of the root cause (known once the rows settle)
         self.end_step: int | None = None
 
     @classmethod
@@ -143,8 +151,39 @@ class IncidentView:
     def done(self) -> bool:
         return bool(self.obs and self.obs.done)
 
+    @property
+    def page(self) -> int:
+        return self.obs.page if self.obs else 1
+
+    @property
+    def settled(self) -> bool:
+        """Rows that judge the hidden truth are paid at the end: before it the score is not the score."""
+        return self.done
+
+    def page_fix(self) -> tuple[int, str] | None:
+        """The first fix tried since the current page (it closed the diagnosis window), if any."""
+        since = self.pages[-1] if self.pages else 0
+        return next(((step, text) for step, text in self.fixes if step > since), None)
+
+    def diagnose_closed_reason(self) -> str | None:
+        """Why diagnose is not a legal move now (None when it is), in the player's own terms."""
+        obs = self.obs
+        if obs is None or obs.can_diagnose:
+            return None
+        if obs.done:
+            return "the episode is over"
+        committed = self.diagnoses.get(self.page)
+        if committed is not None:
+            step, d = committed
+            return f"already diagnosed {d['service']}/{d['mode']} at step {step}: one diagnosis per page"
+        fix = self.page_fix()
+        if fix is not None:
+            return f"{fix[1]} ran at step {fix[0]}: a diagnosis comes before the first fix of a page"
+        return "diagnose is not possible now"
+
     def apply(self, obs: Observation, reasoning: str | None = None) -> None:
         """Fold one observation (reset or step) into the view."""
+        before = self.obs
         self.obs = obs
         for name, service in obs.services.items():
             if name in self.history:
@@ -152,34 +191,54 @@ class IncidentView:
                     self.history[name][metric].append(float(getattr(service, metric)))
         for event in obs.rewards:
             self.breakdown[event.row] = self.breakdown.get(event.row, 0.0) + event.value
-        rows = {event.row for event in obs.rewards}
-        if rows & {"correct_diagnosis", "wrong_diagnosis"}:
-            self.diagnosis_step = obs.step
-        if rows & set(FIX_ROWS) and self.fix_step is None:
-            self.fix_step = obs.step
+            self.paid.append(event)
+            at = event.step if event.step is not None else obs.step
+            if event.row in FIX_ROWS and self.fix_step is None:
+                self.fix_step = at
+        self.breakers = tuple(obs.breakers)
         if obs.done and self.end_step is None:
             self.end_step = obs.step
         if reasoning:
             self.reasoning.append((obs.step, reasoning))
         if obs.action is None:
+            self.pages = [obs.step]
             self.entries.append(LogEntry(obs.step, "page", None, "PAGE", obs.message))
             return
+        paged = before is not None and obs.page > before.page
+        if paged:
+            self.pages.append(obs.step)
+        message, page_text = _split_page(obs.message) if paged else (obs.message, "")
         action_text = describe_action(obs.action)
+        paid_now = sum(e.value for e in obs.rewards if e.row == "invalid")  # the rest is shown when it settles
         if not obs.valid:
             self.invalid_steps.append(obs.step)
             self.entries.append(
-                LogEntry(obs.step, "invalid", None, "", f"{action_text} · {obs.error or obs.message}", obs.reward)
+                LogEntry(obs.step, "invalid", None, "", f"{action_text} · {obs.error or message}", paid_now)
             )
-            return
-        self.entries.append(LogEntry(obs.step, "action", obs.action.get("service"), "", obs.message, obs.reward))
-        kind = obs.action.get("type")
-        if kind in ("restart", "rollback", "scale_up"):
-            self.fixes.append((obs.step, action_text, obs.reward))
-        if obs.logs is not None:
-            service = obs.logs_service or "?"
-            self.logs_read.setdefault(service, []).append(obs.step)
-            for line in obs.logs:
-                self.entries.append(LogEntry(obs.step, "log", line.service, line.level, line.text))
+        else:
+            self.entries.append(LogEntry(obs.step, "action", obs.action.get("service"), "", message, paid_now))
+            kind = obs.action.get("type")
+            if kind in FIX_TYPES:
+                self.fixes.append((obs.step, action_text))
+            if kind == "circuit_break":
+                opened = obs.action.get("service") in obs.breakers
+                service = obs.action.get("service")
+                self.breaker_moves.append((obs.step, f"{'opened' if opened else 'closed'} {service}'s breakers"))
+            if kind == "diagnose" and obs.action.get("service") and obs.action.get("mode"):
+                page = before.page if before is not None else 1
+                committed = {"service": str(obs.action["service"]), "mode": str(obs.action["mode"])}
+                self.diagnoses.setdefault(page, (obs.step, committed))
+                if page == 1 and self.diagnosis_step is None:
+                    self.diagnosis_step = obs.step
+            if obs.logs is not None:
+                service = obs.logs_service or "?"
+                self.logs_read.setdefault(service, []).append(obs.step)
+                for line in obs.logs:
+                    self.entries.append(LogEntry(obs.step, "log", line.service, line.level, line.text))
+        if paged:
+            self.entries.append(LogEntry(obs.step, "page", None, "PAGE", page_text or obs.message))
+        if obs.done:
+            self.entries.append(LogEntry(obs.step, "settle", None, "", settle_text(self.paid), obs.score))
 
     def blocks_newest_first(self) -> list[list[LogEntry]]:
         """Entries grouped by step, newest step first; inside a step the action comes before its logs."""
@@ -192,13 +251,24 @@ class IncidentView:
         return blocks[::-1]
 
     def notes(self) -> list[str]:
-        """What the player has learned so far (the play side pane)."""
+        """What the player has learned so far (the play side pane); never a verdict before the end."""
         lines: list[str] = []
         obs = self.obs
-        if obs and obs.diagnosis:
-            lines.append(f"diagnosis: {obs.diagnosis['service']}/{obs.diagnosis['mode']} @{self.diagnosis_step}")
-        else:
-            lines.append("diagnosis: not yet committed")
+        pages = max(1, len(self.pages))
+        for page in range(1, pages + 1):
+            label = "diagnosis" if pages == 1 else f"page {page} diagnosis"
+            committed = self.diagnoses.get(page)
+            if committed is not None:
+                step, d = committed
+                lines.append(f"{label}: {d['service']}/{d['mode']} @{step}")
+            elif page == pages and obs is not None and obs.can_diagnose:
+                lines.append(f"{label}: not yet committed (d)")
+            elif page == pages and obs is not None and not obs.done and self.page_fix() is not None:
+                lines.append(f"{label}: closed, you fixed first")
+            else:
+                lines.append(f"{label}: none")
+        if pages > 1:
+            lines.append(f"paged again at step {self.pages[-1]}: a second incident")
         if self.logs_read:
             read = ", ".join(f"{name} @{'/'.join(map(str, steps))}" for name, steps in self.logs_read.items())
             lines.append(f"logs read: {read}")
@@ -206,10 +276,43 @@ class IncidentView:
             lines.append("logs read: none yet (l)")
         if self.fixes:
             lines.append("fixes tried:")
-            lines.extend(f"  {step:02d} {text} {value:+g}" for step, text, value in self.fixes)
+            lines.extend(f"  {step:02d} {text}" for step, text in self.fixes)
+        if self.breakers:
+            lines.append(f"breakers open: {', '.join(self.breakers)} (c again closes)")
         if self.invalid_steps:
-            lines.append(f"invalid actions: {len(self.invalid_steps)}")
+            lines.append(f"invalid actions: {len(self.invalid_steps)} (-1 each)")
+        if obs is not None and not obs.done:
+            lines.append("diagnoses and fixes are judged when the episode ends")
         return lines
+
+
+def _split_page(message: str) -> tuple[str, str]:
+    """(the action's result, the second page's text) of a step's message."""
+    at = message.find(PAGE_AGAIN)
+    if at < 0:
+        return message, ""
+    head = message[:at].rstrip().removesuffix("·").rstrip()
+    return head, message[at:]
+
+
+def settle_text(paid: Sequence[RewardEvent]) -> str:
+    """The end's log line: every row paid, with the step it belongs to."""
+    rows = sorted(paid, key=lambda e: e.step if e.step is not None else 10**6)
+    parts = [f"{ROW_LABELS.get(e.row, e.row)} {e.value:+g} @{e.step}" for e in rows]
+    return "score settled: " + (" · ".join(parts) if parts else "no rows paid")
+
+
+def format_count(value: float) -> str:
+    """1,234 below ten thousand, then 12.3k, 1.2M."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:,.0f}"
+
+
+def format_money(value: float, currency: str = "$") -> str:
+    return f"{currency}{format_count(value)}"
 
 
 def describe_action(action: dict[str, Any] | None) -> str:
@@ -226,59 +329,150 @@ def describe_action(action: dict[str, Any] | None) -> str:
 
 # ------------------------------------------------------------------------------- end summary
 @dataclass(slots=True)
+class FaultSummary:
+    """One fault of the episode as the referee saw it, with the player's diagnosis and fix (the end only)."""
+
+    service: str
+    mode: str
+    started_at: int
+    phase: str
+    masked: bool = False
+    silent: bool = False
+    diagnosis: dict[str, str] | None = None
+    diagnosis_step: int | None = None
+    diagnosis_correct: bool = False
+    fix_step: int | None = None
+
+    @property
+    def cause(self) -> str:
+        return f"{self.service}/{self.mode}"
+
+
+@dataclass(slots=True)
 class EpisodeSummary:
     """What the end-of-episode modal shows."""
 
     outcome: str | None
     score: float
-    breakdown: list[tuple[str, float]]
-    root_service: str
-    fault_mode: str
-    diagnosis: dict[str, str] | None
-    diagnosis_correct: bool
-    diagnosis_step: int | None
-    fix_step: int | None
+    breakdown: list[tuple[str, float]]  # by row, largest first
+    rows: list[tuple[str, float, int | None]]  # every row paid, by step: (row, value, step)
+    faults: list[FaultSummary]
     end_step: int | None
     seed: int
+    impact: dict[str, float] = field(default_factory=dict)
+    currency: str = "$"
+    moves: list[tuple[int, str, str]] = field(default_factory=list)  # (step, move, verdict) for fixes, breakers
     comparisons: dict[str, tuple[float, str]] = field(default_factory=dict)
 
+    # The first fault (the incident that paged the player): what a one-fault episode is about.
+    @property
+    def root_service(self) -> str:
+        return self.faults[0].service if self.faults else "?"
+
+    @property
+    def fault_mode(self) -> str:
+        return self.faults[0].mode if self.faults else "?"
+
+    @property
+    def diagnosis(self) -> dict[str, str] | None:
+        return self.faults[0].diagnosis if self.faults else None
+
+    @property
+    def started(self) -> list[FaultSummary]:
+        """The faults that happened (a second fault may still have been waiting when the episode ended)."""
+        return [fault for fault in self.faults if fault.phase != "pending"]
+
+    @property
+    def diagnosis_correct(self) -> bool:
+        return bool(self.started) and all(fault.diagnosis_correct for fault in self.started)
+
+    @property
+    def fix_step(self) -> int | None:
+        return self.faults[0].fix_step if self.faults else None
+
     def timeline(self) -> str:
-        parts = []
-        if self.diagnosis_step is not None and self.diagnosis:
-            verdict = "right" if self.diagnosis_correct else "wrong"
-            parts.append(
-                f"step {self.diagnosis_step}: diagnosed {self.diagnosis['service']}/{self.diagnosis['mode']} ({verdict})"
-            )
-        else:
-            parts.append("no diagnosis")
-        parts.append(f"step {self.fix_step}: fixed the root cause" if self.fix_step is not None else "never fixed")
+        """What happened, in step order: pages, diagnoses (with their verdict), fixes and breakers, the end."""
+        events: list[tuple[int, int, str]] = []  # (step, order inside the step, text)
+        for n, fault in enumerate(self.faults):
+            if fault.phase == "pending":
+                continue
+            if n > 0:
+                events.append((fault.started_at, 0, f"paged again ({fault.cause})"))
+            if fault.diagnosis is not None and fault.diagnosis_step is not None:
+                verdict = "right" if fault.diagnosis_correct else "wrong"
+                d = fault.diagnosis
+                events.append((fault.diagnosis_step, 1, f"diagnosed {d['service']}/{d['mode']} ({verdict})"))
+        for step, move, verdict in self.moves:
+            events.append((step, 1, f"{move} ({verdict})" if verdict else move))
         if self.end_step is not None:
-            parts.append(f"step {self.end_step}: {OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()}")
+            events.append((self.end_step, 2, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
+        parts = [f"step {step}: {text}" for step, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
+        if all(fault.diagnosis is None for fault in self.faults):
+            parts.insert(0, "no diagnosis")
         return " → ".join(parts)
 
 
-def summarise(view: IncidentView, truth: dict[str, Any], comparisons: dict[str, tuple[float, str]]) -> EpisodeSummary:
+MOVE_VERDICTS = {"correct_fix": "right fix", "lucky_fix": "right fix, undiagnosed", "wrong_fix": "wrong fix"}
+
+
+def summarise(
+    view: IncidentView, truth: dict[str, Any], comparisons: dict[str, tuple[float, str]], currency: str = "$"
+) -> EpisodeSummary:
     """Combine the player's view with the hidden truth (only revealed once the episode ends)."""
     obs = view.obs
     assert obs is not None, "summarise needs at least the reset observation"
+    raw_faults = truth.get("faults") or [
+        {
+            "service": truth.get("root_service"),
+            "mode": truth.get("fault_mode"),
+            "phase": truth.get("fault_phase"),
+            "started_at": 0,
+            "diagnosis": truth.get("diagnosis"),
+            "diagnosis_correct": truth.get("diagnosis_correct"),
+            "fix_step": truth.get("fix_step"),
+        }
+    ]
+    faults = []
+    for n, raw in enumerate(raw_faults):
+        committed = view.diagnoses.get(n + 1)
+        faults.append(
+            FaultSummary(
+                service=str(raw.get("service")),
+                mode=str(raw.get("mode")),
+                started_at=int(raw.get("started_at") or 0),
+                phase=str(raw.get("phase")),
+                masked=bool(raw.get("masked")),
+                silent=bool(raw.get("silent")),
+                diagnosis=raw.get("diagnosis"),
+                diagnosis_step=committed[0] if committed else None,
+                diagnosis_correct=bool(raw.get("diagnosis_correct")),
+                fix_step=raw.get("fix_step"),
+            )
+        )
+    rows = sorted(((e.row, e.value, e.step) for e in view.paid), key=lambda r: r[2] if r[2] is not None else 10**6)
+    verdict_at = {step: MOVE_VERDICTS[row] for row, _, step in rows if row in MOVE_VERDICTS and step is not None}
+    moves = [(step, text, verdict_at.get(step, "")) for step, text in view.fixes]
+    moves += [(step, text, "") for step, text in view.breaker_moves]
     return EpisodeSummary(
         outcome=obs.outcome,
         score=obs.score,
         breakdown=sorted(view.breakdown.items(), key=lambda item: -abs(item[1])),
-        root_service=str(truth.get("root_service")),
-        fault_mode=str(truth.get("fault_mode")),
-        diagnosis=obs.diagnosis,
-        diagnosis_correct=bool(truth.get("diagnosis_correct")),
-        diagnosis_step=view.diagnosis_step,
-        fix_step=view.fix_step,
+        rows=rows,
+        faults=faults,
         end_step=view.end_step,
-        seed=obs.seed,
+        seed=int(truth.get("seed", 0)),
+        impact=dict(obs.impact),
+        currency=currency,
+        moves=sorted(moves),
         comparisons=comparisons,
     )
 
 
 def compare_agents(
-    config: EnvConfig, seed: int, options: dict[str, Any] | None, names: Sequence[str] = ("heuristic", "oracle")
+    config: EnvConfig,
+    seed: int,
+    options: dict[str, Any] | None,
+    names: Sequence[str] = ("heuristic", "reasoner", "oracle"),
 ) -> dict[str, tuple[float, str]]:
     """What other agents score on the same incident (fresh env, same seed and options)."""
     import agents

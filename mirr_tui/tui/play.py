@@ -25,7 +25,7 @@ SERVICE_BINDINGS: list[BindingType] = [
     Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
     Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
 ]
-GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "wait")
+GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait")
 
 
 class PlayScreen(IncidentScreen):
@@ -38,6 +38,7 @@ class PlayScreen(IncidentScreen):
         Binding("r", "act('restart')", "restart"),
         Binding("b", "act('rollback')", "rollback"),
         Binding("s", "act('scale_up')", "scale up"),
+        Binding("c", "act('circuit_break')", "breaker"),
         Binding("w", "act('wait')", "wait"),
         Binding("colon,slash", "command", "command", key_display=":"),
         Binding("escape", "close_command", "close", show=False),
@@ -70,7 +71,8 @@ class PlayScreen(IncidentScreen):
 
     def compose_bar(self) -> ComposeResult:
         yield Input(
-            placeholder="restart payment · logs auth · diagnose payment bad_deploy · wait   (→ completes, esc closes)",
+            placeholder="logs auth · diagnose payment bad_deploy · rollback payment · break payment · wait"
+            "   (→ completes, esc closes)",
             suggester=ActionSuggester(self.names, FAULT_MODES),
             id="command",
             compact=True,
@@ -103,6 +105,10 @@ class PlayScreen(IncidentScreen):
         self.draw()
 
     @property
+    def incident_seed(self) -> int | None:
+        return self.seed
+
+    @property
     def steps_played(self) -> int:
         return len(self.recorder.frames) - 1 if self.recorder else 0
 
@@ -111,27 +117,28 @@ class PlayScreen(IncidentScreen):
         done = self.view.done
         if action in ("act", "command", "diagnose") and done:
             return None
-        if action == "diagnose" and self.view.obs is not None and self.view.obs.diagnosis is not None:
-            return None
+        if action == "diagnose" and self.view.obs is not None and not self.view.obs.can_diagnose:
+            return None  # one diagnosis per page, before its first fix
         if action == "close_command":
             return self.query_one("#command", Input).has_class("-open")
         return True
 
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         done = self.view.done
-        diagnosed = self.view.obs is not None and self.view.obs.diagnosis is not None
+        can_diagnose = self.view.obs is not None and self.view.obs.can_diagnose
         return [
             ("l", "logs", not done),
-            ("d", "diagnose", not done and not diagnosed),
+            ("d", "diagnose", not done and can_diagnose),
             ("r", "restart", not done),
             ("b", "rollback", not done),
             ("s", "scale up", not done),
+            ("c", "breaker", not done),
             ("w", "wait", not done),
         ]
 
     def message_content(self) -> tuple[str, bool]:
         if self.command_error:
-            return f"not an action (no step spent): {self.command_error}", True
+            return self.command_error, True
         return super().message_content()
 
     def action_select(self, index: int) -> None:
@@ -180,16 +187,22 @@ class PlayScreen(IncidentScreen):
             self.action_close_command()
             return
         try:
-            Action.parse(text)
+            action = Action.parse(text)
         except InvalidAction as exc:  # a typo costs nothing; the env judges well-formed actions
             completed = complete_command(text, self.names, FAULT_MODES)
             try:
-                Action.parse(completed)
+                action = Action.parse(completed)
             except InvalidAction:
-                self.command_error = str(exc)
+                self.command_error = f"not an action (no step spent): {exc}"
                 self.draw()
                 return
             text = completed  # "diag auth bad" plays what the completion showed
+        closed = self.view.diagnose_closed_reason() if action.type == "diagnose" else None
+        if closed is not None:  # a move the rules do not allow now: explained, like the struck-out key
+            self.command_error = f"not possible now (no step spent): {closed}"
+            self.notify(closed, title="diagnose is not possible now", severity="warning")
+            self.draw()
+            return
         self.action_close_command()
         self.take(text)
 
@@ -198,10 +211,12 @@ class PlayScreen(IncidentScreen):
         if self.view.done or self.recorder is None:
             return
         self.command_error = None
+        before = self.view.obs
         obs = self.env.step(action_input)
         self.recorder.record(action_input, obs, self.env.state)
         self.view.apply(obs)
         self.draw()
+        self.announce(before, obs)
         if not obs.valid:
             self.notify(obs.error or "invalid action", title="invalid action (-1)", severity="error")
         if obs.done:
@@ -225,7 +240,8 @@ class PlayScreen(IncidentScreen):
         except Exception:  # comparisons are a nicety; the summary still opens
             comparisons = {}
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._open_summary, episode, summarise(view, truth, comparisons))
+            summary = summarise(view, truth, comparisons, self.config.impact.currency)
+            self.app.call_from_thread(self._open_summary, episode, summary)
 
     def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
         if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile

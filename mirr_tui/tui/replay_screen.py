@@ -11,7 +11,7 @@ from textual.timer import Timer
 from ..core import EnvConfig
 from ..replay import Replay
 from .incident import IncidentScreen, reasoning_lines
-from .model import IncidentView, ReplayCursor, describe_action, scrubber
+from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
 from .widgets import ActionBar, SideLine, _esc
 
 
@@ -59,6 +59,10 @@ class ReplayScreen(IncidentScreen):
     def frame(self) -> Any:
         return self.replay.frames[self.cursor.index]
 
+    @property
+    def incident_seed(self) -> int | None:
+        return self.replay.seed
+
     def header_label(self) -> str:
         return f"replay · {self.replay.player_name}"
 
@@ -76,9 +80,21 @@ class ReplayScreen(IncidentScreen):
             truth = self.frame.truth
             cause = f"{truth.get('root_service')}/{truth.get('fault_mode')}"
             lines.append(f"[b $accent]truth: {_esc(cause)} ({_esc(str(truth.get('fault_phase')))})[/]")
+            for n, fault in enumerate(truth.get("faults") or ()):
+                if (fault.get("service"), fault.get("mode")) == (truth.get("root_service"), truth.get("fault_mode")):
+                    continue  # the fault the line above names (the one the player faces now)
+                cause = f"{fault.get('service')}/{fault.get('mode')}"
+                lines.append(f"[$accent]fault {n + 1}: {_esc(cause)} ({_esc(str(fault.get('phase')))})[/]")
             lines.append(
                 f"[$accent]mean health {_mean_health(truth):.2f} · confirm streak {truth.get('confirm_streak', 0)}[/]"
             )
+            pending = truth.get("pending") or ()
+            if pending:
+                rows = ", ".join(
+                    f"{_esc(ROW_LABELS.get(str(e.get('row')), str(e.get('row'))))} {float(e.get('value', 0)):+g} @{e.get('step')}"
+                    for e in pending
+                )
+                lines.append(f"[$accent]decided, paid at the end: {rows}[/]")
         if self.replay.error:
             lines.append(f"[b $error]recorded error: {_esc(self.replay.error)}[/]")
         frame_input = self.frame.input

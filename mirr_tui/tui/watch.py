@@ -110,6 +110,10 @@ class WatchScreen(IncidentScreen):
             agent.attach(self.env)
         return agent
 
+    @property
+    def incident_seed(self) -> int | None:
+        return self.seed
+
     def header_label(self) -> str:
         return f"watch {self.agent_name}"
 
@@ -122,7 +126,9 @@ class WatchScreen(IncidentScreen):
     def header_extra_short(self) -> str:
         if self.finished:
             return "[$text-muted]done[/]"
-        return f"{'[b $warning]⏸[/]' if self.paused else '[$success]▶[/]'} {self.speed:g}/s"
+        if self.paused:
+            return "[b $warning]⏸ paused[/]"  # the speed stays in the action bar
+        return f"[$success]▶[/] {self.speed:g}/s"
 
     def side_content(self) -> tuple[str, list[SideLine]]:
         lines: list[SideLine] = []
@@ -211,8 +217,10 @@ class WatchScreen(IncidentScreen):
 
     @on(AgentStepped)
     def _stepped(self, message: AgentStepped) -> None:
+        before = self.view.obs
         self.view.apply(message.obs, message.reasoning)
         self.draw()
+        self.announce(before, message.obs)
 
     @on(AgentFailed)
     def _failed(self, message: AgentFailed) -> None:
@@ -227,7 +235,7 @@ class WatchScreen(IncidentScreen):
         self.finished = True
         self.saved = self.save_replay(self.recorder, self.replay_dir)
         self.draw()
-        summary = summarise(self.view, message.truth, message.comparisons)
+        summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
 
         def closed(choice: str | None) -> None:
             if choice == "quit":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -17,10 +17,24 @@ from textual.widgets import Static
 
 from ..core import ServiceView
 from ..core.config import AlertThresholds
-from .model import OUTCOME_TEXT, LogEntry, budget_bar, format_metric, metric_scale, sparkline
+from .model import (
+    OUTCOME_TEXT,
+    LogEntry,
+    budget_bar,
+    format_count,
+    format_metric,
+    format_money,
+    metric_scale,
+    sparkline,
+)
 
 LABELS = {"error_rate": "err", "latency_ms": "p95", "cpu": "cpu", "memory": "mem", "rps": "rps"}
 LEVEL_STYLE = {"ERROR": "$error", "FATAL": "b $error", "WARN": "$warning", "INFO": "", "DEBUG": "$text-muted"}
+
+
+# Spaces between columns are a run of their own (italic spaces look like any spaces): the text after them
+# then starts its own run at its own column, where some SVG viewers would drop a run's leading spaces.
+GAP = "i"
 
 
 def _esc(text: str) -> str:
@@ -28,7 +42,7 @@ def _esc(text: str) -> str:
 
 
 class IncidentHeader(Widget):
-    """Seed, difficulty, story, step and budget, score and committed diagnosis on one line."""
+    """Seed, difficulty, page, step and budget, score (settled or not), diagnosis and user impact on one line."""
 
     DEFAULT_CSS = "IncidentHeader { height: 1; }"
 
@@ -40,14 +54,18 @@ class IncidentHeader(Widget):
         self,
         *,
         label: str,
-        seed: int,
+        seed: int | None,
         difficulty: str,
         scenario: str | None,
         step: int,
         max_steps: int,
         remaining: int,
         score: float,
+        settled: bool,
+        page: int,
         diagnosis: Mapping[str, str] | None,
+        impact: Mapping[str, float],
+        currency: str,
         outcome: str | None,
         extra: str = "",
         extra_short: str = "",
@@ -61,7 +79,11 @@ class IncidentHeader(Widget):
             "max_steps": max_steps,
             "remaining": remaining,
             "score": score,
-            "diagnosis": diagnosis,
+            "settled": settled,
+            "page": page,
+            "diagnosis": dict(diagnosis) if diagnosis else None,
+            "impact": dict(impact),
+            "currency": currency,
             "outcome": outcome,
             "extra": extra,
             "extra_short": extra_short,
@@ -83,41 +105,94 @@ class IncidentHeader(Widget):
 
     def _header(self, level: int) -> Content:
         """The header at one level of detail: 0 = everything, higher = shorter words, fewer extras."""
-        brand, bar, scenario, words, separator, terse = HEADER_LEVELS[level]
+        form = HEADER_LEVELS[level]
         f = self.fields
-        incident = f"seed {f['seed']} · {f['difficulty']}" if words else f"seed {f['seed']} {f['difficulty']}"
-        if scenario and f["scenario"]:
+        seed = "?" if f["seed"] is None else f["seed"]
+        words = form.words
+        incident = f"seed {seed}"
+        if form.difficulty:
+            incident += f" · {f['difficulty']}" if words else f" {f['difficulty']}"
+        if form.scenario and f["scenario"]:
             incident += f" · {f['scenario']}"
         diagnosis = f["diagnosis"]
         diag = f"{diagnosis['service']}/{diagnosis['mode']}" if diagnosis else ("none" if words else "undiagnosed")
-        score = f["score"]
-        score_style = "$success" if score > 0 else "$error" if score < 0 else ""
-        step = f"{f['step']}/{f['max_steps']}" if terse >= 1 else f"step {f['step']}/{f['max_steps']}"
+        step = f"{f['step']}/{f['max_steps']}" if form.terse >= 1 else f"step {f['step']}/{f['max_steps']}"
         parts = [
-            f"[b $accent]MIRR [/]{_esc(f['label'])}" if brand else f"[b $accent]{_esc(f['label'])}[/]",
+            f"[b $accent]MIRR [/]{_esc(f['label'])}" if form.brand else f"[b $accent]{_esc(f['label'])}[/]",
             _esc(incident),
-            f"{step} {budget_bar(f['remaining'], f['max_steps'], 10)}" if bar else step,
-            f"[b {score_style}]{score:+.1f}[/]" if terse >= 2 else f"score [b {score_style}]{score:+.1f}[/]",
+        ]
+        if f["page"] > 1:  # a second fault paged the player: its own diagnosis and fix
+            parts.append(
+                f"[b reverse $warning] PAGE {f['page']} [/]" if words else f"[b reverse $warning]p{f['page']}[/]"
+            )
+        parts += [
+            f"{step} {budget_bar(f['remaining'], f['max_steps'], 10)}" if form.bar else step,
+            _score_markup(f["score"], f["settled"], form.score),
             f"diag: [b]{_esc(diag)}[/]" if words else f"[b]{_esc(diag)}[/]",
+            _impact_markup(f["impact"], f["currency"], form.impact),
         ]
         if f["outcome"]:
             parts.append(f"[b reverse]{OUTCOME_TEXT.get(f['outcome'], f['outcome'])}[/]")
-        extra = f["extra_short"] if terse >= 3 and f["extra_short"] else f["extra"]
+        extra = f["extra_short"] if form.terse >= 3 and f["extra_short"] else f["extra"]
         if extra:
             parts.append(extra)
-        return Content.from_markup(_join_markup(parts, separator))
+        return Content.from_markup(_join_markup([part for part in parts if part], form.separator))
 
 
-# (brand, budget bar, scenario, long words, separator, terse: 1 = "3/30" for "step 3/30", 2 = no "score"
-# word either, 3 = the short extra too): tried in order until the header fits the width.
+def _score_markup(score: float, settled: bool, form: int) -> str:
+    """The settled score at the end; before it, what was paid so far (invalid moves) and that it is not the score."""
+    if settled:
+        style = "$success" if score > 0 else "$error" if score < 0 else ""
+        return f"[b {style}]{score:+.1f}[/]" if form >= 2 else f"score [b {style}]{score:+.1f}[/]"
+    paid = f"[b $error]{score:+g}[/]" if score < 0 else f"[b]{score:+g}[/]"
+    if form == 0:
+        return f"score settles at the end [$text-muted](paid so far[/] {paid}[$text-muted])[/]"
+    if form == 1:
+        return f"paid {paid} [$text-muted](settles at end)[/]"
+    return f"{paid} [$text-muted]so far[/]"
+
+
+def _impact_markup(impact: Mapping[str, float], currency: str, form: int) -> str:
+    """User impact (information, not reward): failed requests and their estimated cost."""
+    if not impact:
+        return ""
+    failed = float(impact.get("failed_requests", 0))
+    cost = format_money(float(impact.get("cost", 0.0)), currency)
+    style = "$warning" if failed > 0 else "$text-muted"
+    if form == 0:
+        return f"[{style}]users: {format_count(failed)} failed · {_esc(cost)} lost[/]"
+    if form == 1:
+        return f"[{style}]{format_count(failed)} failed {_esc(cost)}[/]"
+    if form == 2:
+        return f"[{style}]{_esc(cost)} lost[/]"
+    return f"[{style}]{_esc(cost)}[/]"
+
+
+class HeaderForm(NamedTuple):
+    """One level of detail of the header; the levels are tried in order until one fits the width."""
+
+    brand: bool  # "MIRR play" rather than "play"
+    bar: bool  # the step budget bar
+    scenario: bool
+    difficulty: bool
+    words: bool  # "seed 3 · normal", "diag: x", "PAGE 2" rather than terser forms
+    separator: str
+    terse: int  # 1 = "3/30" for "step 3/30", 3 = the short extra (watch) too
+    score: int  # 0, 1, 2: shorter ways to say what was paid so far (or the settled score)
+    impact: int  # 0, 1, 2, 3: shorter ways to say the user impact
+
+
 HEADER_LEVELS = (
-    (True, True, True, True, "  ", 0),
-    (False, False, True, True, "  ", 0),
-    (False, False, True, False, " ", 0),
-    (False, False, False, False, " ", 0),
-    (False, False, False, False, " ", 1),
-    (False, False, False, False, " ", 2),
-    (False, False, False, False, " ", 3),
+    HeaderForm(True, True, True, True, True, "  ", 0, 0, 0),
+    HeaderForm(True, True, True, True, True, "  ", 0, 1, 0),
+    HeaderForm(False, False, True, True, True, "  ", 0, 1, 0),
+    HeaderForm(False, False, True, True, True, "  ", 0, 1, 1),
+    HeaderForm(False, False, True, True, False, " ", 0, 1, 1),
+    HeaderForm(False, False, False, True, False, " ", 0, 2, 1),
+    HeaderForm(False, False, False, True, False, " ", 1, 2, 2),
+    HeaderForm(False, False, False, False, False, " ", 1, 2, 2),
+    HeaderForm(False, False, False, False, False, " ", 2, 2, 3),
+    HeaderForm(False, False, False, False, False, " ", 3, 2, 3),
 )
 
 
@@ -137,7 +212,8 @@ def _join_markup(parts: Sequence[str], separator: str) -> str:
 
 
 class ServicePanel(Widget):
-    """One service: health-check status, noisy metrics with sparklines, optional hidden truth."""
+    """One service: health-check status, noisy metrics with sparklines, stale scrape and open breaker badges,
+    optional hidden truth."""
 
     DEFAULT_CSS = "ServicePanel { height: auto; }"
 
@@ -160,15 +236,23 @@ class ServicePanel(Widget):
         selected: bool,
         index: int,
         truth: Mapping[str, Any] | None = None,
+        breaker: bool = False,
     ) -> None:
         self.view, self.history, self.truth = view, history, truth
         status = view.status if view else "ok"
+        stale = bool(view and view.stale)
         for name in ("ok", "degraded", "down"):
             self.set_class(status == name, f"-{name}")
         self.set_class(selected, "-selected")
         self.set_class(bool(truth and truth.get("root")), "-root")
+        self.set_class(stale, "-stale")
+        self.set_class(breaker, "-breaker")
         marker = "▸ " if selected else ""
         title = f"{marker}{index} {self.service} · {status}"
+        if stale:
+            title += " [reverse] stale [/]"  # the scrape failed: frozen last values (and its last health check)
+        if breaker:
+            title += " [b reverse] breaker open [/]"
         if truth is not None:
             root = ""
             if truth.get("root"):
@@ -194,16 +278,18 @@ class ServicePanel(Widget):
         assert self.view is not None
         value = float(getattr(self.view, metric))
         text = f"{LABELS[metric]} {format_metric(metric, value)}"
-        parts: list[str | tuple[str, str]] = [(text, "b $error") if self._alerting(metric, value) else text]
+        stale = self.view.stale  # frozen values: dimmed, never alarming, their sparkline too
+        style = "$text-muted" if stale else "b $error" if self._alerting(metric, value) else ""
+        parts: list[str | tuple[str, str]] = [(text, style) if style else text]
         used = len(text)
         spark_room = width - len(text) - 1
         values = list(self.history.get(metric, ()))
         if spark_room >= 3 and values:
             values = values[-spark_room:]
             low, high, log = metric_scale(metric, values)
-            parts += [" ", (sparkline(values, low, high, log), "$accent")]
+            parts += [" ", (sparkline(values, low, high, log), "$text-disabled" if stale else "$accent")]
             used += 1 + len(values)
-        parts.append(" " * max(0, width - used))
+        parts.append((" " * max(0, width - used), GAP))
         return parts
 
     def render(self) -> Content:
@@ -214,11 +300,11 @@ class ServicePanel(Widget):
         # Compact layouts clip this to the first two lines in CSS (the panel height), not here.
         return Content.assemble(
             *self._cell("error_rate", half),
-            " ",
+            (" ", GAP),
             *self._cell("latency_ms", half),
             "\n",
             *self._cell("cpu", half),
-            " ",
+            (" ", GAP),
             *self._cell("memory", half),
             "\n",
             *self._cell("rps", half),
@@ -349,6 +435,9 @@ def _entry_markup(entry: LogEntry) -> tuple[str, str]:
         reward = f" [b {'$success' if entry.reward > 0 else '$error'}]{entry.reward:+g}[/]"
     if entry.kind == "page":
         return f"{step}[b $warning]⚑[/] ", f"[b $warning]{_esc(entry.text)}[/]"
+    if entry.kind == "settle":
+        style = "$success" if entry.reward > 0 else "$error" if entry.reward < 0 else ""
+        return f"{step}[b $accent]★[/] ", f"[b]{_esc(entry.text)} · total [/][b {style}]{entry.reward:+g}[/]"
     if entry.kind == "invalid":
         return f"{step}[b $error]✗[/] ", f"[b $error]invalid: {_esc(entry.text)}[/]{reward}"
     if entry.kind == "action":
@@ -456,15 +545,20 @@ class ActionBar(Widget):
                 )
             else:
                 parts.append(f"[b reverse $accent] ▸ {self.selected + 1} {self.service_names[self.selected]} [/]")
-        keys = []
-        for key, label, enabled in self.actions:
-            if enabled:
-                keys.append(f"[b $accent]{_esc(key)} [/]{_esc(label)}")
-            else:
-                keys.append(f"[$text-muted strike]{_esc(key)} {_esc(label)}[/]")
         room = self.content_region.width
-        for separator in (" · ", "  ", " "):  # the first that fits: at 80 columns every action still shows
+        # The first that fits: at 80 columns every action still shows (with shorter words if need be).
+        for short, separator in ((False, " · "), (False, "  "), (False, " "), (True, " ")):
+            keys = []
+            for key, label, enabled in self.actions:
+                label = SHORT_LABELS.get(label, label) if short else label
+                if enabled:
+                    keys.append(f"[b $accent]{_esc(key)} [/]{_esc(label)}")
+                else:
+                    keys.append(f"[$text-muted strike]{_esc(key)} {_esc(label)}[/]")
             content = Content.from_markup("  ".join([*parts, separator.join(keys)]))
             if content.cell_length <= room:
                 break
         return content
+
+
+SHORT_LABELS = {"diagnose": "diag", "scale up": "scale"}
