@@ -11,6 +11,7 @@ diagnosis and fix); `circuit_break` buys time without fixing anything.
 
 from __future__ import annotations
 
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ class IncidentEnv(ObservationBuilder):
         self._base = [spec.baseline for spec in self.config.services]
         limits = self.config.alerts
         self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
+        # Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
+        # alerts when its rounded form is over the limit, i.e. from the next rounding boundary up.
+        self._alert_cuts = (
+            (math.floor(limits.error_rate * 100) + 0.5) / 100,
+            math.floor(limits.latency_ms) + 0.5,
+            math.floor(limits.cpu) + 0.5,
+            math.floor(limits.memory) + 0.5,
+        )
         n = len(self.names)
         self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
         self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
@@ -94,36 +103,39 @@ class IncidentEnv(ObservationBuilder):
 
         # Every draw below happens whatever the options say, so a chosen incident keeps the seed's other draws.
         first = Fault(self._index[root or drawn_root], mode or drawn_mode)
-        u = incident.uniform(size=8)  # mechanics: decoy, masked, silent, secondary, compound, spares
-        first.bad_health = float(incident.uniform(*rules.bad_deploy_health))
-        first.leak_start = float(incident.uniform(*rules.leak_start_memory))
-        first.masked_cpu = float(incident.uniform(70, 78))  # under the cpu alert even with noise
-        first.masked = bool(u[1] < difficulty.masked)
-        first.silent = bool(u[2] < difficulty.silent)
-        first.silent_errors = float(incident.uniform(0.006, 0.03))
-        self._pass = incident.uniform(0.8, 1.2, size=n).tolist()  # pass-through factor per caller
-        shield_u = incident.uniform(size=n)
+        # One block of uniform draws for the rest of the incident (one call is far cheaper than thirty).
+        block = iter(incident.random(22 + 7 * n).tolist())
+
+        def draw(low: float = 0.0, high: float = 1.0) -> float:
+            return low + (high - low) * next(block)
+
+        def pick(count: int) -> int:
+            return min(count - 1, int(next(block) * count))
+
+        u = [draw() for _ in range(8)]  # mechanics: decoy, masked, silent, secondary, compound, spares
+        first.bad_health = draw(*rules.bad_deploy_health)
+        first.leak_start = draw(*rules.leak_start_memory)
+        first.masked_cpu = draw(70, 78)  # under the cpu alert even with noise
+        first.masked = u[1] < difficulty.masked
+        first.silent = u[2] < difficulty.silent
+        first.silent_errors = draw(0.006, 0.03)
+        self._pass = [draw(0.8, 1.2) for _ in range(n)]  # pass-through factor per caller
+        shield_u = [draw() for _ in range(n)]
         # How each service shows sickness this episode (latency, errors, cpu, rps responses): victims and roots
         # vary, so the shape of a panel's numbers says "sick", not "root" or "victim".
         self._style = [
-            (float(a), float(b), float(e), float(c), float(r))
-            for a, b, e, c, r in zip(
-                incident.uniform(1.0, 5.0, n),
-                incident.uniform(4.0, 14.0, n),
-                incident.uniform(0.6, 1.0, n),
-                incident.uniform(-0.4, 1.2, n),
-                incident.uniform(0.0, 0.6, n),
-                strict=True,
-            )
+            (draw(1.0, 5.0), draw(4.0, 14.0), draw(0.6, 1.0), draw(-0.4, 1.2), draw(0.0, 0.6)) for _ in range(n)
         ]
-        decoy_pick = int(incident.integers(n - 1))
-        decoy_kind = DECOY_KINDS[int(incident.integers(len(DECOY_KINDS)))]
-        self._decoy_level = float(incident.uniform())  # where in its kind's range the anomaly sits
-        second_pick = int(incident.integers(n - 1))
-        second_mode = FAULT_MODES[int(incident.integers(len(FAULT_MODES)))]
-        second_delay = int(incident.integers(rules.second_fault_delay[0], rules.second_fault_delay[1] + 1))
-        second_u = incident.uniform(size=3)
-        onset = int(incident.integers(rules.onset_steps[0], rules.onset_steps[1] + 1))
+        decoy_pick = pick(n - 1)
+        decoy_kind = DECOY_KINDS[pick(len(DECOY_KINDS))]
+        self._decoy_level = draw()  # where in its kind's range the anomaly sits
+        second_pick = pick(n - 1)
+        second_mode = FAULT_MODES[pick(len(FAULT_MODES))]
+        lo, hi = rules.second_fault_delay
+        second_delay = lo + pick(hi - lo + 1)
+        second_u = [draw() for _ in range(3)]
+        lo, hi = rules.onset_steps
+        onset = lo + pick(hi - lo + 1)
 
         others = [i for i in range(n) if i != first.root]
         self._secondary = -1
@@ -145,9 +157,10 @@ class IncidentEnv(ObservationBuilder):
                 s_root, s_mode = others[second_pick % len(others)], second_mode
             second = Fault(s_root, s_mode, phase=PENDING)
             second.delay = second_delay
-            second.bad_health = float(rules.bad_deploy_health[0] + second_u[0] * np.ptp(rules.bad_deploy_health))
-            second.leak_start = float(rules.leak_start_memory[0] + second_u[1] * np.ptp(rules.leak_start_memory))
-            second.masked_cpu = float(70 + 8 * second_u[2])
+            (b_lo, b_hi), (m_lo, m_hi) = rules.bad_deploy_health, rules.leak_start_memory
+            second.bad_health = b_lo + second_u[0] * (b_hi - b_lo)
+            second.leak_start = m_lo + second_u[1] * (m_hi - m_lo)
+            second.masked_cpu = 70 + 8 * second_u[2]
             self._faults.append(second)
         self._k = 0  # the fault the player is facing now
         self.step_count = 0
@@ -208,13 +221,14 @@ class IncidentEnv(ObservationBuilder):
                 logs_service = parsed.service
         paged = self._advance(cascade=True)
         self._judge(events)
+        metrics = self._all_true_metrics()
 
         logs = None
         if logs_service is not None:
             logs = self._read_logs(self._index[logs_service])
             result = f"read {len(logs)} log lines from {logs_service}"
         elif parsed is not None and parsed.type in FIX_TYPES:
-            status = self._true_metrics(self._index[parsed.service])[0]  # type: ignore[index]
+            status = metrics[self._index[parsed.service]][0]  # type: ignore[index]
             result = f"{result}: health check {status}"
         if self._done:  # the end: every deferred row is paid now, each with its own step
             events = [*self._deferred, *events]
@@ -236,6 +250,7 @@ class IncidentEnv(ObservationBuilder):
             logs=logs,
             logs_service=logs_service,
             reward=reward,
+            metrics=metrics,
         )
         for i in range(len(self._blip)):
             self._blip[i] = self._warmup[i] = False

@@ -151,14 +151,15 @@ def generate_logs(
     order = rng.permutation(len(picks))
     values = dict(fields)
     values["callee"] = sick_callee
-    values["rid"] = f"{int(rng.integers(16**6)):06x}"
-    values["count"] = f"{int(rng.integers(900, 4000)):,}"
-    values["pid"] = str(int(rng.integers(1000, 9999)))
-    values["heap"] = str(int(rng.integers(38, 64)))
-    values["queue_small"] = str(int(rng.integers(20, 180)))
-    values["vqueue"] = f"{int(rng.integers(1000, 2400)):,}"
-    values["other_version"] = f"v{int(rng.integers(1, 6))}.{int(rng.integers(20))}.{int(rng.integers(1, 9))}"
-    values["other_minutes"] = str(int(rng.integers(25, 90)))
+    r = rng.random(10).tolist()  # every number the templates may quote, in one draw
+    values["rid"] = f"{int(r[0] * 16**6):06x}"
+    values["count"] = f"{900 + int(r[1] * 3100):,}"
+    values["pid"] = str(1000 + int(r[2] * 8999))
+    values["heap"] = str(38 + int(r[3] * 26))
+    values["queue_small"] = str(20 + int(r[4] * 160))
+    values["vqueue"] = f"{1000 + int(r[5] * 1400):,}"
+    values["other_version"] = f"v{1 + int(r[6] * 5)}.{int(r[7] * 20)}.{1 + int(r[8] * 8)}"
+    values["other_minutes"] = str(25 + int(r[9] * 65))
 
     def fmt(text: str, extra: dict[str, object] | None) -> str:
         return text.format(**({**values, **extra} if extra else values))

@@ -124,21 +124,35 @@ class ObservationBuilder:
         out: list[Metrics] = [("ok", 0.0, 0.0, 0.0, 0.0, 0.0)] * len(self.names)
         through = self.difficulty.pass_through
         level = self._decoy_level
+        breakers = any(self._breaker)
+        calm = self._stress == 0.0
+        eff, blip, root, active = self._eff, self._blip, fault.root, fault.phase == ACTIVE
         for i in self._order:
-            status, latency, errors, cpu, memory, rps = self._own_metrics(i, fault)
-            own_failure = self._blip[i] or (i == fault.root and fault.phase == ACTIVE)
+            own_failure = blip[i] or (active and i == root)
+            if calm and not own_failure and eff[i] >= 1.0:  # healthy (the common case): its baseline
+                base = self._base[i]
+                status, latency, errors, cpu, memory, rps = (
+                    "ok",
+                    base.latency_ms,
+                    0.002,
+                    base.cpu,
+                    self._memory[i] * 100,
+                    base.rps,
+                )
+            else:
+                status, latency, errors, cpu, memory, rps = self._own_metrics(i, fault)
             if through and not own_failure and not self._shield[i]:
                 for c in self._callees[i]:
-                    if self._breaker[c]:
+                    if breakers and self._breaker[c]:
                         continue
                     _, c_latency, c_errors, *_ = out[c]
                     errors = max(errors, min(1.0, c_errors * self._pass[i]))
                     latency += max(0.0, c_latency - self._base[c].latency_ms)
                 latency = min(5000.0, latency)
-            if i == self._secondary and not own_failure and 1.0 - self._eff[fault.root] > 0.1:
-                callee_is_root = fault.root in self._callees[i]
-                if callee_is_root:  # workers blocked on the sick callee: it looks overloaded
-                    cpu = max(cpu, 91.0 + 7.0 * (1.0 - self._eff[fault.root]))
+            if i == self._secondary and not own_failure and fault.root in self._callees[i]:
+                sick = 1.0 - self._eff[fault.root]
+                if sick > 0.1:  # workers blocked on the sick callee: it looks overloaded
+                    cpu = max(cpu, 91.0 + 7.0 * sick)
             if i == self._decoy and not self._blip[i]:
                 kind = self._decoy_kind
                 if kind == "cpu_spike":
@@ -148,7 +162,7 @@ class ObservationBuilder:
                 elif kind == "canary":
                     errors = max(errors, 0.015 + 0.025 * level)
                 # a flapping replica: its metrics scrape keeps hitting the restarting pod and goes stale
-            if any(self._breaker[j] for j in self._callers[i]) and self._callers[i]:
+            if breakers and any(self._breaker[j] for j in self._callers[i]):
                 rps *= 0.1  # its callers stopped calling it
             out[i] = (status, latency, errors, cpu, memory, rps)
         return out
@@ -157,12 +171,15 @@ class ObservationBuilder:
         """(status, latency_ms, error_rate, cpu, memory, rps) of one service before noise."""
         return self._all_true_metrics()[i]
 
-    def _stale(self, i: int) -> bool:
-        """The metrics scrape is stale: a silent crashed root, or a bystander's flapping replica."""
-        if i == self._decoy and self._decoy_kind == "flapping" and not self._blip[i]:
-            return True
+    def _stale(self) -> set[int]:
+        """Services whose metrics scrape is stale: a silent crashed root, or a bystander's flapping replica."""
+        stale = set()
+        if self._decoy_kind == "flapping" and not self._blip[self._decoy]:
+            stale.add(self._decoy)
         fault = self._faults[self._k]
-        return i == fault.root and fault.phase == ACTIVE and fault.silent and fault.mode == "crashed"
+        if fault.silent and fault.mode == "crashed" and fault.phase == ACTIVE:
+            stale.add(fault.root)
+        return stale
 
     def _observe(
         self,
@@ -174,11 +191,12 @@ class ObservationBuilder:
         logs: tuple[LogLine, ...] | None,
         logs_service: str | None,
         reward: float = 0.0,
+        metrics: list[Metrics] | None = None,
     ) -> Observation:
         noise = self.difficulty.noise
         statuses = []
         truth: list[float] = []
-        for status, *values in self._all_true_metrics():
+        for status, *values in metrics or self._all_true_metrics():
             statuses.append(status)
             truth.extend(values)
         draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=len(truth))
@@ -187,10 +205,12 @@ class ObservationBuilder:
         services = {}
         alerts = []
         max_errors, max_latency, max_cpu, max_memory = self._alert_limits
+        cut_errors, cut_latency, cut_cpu, cut_memory = self._alert_cuts
+        stale_set = self._stale()
         for i, name in enumerate(self.names):
             values = shown[5 * i : 5 * i + 5]
             status = statuses[i]
-            stale = self._stale(i)
+            stale = i in stale_set
             if stale:  # the scrape stopped: the last values it got, frozen, and the last health check
                 if i not in self._stale_shown:
                     base = self._base[i]
@@ -206,14 +226,14 @@ class ObservationBuilder:
                 alerts.append(f"{name} metrics stale: scrape failing")
             if status != "ok":
                 alerts.append(f"{name} health check {status}")
-            # Alerts compare the values as shown (rounded the way the panels round them).
-            if round(errors * 100) > max_errors * 100:
+            # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
+            if errors >= cut_errors:
                 alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
-            if round(latency) > max_latency:
+            if latency >= cut_latency:
                 alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
-            if round(cpu) > max_cpu:
+            if cpu >= cut_cpu:
                 alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
-            if round(memory) > max_memory:
+            if memory >= cut_memory:
                 alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
         if action is not None:  # user impact, from the entry point's shown metrics: information, not reward
             entry = services[self.names[self._entry]]
