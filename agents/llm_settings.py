@@ -1,0 +1,164 @@
+"""LLM agent settings: built-in defaults, openenv.yaml `llm:`, MIRR_LLM_* variables and options, resolved.
+
+Part of the LLM agent (agents/llm.py re-exports its public names).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+GROQ_BASE_URL = "https://api.groq.com"
+GROQ_PREFIX = "/openai/v1"  # the groq client puts this before every path; other servers do not want it
+KEY_HELP = "export GROQ_API_KEY=... (get one at console.groq.com) or pass -o base_url=... for a local server"
+
+
+# Built-in defaults; openenv.yaml `llm:` overrides them, MIRR_LLM_* variables override that, and
+# constructor arguments (`-o key=value`) override everything.
+DEFAULTS: dict[str, Any] = {
+    "model": "llama-3.3-70b-versatile",
+    "temperature": 0.2,
+    "max_tokens": 2048,
+    "history": 8,
+    "base_url": None,
+    "timeout": 30.0,
+    "retries": 3,
+}
+
+
+class LLMSetupError(RuntimeError):
+    """The agent cannot start: no key, or an option that makes no sense. Raised by the constructor."""
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    model: str
+    temperature: float
+    max_tokens: int
+    history: int
+    base_url: str | None
+    timeout: float
+    retries: int
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def is_groq(self) -> bool:
+        return self.base_url is None or httpx.URL(self.base_url).host == "api.groq.com"
+
+    @property
+    def endpoint(self) -> str:
+        """The URL the chat request goes to (a password in base_url masked), for messages and `mirr prompt`."""
+        root = self.public()["base_url"] or GROQ_BASE_URL + GROQ_PREFIX
+        return root + "/chat/completions"
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the key (nor a password inside base_url): for describe(), replays and `mirr prompt`."""
+        public = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+        if self.base_url and httpx.URL(self.base_url).userinfo:
+            public["base_url"] = str(httpx.URL(self.base_url).copy_with(userinfo=b"***"))
+        return public
+
+
+def _manifest_defaults(path: Path | None) -> dict[str, Any]:
+    """The `llm:` section of openenv.yaml (empty when absent)."""
+    from mirr_tui.core.config import ConfigError, default_config_path
+
+    try:
+        source = path or default_config_path()
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, ConfigError, yaml.YAMLError):
+        return {}  # the env's own config loader reports a broken manifest; here defaults suffice
+    section = raw.get("llm") if isinstance(raw, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise LLMSetupError(f"{source}: llm: must be a mapping of option: value")
+    unknown = sorted(set(section) - set(DEFAULTS))
+    if unknown:
+        raise LLMSetupError(f"{source}: llm.{unknown[0]}: unknown option (known: {', '.join(DEFAULTS)})")
+    return section
+
+
+def _convert(name: str, value: Any, origin: str) -> Any:
+    """Check and convert one option value; errors name the option and where it came from."""
+
+    def bad(expected: str) -> LLMSetupError:
+        return LLMSetupError(f"llm option {name}={value!r} ({origin}) must be {expected}")
+
+    if name == "model":
+        if not isinstance(value, str) or not value.strip():
+            raise bad("a model id such as llama-3.3-70b-versatile")
+        return value.strip()
+    if name == "base_url":
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null", "groq")):
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise bad("an http(s) URL such as http://localhost:11434/v1")
+        return value.strip().rstrip("/")
+    kind, low, high = {
+        "temperature": (float, 0.0, 2.0),
+        "max_tokens": (int, 16, 131072),
+        "history": (int, 0, 100),
+        "timeout": (float, 0.1, 600.0),
+        "retries": (int, 0, 10),
+    }[name]
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value)
+        if kind is int and isinstance(value, float) and value != number:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise bad(f"{'an integer' if kind is int else 'a number'} from {low:g} to {high:g}") from None
+    if not low <= number <= high:
+        raise bad(f"from {low:g} to {high:g}")
+    return number
+
+
+def resolve_settings(
+    options: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    manifest: Path | None = None,
+    require_key: bool = True,
+) -> LLMSettings:
+    """Options, then MIRR_LLM_* variables, then openenv.yaml `llm:`, then built-in defaults.
+
+    The key: `api_key`, else GROQ_API_KEY for Groq, else MIRR_LLM_API_KEY for another server (the Groq
+    key is never sent anywhere but api.groq.com); a local server may need none.
+    """
+    environ = os.environ if environ is None else environ
+    options = dict(options or {})
+    from_yaml = _manifest_defaults(manifest)
+    values: dict[str, Any] = {}
+    for name, default in DEFAULTS.items():
+        variable = f"MIRR_LLM_{name.upper()}"
+        if options.get(name) is not None:
+            values[name] = _convert(name, options[name], f"option -o {name}")
+        elif environ.get(variable):
+            values[name] = _convert(name, environ[variable], f"from ${variable}")
+        elif name in from_yaml:
+            values[name] = _convert(name, from_yaml[name], "from openenv.yaml llm:")
+        else:
+            values[name] = default
+    settings = LLMSettings(**values)
+    key = options.get("api_key") or None
+    if key is None:
+        key = environ.get("GROQ_API_KEY") if settings.is_groq else environ.get("MIRR_LLM_API_KEY")
+    key = key.strip() if isinstance(key, str) and key.strip() else None
+    if key is None and require_key:
+        if settings.is_groq:
+            raise LLMSetupError(f"GROQ_API_KEY is not set: {KEY_HELP}")
+        key = "unused"  # local servers (Ollama, vLLM without --api-key) ignore it
+    return LLMSettings(**values, api_key=key)
+
+
+def _replace(settings: LLMSettings, **changes: Any) -> LLMSettings:
+    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    values.update(changes)
+    return LLMSettings(**values)
