@@ -31,6 +31,8 @@ class EpisodeResult:
     error: str | None = None
     tokens: int = 0
     seconds: float = 0.0
+    failed_requests: int = 0  # user impact at the gateway (information, not reward)
+    cost: float = 0.0
 
     @property
     def success(self) -> bool:
@@ -53,6 +55,8 @@ class EvalSummary:
     errors: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    mean_failed_requests: float = 0.0  # user impact per episode (information, not reward)
+    mean_cost: float = 0.0
 
     def to_dict(self, with_seeds: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -166,6 +170,7 @@ def run_episode(
             error=error,
             tokens=tokens,
             seconds=time.perf_counter() - started,
+            **_impact(obs),
         )
     state = env.state
     return EpisodeResult(
@@ -180,7 +185,13 @@ def run_episode(
         error=error,
         tokens=tokens,
         seconds=time.perf_counter() - started,
+        **_impact(obs),
     )
+
+
+def _impact(obs: Any) -> dict[str, Any]:
+    impact = getattr(obs, "impact", None) or {}
+    return {"failed_requests": int(impact.get("failed_requests", 0)), "cost": float(impact.get("cost", 0.0))}
 
 
 def summarise(agent_name: str, results: list[EpisodeResult], difficulty: str) -> EvalSummary:
@@ -212,6 +223,8 @@ def summarise(agent_name: str, results: list[EpisodeResult], difficulty: str) ->
         errors=sum(r.error is not None for r in results),
         tokens=sum(r.tokens for r in results),
         seconds=sum(r.seconds for r in results),
+        mean_failed_requests=statistics.fmean(r.failed_requests for r in results) if n else 0.0,
+        mean_cost=round(statistics.fmean(r.cost for r in results), 2) if n else 0.0,
     )
 
 

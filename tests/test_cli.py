@@ -47,9 +47,12 @@ def test_eval_json_has_the_contract_fields(results):
         "median_reward",
         "outcomes",
         "per_mode",
+        "mean_failed_requests",
+        "mean_cost",
     ):
         assert key in data
     assert data["agent"] == "heuristic" and data["episodes"] == 6
+    assert data["mean_failed_requests"] > 0 and data["mean_cost"] > 0  # user impact: shown, not rewarded
     record = json.loads(results.read_text().splitlines()[-1])
     assert record["agent"] == "heuristic" and record["seeds"] == {"first": 10, "count": 6}
     assert record["config_hash"] and record["package_version"] and record["difficulty"] == "normal"

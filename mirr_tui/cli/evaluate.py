@@ -245,6 +245,7 @@ def _print_eval(summaries: list[Any]) -> None:
         "recovered",
         "collapsed",
         "timed out",
+        "failed req",
     ):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for s in summaries:
@@ -259,8 +260,11 @@ def _print_eval(summaries: list[Any]) -> None:
             str(o.get("recovered", 0)),
             str(o.get("collapsed", 0)),
             str(o.get("timed_out", 0)),
+            f"{s.mean_failed_requests:,.0f}",
         )
     console.print(table)
+    cost = ", ".join(f"{s.agent} ${s.mean_cost:,.0f}" for s in summaries)
+    console.print(f"user impact per episode (failed requests at the gateway; estimated cost, not reward): {cost}")
     modes = Table(title="success by fault mode (diagnosis accuracy)", min_width=44)
     modes.add_column("agent")
     mode_names = list(first.per_mode)
