@@ -173,7 +173,7 @@ class SummaryModal(ModalScreen[str | None]):
                 "[$text-muted](information, not score)[/]"
             )
         lines.append("")
-        whose = "your" if self.allow_new else f"{_esc(self.player)}'s"  # a person plays; an agent is watched
+        whose = "your" if self.allow_new else "its"  # a person plays; an agent is watched
         several = len(s.started) > 1
         for n, fault in enumerate(s.faults):
             label = f"incident {n + 1}" if len(s.faults) > 1 else "root cause"
@@ -188,14 +188,14 @@ class SummaryModal(ModalScreen[str | None]):
             if fault.phase == "pending":
                 continue
             if fault.diagnosis is None:
-                verdict = "none"
+                verdict = "not diagnosed"
             else:
                 d = fault.diagnosis
                 mark = "[b $success]right[/]" if fault.diagnosis_correct else "[b $error]wrong[/]"
                 at = f" at step {fault.diagnosis_step}" if fault.diagnosis_step is not None else ""
-                verdict = f"{_esc(d['service'])}/{_esc(d['mode'])}{at} ({mark})"
+                verdict = f"{whose} diagnosis {_esc(d['service'])}/{_esc(d['mode'])}{at} ({mark})"
             fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
-            lines.append(f"{_indent(11)}{whose} diagnosis: {verdict} · {fixed}")
+            lines.append(f"{_indent(11)}{verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
         if s.comparisons:
             lines.append("")

@@ -443,9 +443,10 @@ def _entry_markup(entry: LogEntry) -> tuple[str, str]:
     if entry.kind == "action":
         return f"{step}[b $accent]▶[/] ", f"[b]{_esc(entry.text)}[/]{reward}"
     level = LEVEL_STYLE.get(entry.level, "")
-    level_text = f"[{level}]{entry.level:<5}[/]" if level else f"{entry.level:<5}"
+    # The space after the level is inside its style, so the message's run starts with its first letter.
+    level_text = f"[{level}]{entry.level:<5} [/]" if level else f"{entry.level:<5} "
     # "·" keeps step and service apart in every renderer (some SVG viewers drop leading spaces).
-    return f"[$text-muted]{entry.step:02d} · [/]{_esc(entry.service or ''):<9}{level_text} ", _esc(entry.text)
+    return f"[$text-muted]{entry.step:02d} · [/]{_esc(entry.service or ''):<9}{level_text}", _esc(entry.text)
 
 
 SideLine = str | tuple[str, str]  # markup, or (prefix, body) markup: the body wraps under itself
