@@ -553,3 +553,19 @@ async def test_user_impact_is_shown_in_the_header(tmp_path):
         header = app.screen.query_one("#header")
         shown = str(header.render())
         assert len(shown) <= header.content_region.width and "$" in shown and "seed 3" in shown, shown
+
+
+async def test_a_stale_scrape_is_badged_and_dimmed_on_its_panel(tmp_path):
+    from dataclasses import replace
+
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        panel = screen.query_one("#panel-orders", ServicePanel)
+        view = screen.view.obs.services["orders"]
+        assert not view.stale and not panel.has_class("-stale") and "stale" not in str(panel.border_title)
+        panel.show(replace(view, error_rate=0.5, stale=True), screen.view.history["orders"], selected=False, index=3)
+        await pilot.pause()
+        assert panel.has_class("-stale") and "stale" in str(panel.border_title)
+        cells = panel._cell("error_rate", 30)
+        assert cells[0] == ("err   50%", "$text-muted")  # frozen values: dimmed, never alarming

@@ -155,11 +155,6 @@ class IncidentView:
     def page(self) -> int:
         return self.obs.page if self.obs else 1
 
-    @property
-    def settled(self) -> bool:
-        """Rows that judge the hidden truth are paid at the end: before it the score is not the score."""
-        return self.done
-
     def page_fix(self) -> tuple[int, str] | None:
         """The first fix tried since the current page (it closed the diagnosis window), if any."""
         since = self.pages[-1] if self.pages else 0
