@@ -54,11 +54,15 @@ CSV_FIELDS = (
 
 @dataclass(slots=True)
 class TrainConfig:
-    updates: int = 150
+    updates: int = 300
     group_size: int = 16
     prompts: int = 8  # incident seeds per update; each gets a group of `group_size` episodes
     epochs: int = 4  # optimisation passes over each batch (mu in the paper)
     lr: float = 0.05
+    # The learning rate falls linearly from `lr` to `lr * lr_final` over `updates` (1.0 keeps it flat): late
+    # updates then polish the policy instead of shaking it. A run resumed after Ctrl-C continues exactly; one
+    # resumed towards a larger `updates` target continues on the schedule of the new target.
+    lr_final: float = 0.1
     clip_eps: float = 0.2
     beta: float = 0.04  # KL penalty weight
     # Updates between reference refreshes; 0 keeps the initial policy as the reference, as in the
@@ -168,8 +172,9 @@ def play(
         episode.actions.append(index)
         episode.logp.append(float(logp[index]))
         obs = env.step(index_to_action(index, names))
-        if any(event.row == "correct_diagnosis" for event in obs.rewards):
-            episode.diagnosis_correct = True
+    # The referee's verdicts (rules v2 pays them only at the end): read from the state, as `mirr eval` does.
+    state = env.state
+    episode.diagnosis_correct = state.diagnosis_correct
     episode.score = obs.score
     episode.success = obs.outcome == "recovered"
     return episode
@@ -315,7 +320,19 @@ class TrainState:
         except Exception as exc:
             raise ValueError(f"{path}: not a training checkpoint ({type(exc).__name__}: {exc})") from None
         saved = extra.get("config", {})
-        for key in ("group_size", "prompts", "seed", "lr", "epochs", "clip_eps", "beta", "ref_every", "difficulty"):
+        keys = (
+            "group_size",
+            "prompts",
+            "seed",
+            "lr",
+            "lr_final",
+            "epochs",
+            "clip_eps",
+            "beta",
+            "ref_every",
+            "difficulty",
+        )
+        for key in keys:
             if key in saved and saved[key] != getattr(cfg, key):
                 raise ValueError(f"{path}: checkpoint was trained with {key}={saved[key]}, not {getattr(cfg, key)}")
         adam = Adam(cfg.lr)
@@ -343,6 +360,12 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
 
 
+def learning_rate(cfg: TrainConfig, update: int) -> float:
+    """The learning rate of update number `update` (0-based): linear from lr to lr * lr_final."""
+    progress = min(update / max(cfg.updates - 1, 1), 1.0)
+    return cfg.lr * (1.0 - (1.0 - cfg.lr_final) * progress)
+
+
 def train_update(state: TrainState, cfg: TrainConfig, env: IncidentEnv, tracker: FeatureTracker) -> dict[str, Any]:
     """One GRPO update (sample groups, optimise); returns the update's log row."""
     seeds = state.rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX, size=cfg.prompts)
@@ -352,6 +375,7 @@ def train_update(state: TrainState, cfg: TrainConfig, env: IncidentEnv, tracker:
         for seed in seeds
     ]
     batch = make_batch(groups)
+    state.adam.lr = learning_rate(cfg, state.update)
     stats = optimise(state.policy, state.ref, batch, state.adam, cfg)
     state.update += 1
     if cfg.ref_every and state.update % cfg.ref_every == 0:
@@ -441,6 +465,7 @@ def plot_curves(rows: list[dict[str, Any]], log_dir: Path) -> list[Path]:
         return []
     updates = [r["update"] for r in rows]
     val = [(r["update"], r["val_success"]) for r in rows if r.get("val_success") is not None]
+    val_diagnosis = [(r["update"], r["val_diagnosis"]) for r in rows if r.get("val_diagnosis") is not None]
     fig, (ax_r, ax_s) = plt.subplots(1, 2, figsize=(11, 4))
     ax_r.plot(updates, [r["mean_return"] for r in rows], color="tab:blue", alpha=0.35, label="batch mean")
     ax_r.plot(updates, _smooth([r["mean_return"] for r in rows]), color="tab:blue", label="smoothed")
@@ -449,11 +474,16 @@ def plot_curves(rows: list[dict[str, Any]], log_dir: Path) -> list[Path]:
     ax_r.set_title("return")
     ax_r.legend()
     ax_s.plot(updates, _smooth([r["success_rate"] for r in rows]), label="training success (sampling)")
+    ax_s.plot(
+        updates, _smooth([r["diagnosis_accuracy"] for r in rows]), alpha=0.6, label="training diagnosis (sampling)"
+    )
     if val:
         ax_s.plot(*zip(*val), marker="o", markersize=3, label="validation success (greedy)")
+    if val_diagnosis:
+        ax_s.plot(*zip(*val_diagnosis), marker="s", markersize=3, label="validation diagnosis (greedy)")
     ax_s.set_ylim(0, 1.02)
     ax_s.set_xlabel("GRPO update")
-    ax_s.set_title("success rate")
+    ax_s.set_title("success rate and diagnosis accuracy")
     ax_s.legend()
     fig.tight_layout()
     reward_path = log_dir / "reward_curve.png"

@@ -16,7 +16,9 @@ from agents.grpo import (
     F_GLOBAL,
     F_MATCH,
     F_SERVICE,
-    N_KINDS,
+    GLOBAL_FEATURES,
+    MATCH_FEATURES,
+    N_ROWS,
     SERVICE_FEATURES,
     FeatureTracker,
     GrpoAgent,
@@ -25,7 +27,7 @@ from agents.grpo import (
     n_actions,
 )
 from mirr_tui.cli import app
-from mirr_tui.core import Action, IncidentEnv, Observation, load_config
+from mirr_tui.core import FAULT_MODES, Action, IncidentEnv, Observation, load_config
 from mirr_tui.evaluation import evaluate
 from mirr_tui.training import (
     TRAIN_SEED_MIN,
@@ -34,6 +36,7 @@ from mirr_tui.training import (
     TrainState,
     group_advantages,
     grpo_terms,
+    learning_rate,
     make_batch,
     objective,
     play,
@@ -43,7 +46,8 @@ from mirr_tui.training import (
     validate,
 )
 
-# What the README reports for the shipped weights on seeds 0-999 is ~100%; the sample asserts a safe margin.
+# The shipped weights (rules v2, 300 updates) score 97.7% success and 97.1% diagnosis on seeds 0-999 at normal
+# (bench/grpo_train.py --weights); the 50-seed sample asserts a safe margin.
 SHIPPED_MIN_SUCCESS = 0.9
 SHIPPED_MIN_DIAGNOSIS = 0.85
 
@@ -93,7 +97,7 @@ def _random_batch(seed: int = 0) -> tuple[LinearPolicy, object, np.ndarray]:
     rng = np.random.default_rng(seed)
     config = load_config()
     policy = LinearPolicy(
-        rng.normal(0, 0.3, (N_KINDS, F_SERVICE)), rng.normal(0, 0.3, F_GLOBAL), rng.normal(0, 0.3, F_MATCH)
+        rng.normal(0, 0.3, (N_ROWS, F_SERVICE)), rng.normal(0, 0.3, F_GLOBAL), rng.normal(0, 0.3, F_MATCH)
     )
     env, tracker = IncidentEnv(config), FeatureTracker(config)
     groups = [[play(env, tracker, policy, 900 + p, rng) for _ in range(3)] for p in range(2)]
@@ -130,23 +134,97 @@ def test_action_space_is_41_distinct_valid_actions() -> None:
     assert all(Action.parse(a.to_text()) == a for a in actions)
 
 
-def test_features_see_the_signature_in_logs_read() -> None:
+def test_features_follow_blame_pointers_and_count_log_words() -> None:
+    """Blame pointers and the bag of log words, not any agent's verdict: checkout-3am is payment/bad_deploy
+    behind orders behind the gateway."""
     config = load_config()
     env, tracker = IncidentEnv(config), FeatureTracker(config)
-    obs = env.reset(seed=3, options={"scenario": "checkout-3am"})  # payment / bad_deploy
-    tracker.observe(obs)
-    obs = env.step("logs payment")
-    phi, _, xi, mask = tracker.observe(obs)
-    payment = config.service_names.index("payment")
+    names = config.service_names
+    gateway, orders, payment = (names.index(n) for n in ("gateway", "orders", "payment"))
     col = SERVICE_FEATURES.index
-    assert phi[payment, col("sig_bad_deploy")] == 1.0 and phi[payment, col("read_now")] == 1.0
-    assert phi[:, col("sig_bad_deploy")].sum() == 1.0
-    assert xi[payment, 3, 0] == 1.0 and xi[payment, 0, 0] == 0.0  # "logs show m" only for bad_deploy
+    phi, psi, _, mask = tracker.observe(env.reset(seed=3, options={"scenario": "checkout-3am"}))
+    assert phi[gateway, col("entry_unread")] == 1.0 and phi[:, col("entry_unread")].sum() == 1.0
+    assert phi[:, col("read")].sum() == 0 and psi[GLOBAL_FEATURES.index("g_can_diagnose")] == 1.0
+    phi, *_ = tracker.observe(env.step("logs gateway"))
+    # the gateway's lines name orders: a pointer to orders, no signature words of the gateway's own
+    assert phi[gateway, col("blames_other")] == 1.0 and phi[gateway, col("read_now")] == 1.0
+    assert not phi[gateway, col("words_crashed") : col("words_bad_deploy") + 1].any()
+    assert phi[orders, col("blamed_unread")] == 1.0 and phi[:, col("blamed_unread")].sum() == 1.0
+    phi, *_ = tracker.observe(env.step("logs orders"))
+    assert phi[orders, col("blamed_unread")] == 0.0 and phi[payment, col("blamed_unread")] == 1.0
+    phi, _, xi, mask = tracker.observe(env.step("logs payment"))
+    assert phi[payment, col("words_bad_deploy")] > 0 and phi[payment, col("words_no_blame")] == 1.0
+    assert phi[:, col("words_no_blame")].sum() == 1.0  # only the root's own lines carry mode words
+    top, no_blame, blamed = (MATCH_FEATURES.index(f) for f in ("top_m", "top_m_blames_nobody", "top_m_blamed_or_entry"))
+    deploy = FAULT_MODES.index("bad_deploy")
+    assert xi[payment, deploy, top] == xi[payment, deploy, no_blame] == xi[payment, deploy, blamed] == 1.0
+    assert xi[payment, :, top].sum() == 1.0 and not xi[orders, :, top].any()
     assert mask.all()
-    obs = env.step("diagnose payment bad_deploy")
-    phi, _psi, _, mask = tracker.observe(obs)
-    assert phi[payment, col("diagnosed_bad_deploy")] == 1.0
+    phi, psi, _, mask = tracker.observe(env.step("diagnose payment bad_deploy"))
+    assert phi[payment, col("diagnosed_bad_deploy")] == 1.0 and psi[GLOBAL_FEATURES.index("g_diagnosed")] == 1.0
     assert not mask[4 * 5 : 8 * 5].any() and mask[: 4 * 5].all() and mask[-1]  # no second diagnosis
+    phi, *_ = tracker.observe(env.step("rollback payment"))
+    assert phi[payment, col("belief_bad_deploy_recent")] == 1.0
+
+
+def test_features_never_read_reward_rows() -> None:
+    """Rules v2 pay the rows that judge the truth only at the end: the features must not depend on them."""
+    from dataclasses import replace
+
+    config = load_config()
+    env = IncidentEnv(config)
+    with_rows, without_rows = FeatureTracker(config), FeatureTracker(config)
+    agent = agents.create("reasoner", config=config)
+    for seed in (600_001, 600_002):
+        obs = env.reset(seed=seed)
+        with_rows.reset(), without_rows.reset(), agent.reset(obs)
+        while True:
+            a = with_rows.observe(obs)
+            b = without_rows.observe(replace(obs, rewards=(), reward=0.0, score=0.0))
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+            if obs.done:
+                break
+            obs = env.step(agent.act(obs))
+        assert obs.rewards  # the last observation did carry the rows
+
+
+def test_the_policy_uses_no_other_agents_reading() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, agents.grpo; sys.exit('agents.heuristic' in sys.modules or 'agents.reasoner' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_fix_closes_diagnose_and_a_second_page_reopens_it() -> None:
+    config = load_config()
+    env, tracker = IncidentEnv(config), FeatureTracker(config)
+    names = config.service_names
+    diagnose = slice(4 * len(names), 8 * len(names))
+    tracker.observe(env.reset(seed=3, options={"scenario": "retry-storm"}))  # payment, then database
+    tracker.observe(env.step("logs payment"))
+    _, psi, _, mask = tracker.observe(env.step("rollback payment"))  # a fix before any diagnosis
+    assert not mask[diagnose].any() and psi[GLOBAL_FEATURES.index("g_any_fix")] == 1.0
+    obs = env.step("wait")
+    while obs.page == 1:
+        tracker.observe(obs)
+        obs = env.step("wait")
+    phi, psi, _, mask = tracker.observe(obs)
+    assert mask[diagnose].all() and psi[GLOBAL_FEATURES.index("g_page_2")] == 1.0
+    assert psi[GLOBAL_FEATURES.index("g_any_fix")] == 0.0 and not phi[:, SERVICE_FEATURES.index("read")].any()
+
+
+def test_circuit_break_is_outside_the_policy() -> None:
+    names = load_config().service_names
+    kinds = {index_to_action(i, names).type for i in range(n_actions(len(names)))}
+    assert "circuit_break" not in kinds and kinds == {
+        "check_logs",
+        "diagnose",
+        "restart",
+        "rollback",
+        "scale_up",
+        "wait",
+    }
 
 
 def test_agent_acts_from_observations_only(tmp_path: Path) -> None:
@@ -189,7 +267,7 @@ def test_bad_weights_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_weights_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    policy = LinearPolicy(rng.normal(size=(N_KINDS, F_SERVICE)), rng.normal(size=F_GLOBAL), rng.normal(size=F_MATCH))
+    policy = LinearPolicy(rng.normal(size=(N_ROWS, F_SERVICE)), rng.normal(size=F_GLOBAL), rng.normal(size=F_MATCH))
     loaded, meta = LinearPolicy.load(policy.save(tmp_path / "w.npz", {"updates": 7}))
     assert meta["updates"] == 7
     for key, value in policy.params().items():
@@ -205,8 +283,13 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
     a = train(cfg, tmp_path / "a.npz", tmp_path / "a", plots=False)
     b = train(cfg, tmp_path / "b.npz", tmp_path / "b", plots=False)
     np.testing.assert_array_equal(a.policy.W, b.policy.W)
-    half = TrainConfig(updates=2, **TINY)
-    train(half, tmp_path / "c.npz", tmp_path / "c", plots=False)
+
+    def interrupt_after_two(row: dict) -> None:
+        if row["update"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C mid-run: the checkpoint is saved on the way out
+        train(cfg, tmp_path / "c.npz", tmp_path / "c", plots=False, on_update=interrupt_after_two)
     c = train(cfg, tmp_path / "c.npz", tmp_path / "c", resume=True, plots=False)
     assert c.update == 4 and len(c.rows) == 4
     for key in ("W", "v", "u"):
@@ -215,6 +298,15 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
         assert [int(row["update"]) for row in csv.DictReader(handle)] == [1, 2, 3, 4]
     other = TrainConfig(updates=4, seed=1, **TINY)
     assert not np.array_equal(train(other, tmp_path / "d.npz", tmp_path / "d", plots=False).policy.W, a.policy.W)
+
+
+def test_learning_rate_decays_linearly_to_its_final_share() -> None:
+    cfg = TrainConfig(updates=11, lr=0.05, lr_final=0.1)
+    rates = [learning_rate(cfg, u) for u in range(cfg.updates)]
+    assert rates[0] == pytest.approx(0.05) and rates[-1] == pytest.approx(0.005)
+    assert rates[5] == pytest.approx(0.0275) and bool((np.diff(rates) < 0).all())
+    flat = TrainConfig(updates=11, lr=0.05, lr_final=1.0)
+    assert {learning_rate(flat, u) for u in range(11)} == {0.05}
 
 
 def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path: Path) -> None:
@@ -252,13 +344,13 @@ def test_short_training_run_beats_the_untrained_policy(tmp_path: Path) -> None:
     """A few seconds of GRPO measurably improve greedy play on fixed held-out seeds."""
     seeds = range(600_000, 600_040)
     before_success, _ = validate(LinearPolicy(), seeds)
-    cfg = TrainConfig(updates=12, group_size=8, prompts=8, eval_every=0, seed=0)
+    cfg = TrainConfig(updates=20, group_size=8, prompts=8, eval_every=0, seed=0, lr_final=1.0)  # no decay: short
     state = train(cfg, tmp_path / "w.npz", tmp_path, plots=False)
     after_success, _ = validate(state.policy, seeds)
     assert before_success == 0.0  # argmax of a zero policy reads the gateway's logs forever
-    assert after_success >= 0.25
+    assert after_success >= 0.5
     returns = [row["mean_return"] for row in state.rows]
-    assert np.mean(returns[-3:]) > np.mean(returns[:3]) + 10
+    assert np.mean(returns[-3:]) > np.mean(returns[:3]) + 20
 
 
 def test_curves_without_matplotlib_write_only_the_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
