@@ -1,8 +1,9 @@
 """The LLM agent: a chat model (Groq, or any OpenAI-compatible server) plays MIRR from observations.
 
 Each step the agent sends the rules in brief, the recent history (its actions, their results, the logs
-it has read) and the current observation as text; the model answers one JSON object
-`{"reasoning": "...", "action": {...}}` (JSON mode) and the agent turns it into an `Action`.
+it has read), the current observation as text and one line with the page, whether diagnose is still
+open and the open breakers; the model answers one JSON object `{"reasoning": "...", "action": {...}}`
+(JSON mode) and the agent turns it into an `Action`.
 
 Failure policy (one rule each, tested in tests/test_llm*.py):
 - no key             -> `LLMSetupError` from the constructor, before any episode starts.
@@ -29,6 +30,7 @@ from mirr_tui.core import Action, EnvConfig, Observation, load_config
 
 from .base import BaseAgent
 from .llm_prompt import (
+    LOG_SIGNATURES,
     Message,
     ReplyError,
     StepRecord,
@@ -36,6 +38,7 @@ from .llm_prompt import (
     _clip,
     corrective_message,
     parse_reply,
+    status_line,
     system_prompt,
 )
 from .llm_settings import (
@@ -61,6 +64,7 @@ __all__ = [
     "GROQ_BASE_URL",
     "GROQ_PREFIX",
     "KEY_HELP",
+    "LOG_SIGNATURES",
     "MAX_RAW",
     "ChatFn",
     "GroqChat",
@@ -79,6 +83,7 @@ __all__ = [
     "preview_request",
     "request_params",
     "resolve_settings",
+    "status_line",
     "system_prompt",
 ]
 
@@ -130,6 +135,7 @@ class LLMAgent(BaseAgent):
         self.chat: ChatFn = chat or GroqChat(self.settings, client=client, transport=transport)
         self.transcript = Transcript(self.settings.history, self.config.rules.max_steps)
         self._fatal: str | None = None
+        self._sent: Action | None = None  # the action the last act() returned
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.settings.public()}
@@ -137,6 +143,7 @@ class LLMAgent(BaseAgent):
     def reset(self, observation: Observation) -> None:
         super().reset(observation)
         self.transcript = Transcript(self.settings.history, self.config.rules.max_steps)
+        self._sent = None
 
     def messages(self, obs: Observation) -> list[Message]:
         """The messages for this step (after `observe`)."""
@@ -146,7 +153,11 @@ class LLMAgent(BaseAgent):
         ]
 
     def act(self, obs: Observation) -> Action:
-        self.transcript.observe(obs, self.last_reasoning)
+        self.transcript.observe(obs, self.last_reasoning, self._sent)
+        self._sent = action = self._decide(obs)
+        return action
+
+    def _decide(self, obs: Observation) -> Action:
         messages = self.messages(obs)
         details: dict[str, Any] = {
             "model": self.settings.model,

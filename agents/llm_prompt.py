@@ -11,13 +11,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mirr_tui.core import Action, EnvConfig, InvalidAction, Observation, coerce_action, render_observation
+from mirr_tui.core import ACTION_TYPES, Action, EnvConfig, InvalidAction, Observation, coerce_action, render_observation
 
 Message = dict[str, str]
 
 
 class ReplyError(ValueError):
     """The model's reply is not a usable action; the message is what the corrective re-ask says."""
+
+
+# Words of each mode's signature lines in the root's own logs (mirr_tui/core/logs.py; a test keeps them in step).
+LOG_SIGNATURES: dict[str, str] = {
+    "crashed": "SIGSEGV, CrashLoopBackOff",
+    "memory_leak": "heap usage, GC overhead, OutOfMemoryError",
+    "overloaded": "queue depth, thread pool exhausted, shedding load",
+    "bad_deploy": "rolled out, NullPointerException",
+}
 
 
 def system_prompt(config: EnvConfig) -> str:
@@ -28,30 +37,48 @@ def system_prompt(config: EnvConfig) -> str:
         + (" (health check calls its dependencies)" if s.deep_health_check else " (shallow health check)")
         for s in config.services
     )
-    modes = "\n".join(f"- {m.name}: {m.signature}. Fix: {m.fix}." for m in config.fault_modes.values())
+    modes = "\n".join(
+        f"- {m.name}: {m.signature}."
+        + (f" Log words: {LOG_SIGNATURES[m.name]}." if m.name in LOG_SIGNATURES else "")
+        + f" Fix: {m.fix}."
+        for m in config.fault_modes.values()
+    )
     names = ", ".join(config.service_names)
-    return f"""You are the on-call engineer in MIRR, an incident-response game. {len(config.services)} microservices, one hidden fault in one of them. Find the root cause, commit to a diagnosis, apply the right fix, then wait until recovery is confirmed, all within {rules.max_steps} steps.
+    called = {callee for s in config.services for callee in s.calls}
+    entry = " or ".join(s.name for s in config.services if s.name not in called) or config.services[0].name
+    noise = sorted({round(d.noise * 100) for d in config.difficulties.values()})
+    noise_text = f"{noise[0]}%" if len(noise) == 1 else f"{noise[0]}-{noise[-1]}%"
+    compound = [name for name, d in config.difficulties.items() if d.compound > 0]
+    compound += [f"in scenario {name}" for name, sc in config.scenarios.items() if sc.second is not None]
+    second_page = (
+        f'\nAt {" and ".join(compound)} a second fault can follow a fix: the message says "paged again", the page'
+        " number rises, and diagnose opens again for the new fault."
+        if compound
+        else ""
+    )
+    return f"""You are the on-call engineer in MIRR, an incident-response game. {len(config.services)} microservices; a hidden fault in one of them pages you. Find the root cause, commit to a diagnosis, apply the right fix, then wait until recovery is confirmed, all within {rules.max_steps} steps.
 
 Services (caller -> callees):
 {services}
 
-How to read the evidence:
-- Metrics are noisy (about ±15%). Symptoms travel upstream one hop per step, so the worst-looking service is often a victim, not the root cause.
-- Health checks lie: a bad deploy answers ok while failing requests; a leaking service says ok until memory is nearly full.
-- Logs are the decisive clue: a victim's logs name the callee it waits on ("upstream payment timed out"); the root cause's logs show its fault mode's signature.
-- Logs also carry red herrings (at hard, lines that look like a signature: a harmless deploy, a steady heap). Trust a signature line when the service's own metrics agree.
+How to find the root cause:
+- Metrics (noise ±{noise_text}) do not name it: errors and latency pass up through callers, and the root can look healthy (silent) or show a stale scrape ("metrics stale" alert: frozen numbers, not health). Health checks can say ok while requests fail.
+- Logs decide. A victim blames the callee it waits on ("upstream payment timed out", "502 from payment", "waiting on payment"). Follow the blame from {entry} down to the service that blames nobody and whose own logs show a signature.
+- Trust a signature only where a victim blames that service: a bystander can carry a benign decoy (canary, steady heap, cpu spike, flapping replica) with real-looking signature lines that nobody blames, and a victim blocked on its callee shows thread-pool or queue lines but names the callee.
 - From step {rules.cascade_start} an untreated fault spreads; left alone the system collapses.
 
-Fault modes (signature. fix):
+Fault modes (metrics unless masked or silent. log words. fix):
 {modes}
 - memory_leak comes back {rules.relapse_after} steps after the first restart; restart it again then.
 
-Actions (each costs one step; services: {names}):
+Actions (one step each; services: {names}):
 - {{"type": "check_logs", "service": S}}: the next observation shows S's recent log lines.
-- {{"type": "diagnose", "service": S, "mode": M}}: commit to the root cause (M: {", ".join(config.fault_modes)}); once per episode ({rewards.correct_diagnosis:+g} right, {rewards.wrong_diagnosis:+g} wrong).
-- {{"type": "restart" | "rollback" | "scale_up", "service": S}}: a fix; the right fix on the root cause pays {rewards.correct_fix:+g} after a correct diagnosis, any other fix {rewards.wrong_fix:+g}.
-- {{"type": "wait"}}: observe one more step.
-Recovery is confirmed when every service stays healthy for {rules.confirm_steps} steps in a row: {rewards.recovery_diagnosed:+g} with a correct diagnosis, plus {rewards.efficiency_per_step:+g} per unused step. Collapse {rewards.collapse:+g}, timeout {rewards.timeout:+g}, invalid action {rewards.invalid:+g}.
+- {{"type": "diagnose", "service": S, "mode": M}}: commit to the root cause (M: {", ".join(config.fault_modes)}); once per page, and only before the first fix (restart, rollback or scale_up on any service): after a fix it is invalid. The observation says whether diagnose is open.
+- {{"type": "restart" | "rollback" | "scale_up", "service": S}}: a fix.
+- {{"type": "circuit_break", "service": S}}: open (again: close) the breakers in front of S: callers serve degraded responses and stop blaming S in their logs; on the root it stops the cascade. Not a fix; a fix on S closes them; recovery needs every breaker closed.
+- {{"type": "wait"}}: observe one more step.{second_page}
+
+Scoring: verdicts on the hidden truth are decided at their step but paid only when the episode ends: diagnosis {rewards.correct_diagnosis:+g} right, {rewards.wrong_diagnosis:+g} wrong; the right fix on the root {rewards.correct_fix:+g} after a correct diagnosis, {rewards.lucky_fix:+g} without; any other fix {rewards.wrong_fix:+g}; recovery (every service healthy {rules.confirm_steps} steps in a row) {rewards.recovery_diagnosed:+g} if every diagnosis was right, {rewards.recovery_undiagnosed:+g} if not, plus {rewards.efficiency_per_step:+g} per unused step; collapse {rewards.collapse:+g}, timeout {rewards.timeout:+g}. Until the end only an invalid action ({rewards.invalid:+g}) moves the score, so a 0 after a diagnose or fix is no verdict.
 
 Answer with one JSON object and nothing else, in this form:
 {{"reasoning": "one or two sentences: what the evidence says and why this action", "action": {{"type": "check_logs", "service": "payment"}}}}"""
@@ -74,14 +101,22 @@ class Transcript:
         self.steps: deque[StepRecord] = deque(maxlen=max(history, 1))
         self.history = history
         self.logs: dict[str, tuple[int, list[str]]] = {}
+        self.pages: dict[int, int] = {}  # step -> the page it was played on, for logs read on an earlier page
 
-    def observe(self, obs: Observation, reasoning: str | None) -> None:
-        """Take in the result of the previous action (what `obs` reports about it)."""
+    def observe(self, obs: Observation, reasoning: str | None, sent: Action | None = None) -> None:
+        """Take in the result of the previous action (what `obs` reports about it); `sent` is the action the
+        agent sent, shown for an invalid move (the env records those as raw text of whatever it was given)."""
         if obs.action is None:
             return
-        shown = obs.action.get("raw") if "raw" in obs.action else " ".join(str(v) for v in obs.action.values())
+        if "raw" not in obs.action:
+            shown = " ".join(str(v) for v in obs.action.values())
+        elif sent is not None:
+            shown = " ".join(sent.to_dict().values())
+        else:
+            shown = obs.action["raw"]
         result = obs.message if obs.valid else f"INVALID: {obs.error or obs.message}"
         self.steps.append(StepRecord(obs.step, str(shown), obs.reward, result, reasoning))
+        self.pages[obs.step] = obs.page
         if obs.logs is not None and obs.logs_service is not None:
             self.logs[obs.logs_service] = (obs.step, [f"{line.level:<5} {line.text}" for line in obs.logs])
 
@@ -91,19 +126,37 @@ class Transcript:
         if earlier_logs:
             parts.append("Logs you read earlier:")
             for service, (step, lines) in earlier_logs.items():
-                parts.append(f"  {service} (step {step}):")
+                page = self.pages.get(step, obs.page)
+                before = f", before page {obs.page}" if page < obs.page else ""
+                parts.append(f"  {service} (step {step}{before}):")
                 parts.extend(f"    {line}" for line in lines)
         if self.history and self.steps:
             parts.append(f"Your last {len(self.steps)} step(s), oldest first:")
             for record in self.steps:
-                line = f"  step {record.step}: {record.action} -> {record.reward:+g}; {record.result}"
+                # Mid-episode rewards are only ever the invalid row: a 0 is no verdict, so it is not shown.
+                paid = f" ({record.reward:+g})" if record.reward else ""
+                line = f"  step {record.step}: {record.action}{paid} -> {record.result}"
                 if record.reasoning:
                     line += f' (you thought: "{_clip(record.reasoning, 200)}")'
                 parts.append(line)
         parts.append("Current observation:")
         parts.append(render_observation(obs, self.max_steps))
+        parts.append(status_line(obs))
         parts.append('Reply with the JSON object {"reasoning": ..., "action": {...}} for your next action.')
         return "\n".join(parts)
+
+
+def status_line(obs: Observation) -> str:
+    """Page, whether diagnose is legal now and the open breakers: what render_observation does not say."""
+    if obs.can_diagnose:
+        diagnose = "open (no fix yet on this page)"
+    elif obs.diagnosis is not None:
+        diagnose = "closed (committed on this page)"
+    else:
+        diagnose = "closed (a fix already ran on this page)"
+    page = f"page {obs.page}" + (" (a second incident)" if obs.page > 1 else "")
+    breakers = ", ".join(obs.breakers) or "none"
+    return f"{page} · diagnose: {diagnose} · breakers open in front of: {breakers}"
 
 
 # ------------------------------------------------------------------------------------ replies
@@ -159,6 +212,6 @@ def parse_reply(text: str | None, services: Sequence[str]) -> tuple[Action, str,
 def corrective_message(error: ReplyError) -> str:
     return (
         f"Your reply could not be used: {error}. Answer again with only one JSON object, for example "
-        '{"reasoning": "payment errors are high while its check says ok", "action": {"type": "check_logs", '
-        '"service": "payment"}}. Action types: check_logs, diagnose, restart, rollback, scale_up, wait.'
+        '{"reasoning": "orders blames payment; read payment\'s own logs", "action": {"type": "check_logs", '
+        f'"service": "payment"}}}}. Action types: {", ".join(ACTION_TYPES)}.'
     )

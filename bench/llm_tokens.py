@@ -1,13 +1,14 @@
 """What one LLM episode costs in tokens with the default prompt, measured offline.
 
 The LLM agent plays through the real groq client against an httpx.MockTransport whose "model" is the
-heuristic agent (a competent player, so episodes have a realistic length). The mock reports usage as
+reasoner agent (the careful reference player under rules v2, so episodes have a realistic length;
+`--player heuristic` for the plain one). The mock reports usage as
 an estimate, characters / 4, of the messages it received and the reply it sent; the agent sums those
 fields exactly as it sums Groq's. Real tokenizers differ (Llama 3 and gpt-oss split digits and table
 spacing differently), so read the figures as +-30%. Reasoning models add their hidden reasoning
 tokens on top of the completion figure.
 
-    .venv/bin/python bench/llm_tokens.py [--episodes 50] [--history 8]
+    .venv/bin/python bench/llm_tokens.py [--episodes 50] [--history 8] [--player reasoner|heuristic]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 
 from agents.heuristic import HeuristicAgent
 from agents.llm import LLMAgent
+from agents.reasoner import ReasonerAgent
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 
@@ -32,10 +34,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--history", type=int, default=None, help="history option (default: openenv.yaml)")
+    parser.add_argument("--player", choices=("reasoner", "heuristic"), default="reasoner", help="who plays")
     args = parser.parse_args()
 
     env = IncidentEnv()
-    brain = HeuristicAgent()
+    brain = ReasonerAgent() if args.player == "reasoner" else HeuristicAgent()
     usage: dict[str, list[int]] = {"first_prompt": [], "full_history": []}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -92,7 +95,7 @@ def main() -> None:
     print("estimate: characters / 4 (+4 per message), via the mock's usage fields")
     print(f"first-step prompt   {statistics.fmean(usage['first_prompt']):8.0f} tokens")
     print(
-        f"steps per episode   {statistics.fmean(steps):8.1f} (heuristic play; recovered {outcomes.count('recovered')})"
+        f"steps per episode   {statistics.fmean(steps):8.1f} ({args.player} play; recovered {outcomes.count('recovered')})"
     )
     print(f"prompt per step     {sum(prompts) / sum(steps):8.0f} tokens")
     print(f"completion per step {sum(completions) / sum(steps):8.0f} tokens")

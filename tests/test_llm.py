@@ -9,16 +9,21 @@ import pytest
 import agents
 from agents.llm import (
     DEFAULTS,
+    LOG_SIGNATURES,
     LLMAgent,
     LLMError,
     LLMSetupError,
     Reply,
     ReplyError,
+    corrective_message,
     parse_reply,
     preview_request,
     resolve_settings,
+    system_prompt,
 )
-from mirr_tui.core import Action, IncidentEnv, render_observation
+from agents.reasoner import ReasonerAgent
+from mirr_tui.core import ACTION_TYPES, Action, IncidentEnv, load_config, render_observation
+from mirr_tui.core.logs import SIGNATURES
 from mirr_tui.evaluation import evaluate, run_episode
 
 SERVICES = ["gateway", "auth", "orders", "payment", "database"]
@@ -139,6 +144,11 @@ def test_describe_and_repr_never_show_the_key():
         ('{"reasoning": "r", "action": {"type": "wait", "service": null, "mode": ""}}', Action("wait")),
         ('{"action": {"type": "wait", "service": "payment"}}', Action("wait")),
         ('{"action": {"type": "Scale_Up", "service": "ORDERS"}}', Action("scale_up", "orders")),
+        (
+            '{"reasoning": "contain", "action": {"type": "circuit_break", "service": "payment"}}',
+            Action("circuit_break", "payment"),
+        ),
+        ('{"reasoning": "r", "action": "circuit_break database"}', Action("circuit_break", "database")),
     ],
 )
 def test_usable_replies_become_actions(text, expected):
@@ -213,6 +223,99 @@ def test_invalid_moves_show_up_as_invalid_in_history(env):
     for _ in range(3):
         obs = env.step(agent.act(obs))
     assert "INVALID" in chat.sent[2][1]["content"]  # a second diagnosis is refused by the env
+
+
+# ------------------------------------------------------------------------------------ rules v2 in the prompt
+def test_prompt_says_verdicts_are_paid_at_the_end_and_diagnose_comes_before_the_first_fix():
+    config = load_config()
+    text = " ".join(system_prompt(config).split())
+    assert "paid only when the episode ends" in text
+    assert "only an invalid action (-1) moves the score" in text and "a 0 after a diagnose or fix is no verdict" in text
+    assert "only before the first fix (restart, rollback or scale_up on any service)" in text
+    assert "after a fix it is invalid" in text
+    assert "once per episode" not in text  # v1 wording: a second page opens a new diagnosis
+    assert '"paged again"' in text and "hard" in text and "retry-storm" in text
+    assert '{"type": "circuit_break", "service": S}' in text and "recovery needs every breaker closed" in text
+    for idea in ("blames nobody", "stale", "decoy", "Trust a signature only where a victim blames"):
+        assert idea in text
+    for value in (config.rewards.correct_diagnosis, config.rewards.lucky_fix, config.rewards.recovery_diagnosed):
+        assert f"{value:+g}" in text  # numbers come from the manifest
+
+
+def test_log_words_in_the_prompt_are_words_of_the_real_signature_lines():
+    for mode, words in LOG_SIGNATURES.items():
+        lines = " ".join(text for _, text in SIGNATURES[mode]).lower()
+        for word in words.split(", "):
+            assert word.lower() in lines, (mode, word)
+
+
+def test_corrective_message_lists_every_action_type():
+    message = corrective_message(ReplyError("the reply is not JSON"))
+    assert f"Action types: {', '.join(ACTION_TYPES)}." in message and "circuit_break" in message
+    parse_reply(message[message.index("{") : message.index("}}") + 2], SERVICES)  # its example is usable
+
+
+def test_history_records_moves_without_suggesting_verdicts(env):
+    chat = ScriptedChat(
+        reply({"type": "circuit_break", "service": "payment"}),
+        reply({"type": "diagnose", "service": "payment", "mode": "bad_deploy"}),
+        reply({"type": "rollback", "service": "payment"}),
+        reply({"type": "diagnose", "service": "payment", "mode": "bad_deploy"}),
+    )
+    agent = LLMAgent(chat=chat)
+    obs = env.reset(seed=1, options={"scenario": "checkout-3am"})
+    agent.reset(obs)
+    for _ in range(5):
+        obs = env.step(agent.act(obs))
+    first, after_break, after_diagnose, after_fix, after_invalid = (sent[1]["content"] for sent in chat.sent)
+    assert "page 1 · diagnose: open (no fix yet on this page) · breakers open in front of: none" in first
+    assert "breakers open in front of: payment" in after_break
+    assert "step 1: circuit_break payment -> opened the circuit breakers in front of payment" in after_break
+    assert "step 2: diagnose payment bad_deploy -> diagnosis committed" in after_diagnose
+    assert "diagnose: closed (committed on this page)" in after_diagnose
+    assert "step 3: rollback payment -> rolled back payment" in after_fix
+    assert "breakers open in front of: none" in after_fix  # the fix closed them
+    history = after_invalid[after_invalid.index("Your last") : after_invalid.index("Current observation")]
+    assert "+0" not in history and "-> 0" not in history  # a zero reward is no verdict: not shown
+    assert "step 4: diagnose payment bad_deploy (-1) -> INVALID: already diagnosed" in history
+    assert "Action(" not in history  # the move as sent, not the env's raw record of an invalid one
+
+
+def test_a_diagnosis_after_a_fix_is_shown_as_invalid_and_diagnose_as_closed(env):
+    chat = ScriptedChat(
+        reply({"type": "restart", "service": "auth"}),
+        reply({"type": "diagnose", "service": "payment", "mode": "bad_deploy"}),
+    )
+    agent = LLMAgent(chat=chat)
+    obs = env.reset(seed=1, options={"scenario": "checkout-3am"})
+    agent.reset(obs)
+    for _ in range(3):
+        obs = env.step(agent.act(obs))
+    assert "diagnose: closed (a fix already ran on this page)" in chat.sent[1][1]["content"]
+    assert "INVALID: diagnose is possible only before the first fix" in chat.sent[2][1]["content"]
+
+
+def test_a_second_page_reaches_the_prompt_and_no_message_mentions_a_seed():
+    env = IncidentEnv(difficulty="hard")
+    brain = ReasonerAgent()  # plays the model's part: a second page needs the first fault found and fixed
+    sent: list[str] = []
+
+    def chat(messages):
+        sent.extend(m["content"] for m in messages)
+        action = brain.act(env.observation)
+        return Reply(text=reply(action.to_dict(), brain.last_reasoning or ""))
+
+    agent = LLMAgent(chat=chat, history=30)
+    obs = env.reset(seed=11, options={"scenario": "retry-storm"})
+    brain.reset(obs)
+    agent.reset(obs)
+    while not obs.done:
+        obs = env.step(agent.act(obs))
+    assert obs.page == 2 and obs.outcome == "recovered"
+    assert any("paged again" in text for text in sent)
+    assert any("page 2 (a second incident) · diagnose: open" in text for text in sent)
+    assert any(", before page 2):" in text for text in sent)  # logs read on page 1 are labelled
+    assert not any("seed" in text.lower() for text in sent)
 
 
 # ------------------------------------------------------------------------------------ robustness
