@@ -26,7 +26,7 @@ from . import (
 def train_command(
     updates: Annotated[
         int, typer.Option("--updates", help="Total GRPO updates (with --resume: the target).", min=1)
-    ] = 150,
+    ] = 300,
     group_size: Annotated[int, typer.Option("--group-size", help="Episodes per incident seed (G).", min=2)] = 16,
     prompts: Annotated[int, typer.Option("--prompts", help="Incident seeds per update.", min=1)] = 8,
     seed: Annotated[
@@ -44,6 +44,10 @@ def train_command(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint in --log-dir.")] = False,
     difficulty: DifficultyOpt = None,
     lr: Annotated[float, typer.Option("--lr", help="Adam learning rate.", min=0)] = 0.05,
+    lr_final: Annotated[
+        float,
+        typer.Option("--lr-final", help="The learning rate falls linearly to lr x this by the last update.", min=0),
+    ] = 0.1,
     epochs: Annotated[int, typer.Option("--epochs", help="Optimisation passes per batch.", min=1)] = 4,
     beta: Annotated[float, typer.Option("--beta", help="KL penalty weight.", min=0)] = 0.04,
     clip: Annotated[float, typer.Option("--clip", help="Ratio clip epsilon.", min=0)] = 0.2,
@@ -73,6 +77,7 @@ def train_command(
         prompts=prompts,
         epochs=epochs,
         lr=lr,
+        lr_final=lr_final,
         clip_eps=clip,
         beta=beta,
         ref_every=ref_every,

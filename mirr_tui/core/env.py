@@ -205,14 +205,15 @@ class IncidentEnv(ObservationBuilder):
         self.step_count += 1
         events: list[RewardEvent] = []
         logs_service = None
+        well_formed: Action | None = None
         try:
-            parsed = coerce_action(action)
-            self._validate(parsed)
+            well_formed = coerce_action(action)
+            self._validate(well_formed)
         except InvalidAction as exc:
             parsed, error = None, str(exc)
             events.append(RewardEvent("invalid", rw.invalid, self.step_count))
         else:
-            error = None
+            parsed, error = well_formed, None
 
         result = ""
         if parsed is not None:
@@ -235,7 +236,8 @@ class IncidentEnv(ObservationBuilder):
             self._deferred = []
         reward = sum((e.value for e in events), 0.0)
         self._score += reward
-        action_record = parsed.to_dict() if parsed is not None else {"raw": _raw_text(action)}
+        # A well-formed move the rules refuse now (a second diagnose) is recorded as the move; garbage as its text.
+        action_record = well_formed.to_dict() if well_formed is not None else {"raw": _raw_text(action)}
         message = result if error is None else f"invalid action: {error}"
         if paged and not self._done:
             message = f"{message} · {self._second_page_text()}" if message else self._second_page_text()
@@ -364,6 +366,7 @@ class IncidentEnv(ObservationBuilder):
         fault = self._faults[self._k]
         if kind == "diagnose":
             fault.diagnosis = {"service": name, "mode": action.mode}  # type: ignore[dict-item]
+            fault.diagnosis_step = self.step_count
             fault.diagnosis_correct = i == fault.root and action.mode == fault.mode and fault.phase != PENDING
             self._defer("correct_diagnosis" if fault.diagnosis_correct else "wrong_diagnosis")
             self._window = False

@@ -39,6 +39,7 @@ class Fault:
     relapsed: bool = False
     relapse_at: int = -1
     diagnosis: dict[str, str] | None = None
+    diagnosis_step: int | None = None
     diagnosis_correct: bool = False
     fix_paid: bool = False
     fix_step: int | None = None
@@ -53,6 +54,7 @@ class Fault:
             "silent": self.silent,
             "started_at": self.started_at,
             "diagnosis": dict(self.diagnosis) if self.diagnosis else None,
+            "diagnosis_step": self.diagnosis_step,
             "diagnosis_correct": self.diagnosis_correct,
             "fix_step": self.fix_step,
         }
