@@ -272,3 +272,13 @@ def test_user_impact_grows_with_the_outage_and_is_not_reward(config):
     second = env.step("wait")
     assert second.impact["failed_requests"] > first.impact["failed_requests"]
     assert first.reward == second.reward == 0
+
+
+def test_a_service_behind_open_breakers_gets_no_traffic(config):
+    env = probe(config)
+    incident(env, "payment", "bad_deploy")
+    base = config.service("auth").baseline.rps
+    assert env.step("wait").services["auth"].rps > 0.8 * base
+    broken = env.step("circuit_break auth")
+    assert broken.services["auth"].rps < 0.15 * base and broken.breakers == ("auth",)
+    assert broken.services["gateway"].rps > 0.8 * config.service("gateway").baseline.rps  # its callers still serve

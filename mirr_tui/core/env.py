@@ -40,6 +40,7 @@ class IncidentEnv(ObservationBuilder):
         self._entry = next(i for i, callers in enumerate(self._callers) if not callers)  # where users arrive
         self._deep = [spec.deep_health_check for spec in self.config.services]
         self._base = [spec.baseline for spec in self.config.services]
+        self._base_latency = [b.latency_ms for b in self._base]
         limits = self.config.alerts
         self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
         # Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
@@ -162,6 +163,9 @@ class IncidentEnv(ObservationBuilder):
             second.leak_start = m_lo + second_u[1] * (m_hi - m_lo)
             second.masked_cpu = 70 + 8 * second_u[2]
             self._faults.append(second)
+        self._can_go_stale = self._decoy_kind == "flapping" or any(
+            f.silent and f.mode == "crashed" for f in self._faults
+        )
         self._k = 0  # the fault the player is facing now
         self.step_count = 0
         self._first_fix_text: str | None = None
@@ -520,9 +524,8 @@ class IncidentEnv(ObservationBuilder):
             self._collapse += 1
         else:
             self._collapse = 0
-        all_fixed = all(f.phase == FIXED for f in self._faults[: self._k + 1]) and self._k + 1 == len(self._faults)
-        healthy = min(eff) >= rules.healthy_health and not any(self._breaker)
-        if all_fixed and healthy:
+        # the last fault fixed means every fault is (they come one after the other)
+        if min(eff) >= rules.healthy_health and self._faults[-1].phase == FIXED and not any(self._breaker):
             self._confirm += 1
         else:
             self._confirm = 0

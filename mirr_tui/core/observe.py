@@ -104,6 +104,14 @@ class ObservationBuilder:
                 memory,
                 base.rps * (1 - r * sick),
             )
+        return self._victim_metrics(i)
+
+    def _victim_metrics(self, i: int) -> Metrics:
+        """A service that is not failing itself: it shows what it suffers from its callees and the cascade."""
+        base = self._base[i]
+        h = self._eff[i]
+        sick = 1.0 - h
+        memory = self._memory[i] * 100
         if self._shield[i] and self._own[i] >= 0.99:  # sickness from its callees is served from cache
             h = 1.0 - 0.25 * (1.0 - h)
             sick = 1.0 - h
@@ -121,14 +129,15 @@ class ObservationBuilder:
         )
 
     def _all_true_metrics(self) -> list[Metrics]:
-        """Every service's metrics before noise, callees first so errors and latency pass up the chain."""
+        """Every service's metrics before noise, callees first so errors and latency pass up the chain.
+        (The hot path of a step: locals and plain indexing on purpose.)"""
         fault = self._faults[self._k]
         out: list[Metrics] = [("ok", 0.0, 0.0, 0.0, 0.0, 0.0)] * len(self.names)
         through = self.difficulty.pass_through
-        level = self._decoy_level
         breakers = any(self._breaker)
         calm = self._stress == 0.0
         eff, blip, root, active = self._eff, self._blip, fault.root, fault.phase == ACTIVE
+        base_latency, callees, shield, memory_of = self._base_latency, self._callees, self._shield, self._memory
         for i in self._order:
             own_failure = blip[i] or (active and i == root)
             if calm and not own_failure and eff[i] >= 1.0:  # healthy (the common case): its baseline
@@ -138,25 +147,33 @@ class ObservationBuilder:
                     base.latency_ms,
                     0.002,
                     base.cpu,
-                    self._memory[i] * 100,
+                    memory_of[i] * 100,
                     base.rps,
                 )
-            else:
+            elif own_failure:
                 status, latency, errors, cpu, memory, rps = self._own_metrics(i, fault)
-            if through and not own_failure and not self._shield[i]:
-                for c in self._callees[i]:
+            else:  # a victim or bystander
+                status, latency, errors, cpu, memory, rps = self._victim_metrics(i)
+            if through and not own_failure and not shield[i]:
+                factor = self._pass[i]
+                for c in callees[i]:
                     if breakers and self._breaker[c]:
                         continue
-                    _, c_latency, c_errors, *_ = out[c]
-                    errors = max(errors, min(1.0, c_errors * self._pass[i]))
-                    latency += max(0.0, c_latency - self._base[c].latency_ms)
-                latency = min(5000.0, latency)
-            if i == self._secondary and not own_failure and fault.root in self._callees[i]:
-                sick = 1.0 - self._eff[fault.root]
+                    callee = out[c]
+                    passed = callee[2] * factor
+                    if passed > errors:
+                        errors = passed if passed < 1.0 else 1.0
+                    extra = callee[1] - base_latency[c]
+                    if extra > 0.0:
+                        latency += extra
+                if latency > 5000.0:
+                    latency = 5000.0
+            if i == self._secondary and not own_failure and root in callees[i]:
+                sick = 1.0 - eff[root]
                 if sick > 0.1:  # workers blocked on the sick callee: it looks overloaded
                     cpu = max(cpu, 91.0 + 7.0 * sick)
-            if i == self._decoy and not self._blip[i]:
-                kind = self._decoy_kind
+            if i == self._decoy and not blip[i]:
+                kind, level = self._decoy_kind, self._decoy_level
                 if kind == "cpu_spike":
                     cpu, latency = max(cpu, 92.0 + 6.0 * level), latency * 1.3
                 elif kind == "steady_heap":
@@ -164,8 +181,8 @@ class ObservationBuilder:
                 elif kind == "canary":
                     errors = max(errors, 0.015 + 0.025 * level)
                 # a flapping replica: its metrics scrape keeps hitting the restarting pod and goes stale
-            if breakers and any(self._breaker[j] for j in self._callers[i]):
-                rps *= 0.1  # its callers stopped calling it
+            if breakers and self._breaker[i]:
+                rps *= 0.1  # behind open breakers: its callers stopped calling it
             out[i] = (status, latency, errors, cpu, memory, rps)
         return out
 
@@ -208,7 +225,7 @@ class ObservationBuilder:
         alerts = []
         max_errors, max_latency, max_cpu, max_memory = self._alert_limits
         cut_errors, cut_latency, cut_cpu, cut_memory = self._alert_cuts
-        stale_set = self._stale()
+        stale_set = self._stale() if self._can_go_stale else ()
         for i, name in enumerate(self.names):
             values = shown[5 * i : 5 * i + 5]
             status = statuses[i]
@@ -263,7 +280,9 @@ class ObservationBuilder:
             story=self.scenario.story if self.scenario else None,
             can_diagnose=self._window and not self._done,
             page=self._page,
-            breakers=tuple(n for n, b in zip(self.names, self._breaker, strict=True) if b),
+            breakers=tuple(n for n, b in zip(self.names, self._breaker, strict=True) if b)
+            if any(self._breaker)
+            else (),
             impact={
                 "failed_requests": round(self._failed),
                 "cost": round(self._failed * impact.checkout_share * impact.price_per_failed_checkout, 2),
