@@ -282,3 +282,22 @@ def test_a_service_behind_open_breakers_gets_no_traffic(config):
     broken = env.step("circuit_break auth")
     assert broken.services["auth"].rps < 0.15 * base and broken.breakers == ("auth",)
     assert broken.services["gateway"].rps > 0.8 * config.service("gateway").baseline.rps  # its callers still serve
+
+
+def test_no_row_that_judges_hidden_truth_is_paid_before_the_end(config):
+    import agents
+    from mirr_tui.core.config import DEFERRED_ROWS
+
+    env = IncidentEnv(config, difficulty="hard")
+    seen_at_end = set()
+    for seed in range(60):
+        agent = agents.create("random", seed=seed)
+        obs = env.reset(seed=seed)
+        agent.reset(obs)
+        while not obs.done:
+            obs = env.step(agent.act(obs))
+            rows = {e.row for e in obs.rewards}
+            if not obs.done:
+                assert rows <= {"invalid"}, (seed, obs.step, rows)
+        seen_at_end |= {e.row for e in obs.rewards} & set(DEFERRED_ROWS)
+    assert {"wrong_fix", "wrong_diagnosis"} <= seen_at_end

@@ -43,13 +43,7 @@ RULE_SECTIONS = (
     "impact",
 )
 REWARD_KEYS = (
-    "correct_diagnosis",
-    "wrong_diagnosis",
-    "correct_fix",
-    "lucky_fix",
-    "wrong_fix",
-    "recovery_diagnosed",
-    "recovery_undiagnosed",
+    *DEFERRED_ROWS,
     "efficiency_per_step",
     "collapse",
     "timeout",
