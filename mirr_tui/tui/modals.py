@@ -220,12 +220,16 @@ HELP_TEXT = """\
 Five services, a hidden fault, 30 steps. Every action costs one step. \
 Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), a metrics scrape can fail \
 (the panel says [reverse] stale [/] and shows frozen last values), and a sick service hurts its callers one hop \
-per step: the worst-looking service is often a victim. \
+per step: the worst-looking service is often a victim, and the root can look healthier than its victims. \
+A bystander can carry a harmless anomaly (a batch-job cpu spike, a steady high heap, canary errors, a flapping \
+replica whose scrape goes stale) with real-looking signature lines, so a stale panel is not always the root. \
 From step 10 an untreated fault cascades; total failure ends the episode. \
 At hard a second fault can follow a few steps after the first is fixed: you are [b]paged again[/] \
 (the header says PAGE 2) and it has its own diagnosis and fix.
 
-[b]How to win [/]read logs (they name the upstream a victim waits on, and the root cause's signature), \
+[b]How to win [/]read logs (they name the upstream a victim waits on, and the root cause's signature): \
+follow who blames whom from the gateway down, and trust a signature only where a victim blames that service \
+(the gateway has no callers: read it first), \
 [b]diagnose [/]once per page [b]before any fix[/] (service + mode; after the first fix it is no longer \
 possible), apply the mode's fix, then [b]wait [/]until all five services stay healthy for 5 steps. \
 A [b]circuit breaker[/] (c) in front of a sick service stops the retry storm while you think; it fixes \
