@@ -133,9 +133,13 @@ class Action:
 def coerce_action(value: Any) -> Action:
     """Turn an Action, dict or text into an Action, or raise InvalidAction."""
     if isinstance(value, Action):
-        if value.type not in ACTION_TYPES:
-            raise InvalidAction(f"unknown action {_quote(str(value.type))}")
-        return value
+        # Validated exactly like its dict form, so an Action object and {"type": ...} are the same move
+        # (and a replay, which records the dict, re-simulates it identically).
+        data: dict[str, Any] = {"type": value.type}
+        for key in ("service", "mode"):
+            if getattr(value, key) is not None:
+                data[key] = getattr(value, key)
+        return Action.from_dict(data)
     if isinstance(value, str):
         return Action.parse(value)
     if isinstance(value, dict):

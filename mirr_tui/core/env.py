@@ -62,6 +62,10 @@ class IncidentEnv(ObservationBuilder):
     ) -> Observation:
         """Start an incident. options: service, mode, scenario, difficulty (all optional)."""
         options = dict(options or {})
+        for key in ("service", "mode", "scenario", "difficulty"):
+            value = options.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"option {key!r} must be a name (text), got {type(value).__name__}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % _MAX_SEED)
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
@@ -595,6 +599,8 @@ def _next(version: str) -> str:
 
 
 def _raw_text(value: Any) -> str:
+    if isinstance(value, Action):  # quoted as its dict form: the form a replay records and re-plays
+        value = value.to_dict()
     try:
         text = value if isinstance(value, str) else repr(value)
     except Exception:  # a hostile __repr__ must not crash the referee
