@@ -31,7 +31,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     raise ModuleNotFoundError(
         f"the MIRR server needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
     ) from exc
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
@@ -217,6 +217,13 @@ class MirrEnvironment(Environment):
     def step(self, action: OpenEnvAction, timeout_s: float | None = None, **kwargs: Any) -> OpenEnvObservation:
         """Play one move; a move the referee rejects costs the step and scores -1, as in local play."""
         move = action.model_dump(exclude={"metadata"}, exclude_none=True)
+        if not self.core.started:
+            # A stateless POST /step gets a fresh environment with no incident: say how to play instead of a 500.
+            raise HTTPException(
+                status_code=409,
+                detail="no incident in this session: reset first (a WebSocket session at /ws keeps one incident"
+                " across reset and step; the stateless POST /step has none)",
+            )
         obs = self.core.step(move)
         self._counter.add("steps")
         return self.models.observation.model_validate(obs.to_dict())

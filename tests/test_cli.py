@@ -293,3 +293,38 @@ def test_main_passes_exit_codes_through(capsys, tmp_path):
     with pytest.raises(SystemExit) as bad:
         main(["replay", str(tmp_path / "missing.json"), "--verify"])
     assert bad.value.code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_a_cut_last_line_in_the_results_log_does_not_swallow_the_next_record(results):
+    results.write_text('{"agent": "random", "ok": 1}\n{"agent": "heuris', encoding="utf-8")  # a disk filled up
+    out = run("eval", "--agent", "random", "-n", 1, "--results", results)
+    assert out.exit_code == 0, out.output
+    lines = results.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '{"agent": "random", "ok": 1}' and lines[1] == '{"agent": "heuris'
+    assert json.loads(lines[2])["agent"] == "random" and len(lines) == 3
+    assert results.read_text(encoding="utf-8").endswith("\n")
+
+
+def test_serve_can_restart_on_a_port_whose_sockets_sit_in_time_wait():
+    import socket
+
+    from mirr_tui.cli.serve import listen_problem
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()  # the server side closes first: its end of the connection waits in TIME_WAIT
+    server.close()
+    client.close()
+    assert listen_problem("127.0.0.1", port) is None
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        assert listen_problem("127.0.0.1", busy.getsockname()[1])  # a live listener still blocks it
+    finally:
+        busy.close()

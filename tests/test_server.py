@@ -270,3 +270,12 @@ def test_declared_reward_range_bounds_every_step(config):
             while not obs.done:
                 obs = env.step(agent.act(obs))
                 assert low <= obs.reward <= high
+
+
+def test_a_stateless_step_is_a_clear_client_error_not_a_500(http):
+    reply = http.post("/step", json={"action": {"type": "wait"}})
+    assert reply.status_code == 409 and "reset first" in reply.json()["detail"]
+    with session(http) as ws:  # over a WebSocket a step before reset is an error frame; the session lives on
+        answer = send(ws, {"type": "step", "data": {"type": "wait"}})
+        assert answer["type"] == "error" and "reset first" in json.dumps(answer)
+        assert send(ws, {"type": "reset", "data": {"seed": 3}})["type"] == "observation"

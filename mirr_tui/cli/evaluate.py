@@ -222,11 +222,31 @@ def _append_results(
         "metrics": summary.to_dict(),
     }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(path, json.dumps(record))
     except OSError as exc:
         typer.echo(f"mirr: warning: could not append to results log {path}: {exc.strerror or exc}", err=True)
+
+
+def append_record(path: Path, line: str) -> None:
+    """Append one JSON line in a single write. A file whose last line was cut (a full disk, a kill) gets a
+    newline first, so the cut line stays alone and this record is whole."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        lead = b""
+        if size:
+            with path.open("rb") as handle:
+                handle.seek(size - 1)
+                lead = b"" if handle.read(1) == b"\n" else b"\n"
+        data = lead + line.encode("utf-8") + b"\n"
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(28, f"only {written} of {len(data)} bytes written")
+    finally:
+        os.close(fd)
 
 
 def _print_eval(summaries: list[Any]) -> None:

@@ -25,8 +25,6 @@ def serve(
     ] = False,
 ) -> None:
     """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
-    import socket
-
     cfg = load_env_config(config)
     try:
         import uvicorn
@@ -34,14 +32,26 @@ def serve(
         from ..server import make_app
     except ModuleNotFoundError as exc:
         fail(f"serving needs the server extra: pip install -e '.[server]' ({exc})")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    problem = listen_problem(host, port)
+    if problem:
+        fail(f"cannot listen on {host}:{port}: {problem}")
     application = make_app(cfg, sessions=sessions, referee=referee)
     shown = "; referee: state reveals the hidden truth" if referee else ""
     typer.echo(
         f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
     )
     uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen there, or None. Binds like uvicorn does (SO_REUSEADDR), so sockets of a
+    server that just stopped, still in TIME_WAIT, do not block a restart."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return str(exc.strerror or exc)
+    return None

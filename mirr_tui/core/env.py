@@ -317,6 +317,11 @@ class IncidentEnv(ObservationBuilder):
         )
 
     @property
+    def started(self) -> bool:
+        """Whether an incident has been reset (step and state need one)."""
+        return self._started
+
+    @property
     def observation(self) -> Observation:
         """The last observation returned by reset or step."""
         if not self._started:
