@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ def write_atomically(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path.parent)
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -33,6 +36,31 @@ def write_atomically(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_OURS = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")  # the names _create_temporary gives
+STALE_AFTER_S = 60.0
+
+
+def clean_stale_temporaries(folder: Path, older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove temporary files of ours that a killed writer (kill -9) left behind: our name pattern, a plain
+    file, untouched for over a minute (a live writer's file is younger). Returns how many went."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not _OURS.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:

@@ -32,3 +32,22 @@ def test_no_overwrite_picks_a_new_name(tmp_path):
     second = write_atomically(tmp_path / "r.json", lambda h: h.write("2"), overwrite=False)
     assert (first.name, second.name) == ("r.json", "r-1.json")
     assert first.read_text() == "1" and second.read_text() == "2"
+
+
+def test_stale_temporaries_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path):
+    import os
+    import time
+
+    from mirr_tui.atomic import write_atomically
+
+    stale = tmp_path / ".run.json.0123abcd.tmp"  # what a kill -9 mid-write leaves
+    fresh = tmp_path / ".other.json.89abcdef.tmp"  # a writer still at work
+    foreign = tmp_path / ".notes.tmp"  # not ours by name
+    for path in (stale, fresh, foreign):
+        path.write_text("partial")
+    old = time.time() - 600
+    os.utime(stale, (old, old))
+    os.utime(foreign, (old, old))
+    write_atomically(tmp_path / "next.json", lambda handle: handle.write("{}"))
+    assert not stale.exists() and fresh.exists() and foreign.exists()
+    assert (tmp_path / "next.json").read_text() == "{}"

@@ -328,3 +328,27 @@ def test_serve_can_restart_on_a_port_whose_sockets_sit_in_time_wait():
         assert listen_problem("127.0.0.1", busy.getsockname()[1])  # a live listener still blocks it
     finally:
         busy.close()
+
+
+def test_sigterm_stops_an_evaluation_like_ctrl_c_and_keeps_what_finished(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log = tmp_path / "results.jsonl"
+    mirr = Path(sys.executable).with_name("mirr")
+    runs = tmp_path / "runs"
+    command = [str(mirr), "eval", "--agent", "reasoner", "-n", "1000000", "--json", "--results", str(log)]
+    proc = subprocess.Popen(
+        [*command, "--save-replays", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not (runs.is_dir() and any(runs.glob("*.json"))) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until an episode has finished: the evaluation is under way
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert json.loads(out)["episodes"] > 0
+    record = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["agent"] == "reasoner" and record["seeds"]["count"] > 0

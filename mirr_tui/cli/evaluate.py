@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,42 +73,63 @@ def eval_command(
     seeds = range(seed, seed + episodes)
     results_log = results or default_results_file()
     summaries = []
-    for name in names:
-        options = dict(agent_options)
-        try:
-            instance = agents.create(name, config=cfg, **options)
-        except TypeError as exc:
-            fail(f"agent {name!r} does not accept these options: {exc}")
-        except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
-            if agent != "all":
-                fail(f"cannot start agent {name!r}: {exc}")
-            typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
-            continue
-        problem = None if referee else truth_needed(instance)
-        if problem is not None:  # the oracle on a server that keeps the truth to itself
-            if agent != "all":
-                fail(problem)
-            typer.echo(f"mirr: skipping agent {name!r}: {problem}", err=True)
-            continue
-        check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
-        env = (
-            IncidentEnv(cfg, difficulty=difficulty)
-            if remote is None
-            else _remote_env(remote, cfg, difficulty, referee=referee)
-        )
-        try:
-            summary, failure = _run_eval(name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json)
-        finally:
-            env.close()
-        summaries.append(summary)
-        if not no_results:
-            _append_results(results_log, summary, options, seed, cfg, scenario)
-        if failure is not None:  # show and keep what finished, then say why the run stopped
-            _show_eval(summaries, as_json)
-            fail(f"remote play on {remote} failed: {failure}" if remote else failure)
+    with _terminate_as_interrupt():  # a kill stops it like Ctrl-C: what finished is kept and logged
+        for name in names:
+            options = dict(agent_options)
+            try:
+                instance = agents.create(name, config=cfg, **options)
+            except TypeError as exc:
+                fail(f"agent {name!r} does not accept these options: {exc}")
+            except Exception as exc:  # e.g. a missing API key: one line, before any episode runs
+                if agent != "all":
+                    fail(f"cannot start agent {name!r}: {exc}")
+                typer.echo(f"mirr: skipping agent {name!r}: {exc}", err=True)
+                continue
+            problem = None if referee else truth_needed(instance)
+            if problem is not None:  # the oracle on a server that keeps the truth to itself
+                if agent != "all":
+                    fail(problem)
+                typer.echo(f"mirr: skipping agent {name!r}: {problem}", err=True)
+                continue
+            check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
+            env = (
+                IncidentEnv(cfg, difficulty=difficulty)
+                if remote is None
+                else _remote_env(remote, cfg, difficulty, referee=referee)
+            )
+            try:
+                summary, failure = _run_eval(
+                    name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json
+                )
+            finally:
+                env.close()
+            summaries.append(summary)
+            if not no_results:
+                _append_results(results_log, summary, options, seed, cfg, scenario)
+            if failure is not None:  # show and keep what finished, then say why the run stopped
+                _show_eval(summaries, as_json)
+                fail(f"remote play on {remote} failed: {failure}" if remote else failure)
     _show_eval(summaries, as_json)
     if any(s.episodes < episodes for s in summaries):
         raise typer.Exit(130)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `kill`, a CI timeout, a container stop) stops an evaluation like Ctrl-C."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding app): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_eval(summaries: list[Any], as_json: bool) -> None:
