@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import threading
 import types
 import typing
@@ -43,6 +44,66 @@ from .core.actions import ALIASES
 
 DEFAULT_SESSIONS = 64
 RESET_OPTIONS = ("service", "mode", "scenario", "difficulty")
+MAX_EPISODE_ID = 128  # characters; an id is echoed on every observation
+MAX_SEED = 2**63  # seeds are 0 <= seed < MAX_SEED
+
+
+def check_reset_args(seed: Any, episode_id: Any) -> None:
+    """A seed is a bounded non-negative integer and an episode id a short string, or ValueError."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED):
+        shown = repr(seed) if len(repr(seed)) <= 40 else repr(seed)[:40] + "..."
+        raise ValueError(f"seed must be an integer with 0 <= seed < 2**63, got {shown}")
+    if episode_id is not None and (not isinstance(episode_id, str) or len(episode_id) > MAX_EPISODE_ID):
+        raise ValueError(f"episode_id must be a string of at most {MAX_EPISODE_ID} characters")
+
+
+def _frame_problem(text: str) -> str | None:
+    """Why a WebSocket text frame cannot reach OpenEnv's handler (which ends the session on these), or None."""
+    try:
+        message = json.loads(text)
+    except RecursionError:
+        return "Invalid JSON: nested too deeply"
+    except ValueError as exc:  # JSONDecodeError, and ints past Python's digit limit
+        return f"Invalid JSON: {str(exc)[:200]}"
+    if not isinstance(message, dict):
+        return f"a message is a JSON object with a type, got {type(message).__name__}"
+    kind = message.get("type", "")
+    if not isinstance(kind, str):
+        return "a message's type is a string"
+    data = message.get("data", {})
+    if kind in ("reset", "step", "mcp") and not isinstance(data, dict):
+        return f"a {kind} message's data is an object"
+    return None  # a bad seed or episode id is MirrEnvironment.reset's ValueError: an EXECUTION_ERROR frame
+
+
+class FrameGuard:
+    """ASGI middleware in front of /ws: a frame OpenEnv's handler would die on (not an object, not JSON, too
+    deep, an int past Python's digit limit) gets an error frame and the session carries on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket" or scope.get("path") != "/ws":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded_receive() -> dict[str, Any]:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return message
+                text = message.get("text")
+                if text is None:  # a binary frame: left to OpenEnv, which ends the session (the load bench checks it)
+                    return message
+                problem = _frame_problem(text)
+                if problem is None:
+                    return {"type": "websocket.receive", "text": text}
+                code = "INVALID_JSON" if problem.startswith("Invalid JSON") else "VALIDATION_ERROR"
+                frame = {"type": "error", "data": {"message": problem, "code": code}}
+                await send({"type": "websocket.send", "text": json.dumps(frame)})
+
+        await self.app(scope, guarded_receive, send)
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -206,6 +267,7 @@ class MirrEnvironment(Environment):
         """Start an incident. `options` (or the same keys at top level): service, mode, scenario, difficulty."""
         if options is not None and not isinstance(options, dict):
             raise ValueError(f"options must be an object, got {type(options).__name__}")
+        check_reset_args(seed, episode_id)
         merged = {**(options or {}), **kwargs}
         unknown = sorted(set(merged) - set(RESET_OPTIONS))
         if unknown:
@@ -274,6 +336,7 @@ def make_app(
         state_cls=models.state,
     )
     app.state.mirr_sessions = counter
+    app.add_middleware(FrameGuard)
     manifest_text = Path(cfg.source).read_text(encoding="utf-8") if Path(cfg.source).is_file() else ""
 
     @app.get("/mirr", tags=["Environment Info"], summary="MIRR identity, config hash and live sessions")

@@ -279,3 +279,88 @@ def test_a_stateless_step_is_a_clear_client_error_not_a_500(http):
         answer = send(ws, {"type": "step", "data": {"type": "wait"}})
         assert answer["type"] == "error" and "reset first" in json.dumps(answer)
         assert send(ws, {"type": "reset", "data": {"seed": 3}})["type"] == "observation"
+
+
+HOSTILE_FRAMES = [
+    "[1]",
+    "null",
+    '"x"',
+    "42",
+    '{"type": "reset", "data": {"seed": ' + "9" * 5000 + "}}",
+    "[" * 100_000 + "]" * 100_000,
+    '{"type": ["reset"]}',
+    '{"type": "reset", "data": [1]}',
+]
+
+
+def test_hostile_frames_get_an_error_and_the_session_lives_on(http):
+    """Issue 10 item 12: frames that are not objects, too deep, or carry huge numbers ended the session."""
+    with session(http) as ws:
+        assert send(ws, {"type": "reset", "data": {"seed": 5, "episode_id": "keep"}})["type"] == "observation"
+        for frame in HOSTILE_FRAMES:
+            reply = send(ws, frame)
+            assert reply["type"] == "error", frame[:40]
+        for data in (
+            {"seed": 2**63},
+            {"seed": 10**4000},
+            {"seed": True},
+            {"episode_id": {"a": 1}},
+            {"episode_id": "x" * 900_000},
+            {"episode_id": 7},
+        ):
+            reply = send(ws, {"type": "reset", "data": data})
+            assert reply["type"] == "error" and reply["data"]["code"] == "EXECUTION_ERROR", data
+            assert len(json.dumps(reply)) < 2_000
+        state = send(ws, {"type": "state"})["data"]
+        assert state["episode_id"] == "keep" and state["step_count"] == 0
+        reply = send(ws, {"type": "step", "data": {"type": "wait"}})
+        assert observation_from_payload(reply["data"]).step == 1
+
+
+def test_reset_bounds_seed_and_episode_id():
+    from mirr_tui.server import MirrEnvironment
+
+    env = MirrEnvironment()
+    for kwargs in ({"seed": 2**63}, {"episode_id": {"a": 1}}, {"episode_id": "x" * 129}):
+        with pytest.raises(ValueError):
+            env.reset(**kwargs)
+    env.reset(seed=2**63 - 1, episode_id="x" * 128)
+    assert env.state.episode_id == "x" * 128
+
+
+def _hostile_values():
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    leaves = leaves | st.integers(min_value=2**62, max_value=2**200)
+    values = st.recursive(
+        leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    )
+    kinds = st.sampled_from(["reset", "step", "state", "mcp", "teleport", ""]) | values
+    messages = st.fixed_dictionaries({"type": kinds}, optional={"data": values}).filter(lambda m: m["type"] != "close")
+    texts = values.map(json.dumps) | messages.map(json.dumps)
+    deep = st.integers(min_value=1_000, max_value=50_000).map(lambda n: "[" * n + "]" * n)
+    digits = st.integers(min_value=4_301, max_value=6_000).map(
+        lambda n: '{"type": "reset", "data": {"seed": 1%s}}' % ("0" * n)
+    )
+    return st.lists(texts | deep | digits | st.text(max_size=30), min_size=1, max_size=6)
+
+
+def test_property_garbage_frames_never_end_a_session(http):
+    """Issue 10 item 12, as a property: whatever frames come, each gets one reply, and a valid episode still plays."""
+    hypothesis = pytest.importorskip("hypothesis")
+
+    @hypothesis.settings(max_examples=25, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(frames=_hostile_values())
+    def run(frames):
+        with session(http) as ws:
+            for frame in frames:
+                reply = send(ws, frame)
+                assert reply["type"] in ("error", "observation", "state", "mcp"), reply
+            reply = send(ws, {"type": "reset", "data": {"seed": 21, "episode_id": "after"}})
+            assert reply["type"] == "observation"
+            reply = send(ws, {"type": "step", "data": {"type": "wait"}})
+            assert observation_from_payload(reply["data"]).step == 1
+            assert send(ws, {"type": "state"})["data"]["episode_id"] == "after"
+
+    run()
