@@ -352,3 +352,14 @@ def test_sigterm_stops_an_evaluation_like_ctrl_c_and_keeps_what_finished(tmp_pat
     assert json.loads(out)["episodes"] > 0
     record = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
     assert record["agent"] == "reasoner" and record["seeds"]["count"] > 0
+
+
+def test_results_log_masks_url_credentials_and_secret_keys():
+    """Issue 10 item 7: -o base_url=http://user:SECRET@host/v1 wrote SECRET into results.jsonl."""
+    from mirr_tui.cli.evaluate import _loggable_options
+
+    logged = _loggable_options(
+        {"base_url": "http://user:SECRET@host/v1", "api_token": "T0K", "Password": "pw", "model": "m", "n": 3}
+    )
+    assert "SECRET" not in str(logged) and "T0K" not in str(logged) and "pw" not in str(logged.values())
+    assert logged == {"base_url": "http://***@host/v1", "model": "m", "n": 3}

@@ -226,6 +226,23 @@ def _run_eval(
     return summary, None
 
 
+_SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "auth", "credential", "cookie")
+
+
+def _mask_userinfo(value: Any) -> Any:
+    """user:SECRET@host in a URL-like string becomes ***@host (a local helper; agents.llm_settings may grow one)."""
+    if not isinstance(value, str) or "@" not in value:
+        return value
+    import re
+
+    return re.sub(r"(?<=://)[^/@\s]*@", "***@", value)
+
+
+def _loggable_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Agent options as the results log keeps them: secret-looking keys dropped, URL credentials masked."""
+    return {k: _mask_userinfo(v) for k, v in options.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+
+
 def _append_results(
     path: Path, summary: Any, options: dict[str, Any], first_seed: int, cfg: Any, scenario: str | None
 ) -> None:
@@ -236,7 +253,7 @@ def _append_results(
     record = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "agent": summary.agent,
-        "options": {k: v for k, v in options.items() if "key" not in k.lower()},
+        "options": _loggable_options(options),
         "seeds": {"first": first_seed, "count": summary.episodes},
         "difficulty": summary.difficulty,
         "scenario": scenario,
