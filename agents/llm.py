@@ -12,7 +12,9 @@ Failure policy (one rule each, tested in tests/test_llm*.py):
                         then `LLMError`: the episode ends as `aborted` (still recorded, with the error).
 - a reply that is not a usable action (not JSON, unknown action or service, empty) -> one corrective
   re-ask, then a `wait` marked `"fallback": true` with the raw reply in `last_details`. Never a crash.
-The key never appears in `describe()`, `last_details`, error messages or request bodies.
+The key never appears in `describe()`, `last_details`, `last_reasoning`, error messages or request bodies
+(a server that echoes it back has it scrubbed), and each step keeps at most MAX_REASONING characters of
+reasoning and MAX_RAW of each raw reply (a huge reply cannot bloat a replay).
 
 The parts live next door and are re-exported here: llm_settings (options and where they come from),
 llm_prompt (system prompt, transcript, reply parsing) and llm_transport (the groq SDK seam).
@@ -31,6 +33,7 @@ from mirr_tui.core import Action, EnvConfig, Observation, load_config
 from .base import BaseAgent
 from .llm_prompt import (
     LOG_SIGNATURES,
+    MAX_REASONING,
     Message,
     ReplyError,
     StepRecord,
@@ -48,6 +51,7 @@ from .llm_settings import (
     KEY_HELP,
     LLMSettings,
     LLMSetupError,
+    mask_url,
     resolve_settings,
 )
 from .llm_transport import (
@@ -66,6 +70,7 @@ __all__ = [
     "KEY_HELP",
     "LOG_SIGNATURES",
     "MAX_RAW",
+    "MAX_REASONING",
     "ChatFn",
     "GroqChat",
     "LLMAgent",
@@ -79,6 +84,7 @@ __all__ = [
     "StepRecord",
     "Transcript",
     "corrective_message",
+    "mask_url",
     "parse_reply",
     "preview_request",
     "request_params",
@@ -138,7 +144,25 @@ class LLMAgent(BaseAgent):
         self._sent: Action | None = None  # the action the last act() returned
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, **self.settings.public()}
+        return self._scrub({"name": self.name, **self.settings.public()})
+
+    def _scrub(self, value: Any) -> Any:
+        """`value` with the key (alone or as `Bearer <key>`) replaced by *** in every string it holds:
+        a server can echo the Authorization header into its reply, which would land in the replay."""
+        key = self.settings.api_key
+        if not key or key == "unused":
+            return value
+        if isinstance(value, str):
+            return value.replace(key, "***")
+        if isinstance(value, dict):
+            return {self._scrub(k): self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._scrub(v) for v in value)
+        return value
+
+    def _kept(self, text: str | None, limit: int = MAX_RAW) -> str:
+        """Text the agent keeps or hands out to be saved: key scrubbed first, then clipped."""
+        return _clip(self._scrub(text or ""), limit)
 
     def reset(self, observation: Observation) -> None:
         super().reset(observation)
@@ -155,6 +179,9 @@ class LLMAgent(BaseAgent):
     def act(self, obs: Observation) -> Action:
         self.transcript.observe(obs, self.last_reasoning, self._sent)
         self._sent = action = self._decide(obs)
+        self.last_details = self._scrub(self.last_details)
+        if self.last_reasoning is not None:
+            self.last_reasoning = self._kept(self.last_reasoning, MAX_REASONING)
         return action
 
     def _decide(self, obs: Observation) -> Action:
@@ -175,10 +202,10 @@ class LLMAgent(BaseAgent):
         try:
             action, reasoning, extracted = parse_reply(reply.text, services)
         except ReplyError as first:
-            details.update(raw=_clip(reply.text or "", MAX_RAW), parse_error=str(first), reasked=True)
+            details.update(raw=self._kept(reply.text), parse_error=self._kept(str(first)), reasked=True)
             retry_messages = [
                 *messages,
-                {"role": "assistant", "content": _clip(reply.text or "", MAX_RAW)},
+                {"role": "assistant", "content": details["raw"]},
                 {"role": "user", "content": corrective_message(first)},
             ]
             second_reply = self._call(retry_messages, details)
@@ -186,7 +213,7 @@ class LLMAgent(BaseAgent):
                 action, reasoning, extracted = parse_reply(second_reply.text, services)
             except ReplyError as second:
                 details.update(
-                    raw_first=details["raw"], raw=_clip(second_reply.text or "", MAX_RAW), parse_error=str(second)
+                    raw_first=details["raw"], raw=self._kept(second_reply.text), parse_error=self._kept(str(second))
                 )
                 details["fallback"] = True
                 self.last_reasoning = (

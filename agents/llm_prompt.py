@@ -164,26 +164,53 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+MAX_REASONING = 2000  # characters of the model's reasoning kept per step (like MAX_RAW for raw replies)
+MAX_ERROR = 300  # characters of a parse error kept (it can quote the reply's values)
+MAX_STARTS = 50  # places a JSON object is looked for inside prose (bounds the work on a huge reply)
+
+
 def _extract_json(text: str) -> tuple[Any, bool]:
-    """The JSON value in `text` and whether prose or code fences had to be stripped around it."""
+    """The JSON value in `text` and whether prose or code fences had to be stripped around it.
+
+    JSON nested too deep for the parser or holding an integer too long to convert is not JSON here.
+    """
     stripped = text.strip()
     try:
         return json.loads(stripped), False
     except json.JSONDecodeError:
         pass
+    except (RecursionError, ValueError):
+        raise ReplyError("the reply is not usable JSON (nested too deep or a number too long)") from None
     decoder = json.JSONDecoder()
     start = stripped.find("{")
-    while start != -1:
+    for _ in range(MAX_STARTS):
+        if start == -1:
+            break
         try:
             value, _ = decoder.raw_decode(stripped, start)
             return value, True
         except json.JSONDecodeError:
             start = stripped.find("{", start + 1)
+        except (RecursionError, ValueError):
+            raise ReplyError("the reply is not usable JSON (nested too deep or a number too long)") from None
     raise ReplyError("the reply is not JSON")
 
 
 def parse_reply(text: str | None, services: Sequence[str]) -> tuple[Action, str, bool]:
-    """(action, reasoning, extracted_from_prose) from a model reply, or raise ReplyError saying why."""
+    """(action, reasoning, extracted_from_prose) from a model reply, or raise ReplyError saying why.
+
+    The reasoning is clipped to MAX_REASONING characters and error messages to MAX_ERROR; a reply the
+    parser cannot take (too deep, a giant number) is a ReplyError like any unusable reply.
+    """
+    try:
+        return _parse_reply(text, services)
+    except ReplyError as exc:
+        raise ReplyError(_clip(str(exc), MAX_ERROR)) from None
+    except (RecursionError, ValueError, TypeError) as exc:
+        raise ReplyError(_clip(f"the reply is not a usable action ({type(exc).__name__})", MAX_ERROR)) from None
+
+
+def _parse_reply(text: str | None, services: Sequence[str]) -> tuple[Action, str, bool]:
     if not text or not text.strip():
         raise ReplyError("the reply was empty")
     value, extracted = _extract_json(text)
@@ -206,7 +233,7 @@ def parse_reply(text: str | None, services: Sequence[str]) -> tuple[Action, str,
         raise ReplyError(f"unknown service {action.service!r}: use one of {', '.join(services)}")
     reasoning = value.get("reasoning")
     reasoning = reasoning.strip() if isinstance(reasoning, str) else json.dumps(reasoning) if reasoning else ""
-    return action, reasoning, extracted
+    return action, _clip(reasoning, MAX_REASONING), extracted
 
 
 def corrective_message(error: ReplyError) -> str:

@@ -60,9 +60,31 @@ class LLMSettings:
     def public(self) -> dict[str, Any]:
         """Everything but the key (nor a password inside base_url): for describe(), replays and `mirr prompt`."""
         public = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
-        if self.base_url and httpx.URL(self.base_url).userinfo:
-            public["base_url"] = str(httpx.URL(self.base_url).copy_with(userinfo=b"***"))
+        if self.base_url:
+            public["base_url"] = mask_url(self.base_url)
         return public
+
+
+def mask_url(url: str) -> str:
+    """`url` with the password in its userinfo masked: `http://user:SECRET@host/v1` -> `http://user:***@host/v1`.
+
+    A user name without a password (often a token) is masked whole: `http://TOKEN@host` -> `http://***@host`.
+    Anything else is returned as given; never raises (for messages, replays and the results log).
+    """
+    if not isinstance(url, str):
+        return "" if url is None else mask_url(str(url))
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    ends = [i for i in (rest.find(c) for c in "/?#") if i != -1]
+    end = min(ends) if ends else len(rest)
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    userinfo, host = authority.rsplit("@", 1)
+    user, colon, _ = userinfo.partition(":")
+    masked = f"{user}:***" if colon else "***"
+    return f"{scheme}://{masked}@{host}{rest[end:]}"
 
 
 def _manifest_defaults(path: Path | None) -> dict[str, Any]:
@@ -89,7 +111,8 @@ def _convert(name: str, value: Any, origin: str) -> Any:
     """Check and convert one option value; errors name the option and where it came from."""
 
     def bad(expected: str) -> LLMSetupError:
-        return LLMSetupError(f"llm option {name}={value!r} ({origin}) must be {expected}")
+        shown = mask_url(value) if name == "base_url" and isinstance(value, str) else value
+        return LLMSetupError(f"llm option {name}={shown!r} ({origin}) must be {expected}")
 
     if name == "model":
         if not isinstance(value, str) or not value.strip():
@@ -127,21 +150,35 @@ def resolve_settings(
     manifest: Path | None = None,
     require_key: bool = True,
 ) -> LLMSettings:
-    """Options, then MIRR_LLM_* variables, then openenv.yaml `llm:`, then built-in defaults.
+    """Options, then MIRR_LLM_* variables, then (base_url only) GROQ_BASE_URL, then OPENAI_BASE_URL, then
+    openenv.yaml `llm:`, then built-in defaults.
 
-    The key: `api_key`, else GROQ_API_KEY for Groq, else MIRR_LLM_API_KEY for another server (the Groq
-    key is never sent anywhere but api.groq.com); a local server may need none.
+    GROQ_BASE_URL is read as the groq SDK reads it: the root the SDK puts `/openai/v1` after.
+
+    The key: `api_key`, else by where base_url came from: GROQ_BASE_URL -> GROQ_API_KEY (the user pointed
+    the Groq key there; else MIRR_LLM_API_KEY); OPENAI_BASE_URL -> MIRR_LLM_API_KEY, else OPENAI_API_KEY
+    (never the Groq key); otherwise GROQ_API_KEY for api.groq.com and MIRR_LLM_API_KEY for another server.
+    So the Groq key is only sent to api.groq.com or to GROQ_BASE_URL; a local server may need no key.
     """
     environ = os.environ if environ is None else environ
     options = dict(options or {})
     from_yaml = _manifest_defaults(manifest)
     values: dict[str, Any] = {}
+    base_origin = None  # which of GROQ_BASE_URL / OPENAI_BASE_URL gave base_url, if one did
     for name, default in DEFAULTS.items():
         variable = f"MIRR_LLM_{name.upper()}"
         if options.get(name) is not None:
             values[name] = _convert(name, options[name], f"option -o {name}")
         elif environ.get(variable):
             values[name] = _convert(name, environ[variable], f"from ${variable}")
+        elif name == "base_url" and (environ.get("GROQ_BASE_URL") or "").strip():
+            url = _convert(name, environ["GROQ_BASE_URL"], "from $GROQ_BASE_URL")
+            if url is not None and not url.endswith(GROQ_PREFIX):
+                url += GROQ_PREFIX  # the SDK's meaning: requests go to $GROQ_BASE_URL/openai/v1/...
+            values[name], base_origin = url, "GROQ_BASE_URL"
+        elif name == "base_url" and (environ.get("OPENAI_BASE_URL") or "").strip():
+            values[name] = _convert(name, environ["OPENAI_BASE_URL"], "from $OPENAI_BASE_URL")
+            base_origin = "OPENAI_BASE_URL"
         elif name in from_yaml:
             values[name] = _convert(name, from_yaml[name], "from openenv.yaml llm:")
         else:
@@ -149,9 +186,18 @@ def resolve_settings(
     settings = LLMSettings(**values)
     key = options.get("api_key") or None
     if key is None:
-        key = environ.get("GROQ_API_KEY") if settings.is_groq else environ.get("MIRR_LLM_API_KEY")
+        if base_origin == "GROQ_BASE_URL":
+            key = environ.get("GROQ_API_KEY") or environ.get("MIRR_LLM_API_KEY")
+        elif base_origin == "OPENAI_BASE_URL":
+            key = environ.get("MIRR_LLM_API_KEY") or environ.get("OPENAI_API_KEY")
+        elif settings.is_groq:
+            key = environ.get("GROQ_API_KEY")
+        else:
+            key = environ.get("MIRR_LLM_API_KEY")
     key = key.strip() if isinstance(key, str) and key.strip() else None
     if key is None and require_key:
+        if settings.is_groq and base_origin == "OPENAI_BASE_URL":
+            raise LLMSetupError("OPENAI_BASE_URL points at Groq but neither MIRR_LLM_API_KEY nor OPENAI_API_KEY is set")
         if settings.is_groq:
             raise LLMSetupError(f"GROQ_API_KEY is not set: {KEY_HELP}")
         key = "unused"  # local servers (Ollama, vLLM without --api-key) ignore it

@@ -33,7 +33,14 @@ NO_ENV: dict[str, str] = {}
 @pytest.fixture(autouse=True)
 def _no_llm_environment(monkeypatch):
     """Tests never see the developer's key or MIRR_LLM_* settings."""
-    for name in ("GROQ_API_KEY", "MIRR_LLM_API_KEY", "GROQ_BASE_URL", *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS)):
+    for name in (
+        "GROQ_API_KEY",
+        "MIRR_LLM_API_KEY",
+        "GROQ_BASE_URL",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -16,7 +16,14 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _no_key(monkeypatch, tmp_path):
-    for name in ("GROQ_API_KEY", "MIRR_LLM_API_KEY", "GROQ_BASE_URL", *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS)):
+    for name in (
+        "GROQ_API_KEY",
+        "MIRR_LLM_API_KEY",
+        "GROQ_BASE_URL",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # an eval that did start would log here, not in $HOME
 

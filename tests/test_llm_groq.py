@@ -25,7 +25,14 @@ CHECKOUT = {"scenario": "checkout-3am"}  # payment / bad_deploy
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    for name in ("GROQ_API_KEY", "MIRR_LLM_API_KEY", "GROQ_BASE_URL", *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS)):
+    for name in (
+        "GROQ_API_KEY",
+        "MIRR_LLM_API_KEY",
+        "GROQ_BASE_URL",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
