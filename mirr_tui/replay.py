@@ -8,7 +8,10 @@ agent's reasoning) and a summary. Saving is atomic; loading validates; `verify_r
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +23,7 @@ from .core import Action, EnvConfig, IncidentEnv, Observation, load_config
 FORMAT = "mirr-replay"
 VERSION = 2  # 2: rules v2 (rows paid at the end, commit before fix, compound faults, breakers, impact)
 RULES = {1: "rules v1", 2: "rules v2"}
+MAX_BYTES = 20 * 1024 * 1024  # far above any episode (30 frames); a bigger file is not read
 _SECRET_KEYS = re.compile(r"key|token_secret|authorization|password", re.IGNORECASE)
 
 
@@ -212,17 +216,32 @@ def load_replay(path: str | Path) -> Replay:
     """Read and validate a replay file; raises ReplayError with a clear reason."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
         raise ReplayError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ReplayError(f"{path}: is a folder, not a replay file") from None
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ReplayError(f"{path}: is a folder, not a replay file")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device (/dev/zero) would hang or never end
+        raise ReplayError(f"{path}: not a regular file")
+    if info.st_size > MAX_BYTES:
+        raise ReplayError(f"{path}: too large for a replay ({info.st_size:,} bytes; at most {MAX_BYTES:,})")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ReplayError(f"{path}: cannot read ({exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise ReplayError(f"{path}: too large for a replay (over {MAX_BYTES:,} bytes)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReplayError(f"{path} is not a MIRR replay (not valid JSON: {exc.msg} at line {exc.lineno})") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep, or an integer past Python's digit limit
+        raise ReplayError(f"{path} is not a MIRR replay (unreadable JSON: {type(exc).__name__})") from None
     replay = replay_from_dict(data, source=str(path))
     replay.path = path
     return replay
@@ -306,8 +325,8 @@ def _check_header(data: dict[str, Any], source: str) -> None:
         if not isinstance(data.get(key) or "", str):
             raise ReplayError(f'{source}: "{key}" must be a string')
     summary = data["summary"]
-    if not _is_number(summary.get("score", 0.0)):
-        raise ReplayError(f'{source}: "summary.score" must be a number')
+    if not _is_number(summary.get("score", 0.0)) or not math.isfinite(summary.get("score", 0.0)):
+        raise ReplayError(f'{source}: "summary.score" must be a finite number')
     for key in ("outcome", "root_service", "fault_mode"):
         if not isinstance(summary.get(key) or "", str):
             raise ReplayError(f'{source}: "summary.{key}" must be a string')

@@ -363,3 +363,33 @@ def test_results_log_masks_url_credentials_and_secret_keys():
     )
     assert "SECRET" not in str(logged) and "T0K" not in str(logged) and "pw" not in str(logged.values())
     assert logged == {"base_url": "http://***@host/v1", "model": "m", "n": 3}
+
+
+def test_hostile_replay_files_are_skipped_with_a_reason_not_a_crash_or_a_hang(tmp_path):
+    import os
+
+    source = next((ROOT / "replays").glob("curated-reasoner-checkout-3am-*.json"))
+    good = json.loads(source.read_text())
+    marked = dict(good, player={**good["player"], "name": "[/bold]x"})
+    (tmp_path / "markup.json").write_text(json.dumps(marked))
+    (tmp_path / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (tmp_path / "digits.json").write_text('{"format": "mirr-replay", "version": 2, "seed": ' + "7" * 5000 + "}")
+    nan = json.loads(source.read_text())
+    nan["summary"]["score"] = float("nan")
+    (tmp_path / "nan.json").write_text(json.dumps(nan))  # json writes the NaN literal
+    os.mkfifo(tmp_path / "fifo.json")
+    os.symlink("/dev/zero", tmp_path / "zero.json")
+    out = run("scores", tmp_path, "--plain")
+    assert out.exit_code == 0, out.output
+    assert "[/bold]x" in out.output  # shown as text, not parsed as markup
+    for name, reason in [
+        ("deep.json", "unreadable JSON"),
+        ("digits.json", "unreadable JSON"),
+        ("nan.json", "finite"),
+        ("fifo.json", "not a regular file"),
+        ("zero.json", "not a regular file"),
+    ]:
+        assert name in out.output and reason in " ".join(out.output.split()), (name, out.output)
+    assert "+nan" not in out.output and "+inf" not in out.output
+    verify = run("replay", tmp_path / "fifo.json", "--verify")
+    assert verify.exit_code == 2 and "not a regular file" in verify.output

@@ -98,7 +98,7 @@ def test_saved_replays_get_the_umask_permissions_not_0600(tmp_path):
         (lambda d: d["frames"][1].update(details="x"), 'frame 1 has malformed "details"'),
         (lambda d: d.update(options=[1]), '"options" must be an object'),
         (lambda d: d.update(scenario=5), '"scenario" must be a string'),
-        (lambda d: d["summary"].update(score="lots"), '"summary.score" must be a number'),
+        (lambda d: d["summary"].update(score="lots"), '"summary.score" must be a finite number'),
         (lambda d: d["summary"].update(outcome=["recovered"]), '"summary.outcome" must be a string'),
     ],
 )

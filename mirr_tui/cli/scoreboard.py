@@ -64,6 +64,7 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
 
 
 def _print_scoreboard(board: Any, folder: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..scores import PLAYER_COLUMNS, player_cells
@@ -76,7 +77,7 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
         for column in PLAYER_COLUMNS:
             table.add_column(column, justify="left" if column in ("player", "kind") else "right")
         for p in board.players:
-            table.add_row(*player_cells(p))
+            table.add_row(*(escape(cell) for cell in player_cells(p)))
         console.print(table)
     if board.head_to_head:
         names = board.rival_names
@@ -84,13 +85,15 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
         table.add_column("seed", justify="right")
         table.add_column("incident")
         for name in names:
-            table.add_column(name, justify="right")
+            table.add_column(escape(name), justify="right")
         for h in board.head_to_head:
             cells = [
-                f"[b]{h.cell(name)}[/b]" if h.results.get(name, (None,))[0] == h.best_score else h.cell(name)
+                f"[b]{escape(h.cell(name))}[/b]"
+                if h.results.get(name, (None,))[0] == h.best_score
+                else escape(h.cell(name))
                 for name in names
             ]
-            table.add_row(str(h.seed), h.incident, *cells)
+            table.add_row(str(h.seed), escape(h.incident), *cells)
         console.print(table)
     for path, reason in board.skipped:
-        console.print(f"[yellow]skipped[/yellow] {path.name}: {reason}")
+        console.print(f"[yellow]skipped[/yellow] {escape(path.name)}: {escape(reason)}")
