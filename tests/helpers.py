@@ -11,3 +11,18 @@ def play_until_done(env, action="wait", limit=40):
             break
         obs = env.step(action)
     return obs
+
+
+def clear_llm_environment(monkeypatch):
+    """Tests never see the developer's keys, base URLs or MIRR_LLM_* settings."""
+    from agents.llm_settings import DEFAULTS
+
+    for name in (
+        "GROQ_API_KEY",
+        "MIRR_LLM_API_KEY",
+        "GROQ_BASE_URL",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -26,6 +26,8 @@ from mirr_tui.core import ACTION_TYPES, Action, IncidentEnv, load_config, render
 from mirr_tui.core.logs import SIGNATURES
 from mirr_tui.evaluation import evaluate, run_episode
 
+from helpers import clear_llm_environment
+
 SERVICES = ["gateway", "auth", "orders", "payment", "database"]
 NO_ENV: dict[str, str] = {}
 
@@ -33,15 +35,7 @@ NO_ENV: dict[str, str] = {}
 @pytest.fixture(autouse=True)
 def _no_llm_environment(monkeypatch):
     """Tests never see the developer's key or MIRR_LLM_* settings."""
-    for name in (
-        "GROQ_API_KEY",
-        "MIRR_LLM_API_KEY",
-        "GROQ_BASE_URL",
-        "OPENAI_BASE_URL",
-        "OPENAI_API_KEY",
-        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_environment(monkeypatch)
 
 
 class ScriptedChat:

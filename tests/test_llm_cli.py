@@ -7,24 +7,17 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from agents.llm import DEFAULTS
 from mirr_tui.cli import app
 from mirr_tui.core import IncidentEnv, render_observation
+
+from helpers import clear_llm_environment
 
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
 def _no_key(monkeypatch, tmp_path):
-    for name in (
-        "GROQ_API_KEY",
-        "MIRR_LLM_API_KEY",
-        "GROQ_BASE_URL",
-        "OPENAI_BASE_URL",
-        "OPENAI_API_KEY",
-        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_environment(monkeypatch)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # an eval that did start would log here, not in $HOME
 
 

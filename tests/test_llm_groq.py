@@ -14,10 +14,12 @@ import httpx
 import pytest
 
 from agents.heuristic import HeuristicAgent
-from agents.llm import DEFAULTS, LLMAgent, LLMError, OpenAICompatTransport
+from agents.llm import LLMAgent, LLMError, OpenAICompatTransport
 from mirr_tui.core import IncidentEnv, render_observation
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
+
+from helpers import clear_llm_environment
 
 KEY = "gsk_test_key_0123456789abcdef"  # a made-up key: it must show up only in the Authorization header
 CHECKOUT = {"scenario": "checkout-3am"}  # payment / bad_deploy
@@ -25,15 +27,7 @@ CHECKOUT = {"scenario": "checkout-3am"}  # payment / bad_deploy
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    for name in (
-        "GROQ_API_KEY",
-        "MIRR_LLM_API_KEY",
-        "GROQ_BASE_URL",
-        "OPENAI_BASE_URL",
-        "OPENAI_API_KEY",
-        *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS),
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_environment(monkeypatch)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from agents.llm import (
-    DEFAULTS,
     MAX_RAW,
     MAX_REASONING,
     LLMAgent,
@@ -24,6 +23,8 @@ from agents.llm_settings import mask_url
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import evaluate
 
+from helpers import clear_llm_environment
+
 KEY = "gsk_hostile_key_0123456789abcdef"
 SERVICES = ["gateway", "auth", "orders", "payment", "database"]
 WAIT = {"type": "wait"}
@@ -31,9 +32,7 @@ WAIT = {"type": "wait"}
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
-    names = ("GROQ_API_KEY", "MIRR_LLM_API_KEY", "GROQ_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY")
-    for name in (*names, *(f"MIRR_LLM_{k.upper()}" for k in DEFAULTS)):
-        monkeypatch.delenv(name, raising=False)
+    clear_llm_environment(monkeypatch)
 
 
 def completion(content: str) -> httpx.Response:

@@ -144,7 +144,7 @@ class IncidentEnv(ObservationBuilder):
 
         others = [i for i in range(n) if i != first.root]
         self._secondary = -1
-        callers = [c for c in self._callers[first.root]]
+        callers = self._callers[first.root]
         if callers and u[3] < difficulty.secondary:
             self._secondary = callers[int(u[6] * len(callers))]
         bystanders = [i for i in others if i != self._secondary]
@@ -338,10 +338,6 @@ class IncidentEnv(ObservationBuilder):
         """Nothing to release; present for OpenEnv/Gymnasium symmetry."""
 
     # ------------------------------------------------------------------ rules
-    def can_diagnose(self) -> bool:
-        """Diagnose is legal now: no fix and no diagnosis since the last page (public knowledge)."""
-        return self._window
-
     def _validate(self, action: Action) -> None:
         if action.type == "wait":
             return

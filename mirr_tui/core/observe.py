@@ -6,12 +6,12 @@ it reads the env's hidden state and turns it into what a player is shown, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .logs import DECOY_MODES, generate_logs
+from .logs import generate_logs
 from .types import LogLine, Observation, RewardEvent, ServiceView
 
 PENDING, ACTIVE, DORMANT, FIXED = "pending", "active", "dormant", "fixed"
@@ -43,7 +43,6 @@ class Fault:
     diagnosis_correct: bool = False
     fix_paid: bool = False
     fix_step: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, names: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -185,10 +184,6 @@ class ObservationBuilder:
                 rps *= 0.1  # behind open breakers: its callers stopped calling it
             out[i] = (status, latency, errors, cpu, memory, rps)
         return out
-
-    def _true_metrics(self, i: int) -> Metrics:
-        """(status, latency_ms, error_rate, cpu, memory, rps) of one service before noise."""
-        return self._all_true_metrics()[i]
 
     def _stale(self) -> set[int]:
         """Services whose metrics scrape is stale: a silent crashed root, or a bystander's flapping replica."""
@@ -342,7 +337,7 @@ class ObservationBuilder:
             min_signature_lines=self.difficulty.min_signature_lines,
             line_range=rules.log_lines,
             crashed=active_root and (fault.mode == "crashed" or fault.oom),
-            decoy=decoy if decoy in DECOY_MODES else None,
+            decoy=decoy,
             decoy_fields=decoy_fields,
             secondary=i == self._secondary and sick_callee == self.names[fault.root],
             breakers=tuple(self.names[c] for c in self._callees[i] if self._breaker[c]),
