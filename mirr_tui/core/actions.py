@@ -134,7 +134,10 @@ def coerce_action(value: Any) -> Action:
     """Turn an Action, dict or text into an Action, or raise InvalidAction."""
     if isinstance(value, Action):
         # Validated exactly like its dict form, so an Action object and {"type": ...} are the same move
-        # (and a replay, which records the dict, re-simulates it identically).
+        # (and a replay, which records the dict, re-simulates it identically). A move already in that
+        # form (the agents' everyday case) is returned as it is; anything else goes through from_dict.
+        if _canonical(value):
+            return value
         data: dict[str, Any] = {"type": value.type}
         for key in ("service", "mode"):
             if getattr(value, key) is not None:
@@ -145,6 +148,16 @@ def coerce_action(value: Any) -> Action:
     if isinstance(value, dict):
         return Action.from_dict(value)
     raise InvalidAction(f"expected an action (object or text), got {type(value).__name__}")
+
+
+def _canonical(action: Action) -> bool:
+    """The action is exactly what from_dict would build from its own dict form."""
+    kind, service, mode = action.type, action.service, action.mode
+    if kind == "wait":
+        return service is None and mode is None
+    if kind not in ACTION_TYPES or not isinstance(service, str) or service != service.strip().lower() or not service:
+        return False
+    return mode in FAULT_MODES if kind == "diagnose" else mode is None
 
 
 def _quote(text: str) -> str:
