@@ -20,7 +20,7 @@ def scores(
     plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
 ) -> None:
-    """Human-vs-agent scoreboard from saved replays."""
+    """Human-vs-agent scoreboard from saved replays (only those that re-simulate are counted)."""
     from ..scores import build_scoreboard
 
     folder = directory or default_replay_dir()
@@ -47,6 +47,7 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
                 "diagnosis_accuracy": p.diagnosis_accuracy,
                 "mean_score": p.mean_score,
                 "best_score": p.best_score,
+                "abandoned": p.abandoned,
             }
             for p in board.players
         ],
@@ -60,6 +61,7 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
             for h in board.head_to_head
         ],
         "skipped": [{"file": str(path), "reason": reason} for path, reason in board.skipped],
+        "unverified": [{"file": str(path), "reason": reason} for path, reason in board.unverified],
     }
 
 
@@ -97,3 +99,5 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
         console.print(table)
     for path, reason in board.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(path.name)}: {escape(reason)}")
+    for path, reason in board.unverified:
+        console.print(f"[red]not counted[/red] {escape(path.name)} (does not re-simulate): {escape(reason)}")

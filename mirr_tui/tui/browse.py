@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -122,7 +123,7 @@ class ScoresScreen(BoardScreen):
 
     def load(self) -> None:
         self.board = board = build_scoreboard(self.replay_dir)
-        title = f"[b $accent]MIRR scores [/]· {_esc(str(self.replay_dir))} · {len(board.replays)} replays"
+        title = f"[b $accent]MIRR scores [/]· {_esc(str(self.replay_dir))} · {len(board.replays)} verified replays"
         self.query_one("#scores-title", Static).update(Content.from_markup(title))
         players = self.query_one("#players", SortableTable)
         players.clear(columns=True)
@@ -132,18 +133,18 @@ class ScoresScreen(BoardScreen):
         for n, p in enumerate(board.players):
             key = f"p{n}"
             self.row_paths[key] = p.best_replay
-            players.add_row(*player_cells(p), key=key)
+            players.add_row(*map(Text, player_cells(p)), key=key)
         h2h = self.query_one("#h2h", SortableTable)
         h2h.clear(columns=True)
         names = board.rival_names
         h2h.add_column("seed", key="seed")
         h2h.add_column("incident", key="incident")
         for name in names:
-            h2h.add_column(name, key=f"player:{name}")
+            h2h.add_column(Text(name), key=f"player:{name}")
         self.h2h_choices = {}
         for n, h in enumerate(board.head_to_head):
             key = f"h{n}"
-            h2h.add_row(str(h.seed), h.incident, *(h.cell(name) for name in names), key=key)
+            h2h.add_row(str(h.seed), Text(h.incident), *(Text(h.cell(name)) for name in names), key=key)
             self.h2h_choices[key] = [
                 (f"{name}: {h.cell(name)}", path)
                 for name, (_, _, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
@@ -155,6 +156,7 @@ class ScoresScreen(BoardScreen):
         elif not board.head_to_head:
             notes.append("no incident has been played by two players yet: play the seed an agent played")
         notes.extend(f"skipped {path.name}: {reason}" for path, reason in board.skipped)
+        notes.extend(f"not counted {path.name} (does not re-simulate): {why}" for path, why in board.unverified)
         skipped.update(Content("\n".join(notes)))
 
     @on(DataTable.RowSelected)
@@ -232,12 +234,13 @@ class ReplayPickerScreen(BoardScreen):
             s = replay.summary
             self.paths[path.name] = path
             incident = replay.difficulty + (f" · {replay.scenario}" if replay.scenario else "")
+            outcome = "abandoned" if replay.abandoned else OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower()
             table.add_row(
-                path.name,
-                replay.player_name,
+                Text(path.name),
+                Text(replay.player_name),
                 str(replay.seed),
-                incident,
-                OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower(),
+                Text(incident),
+                outcome,
                 f"{float(s.get('score', 0.0)):+.1f}",
                 str(s.get("steps", len(replay.frames) - 1)),
                 key=path.name,
