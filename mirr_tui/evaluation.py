@@ -115,7 +115,7 @@ def check_can_play(env: Any, agent: Any, recording: bool = False) -> None:
 def run_episode(
     env: IncidentEnv,
     agent: Any,
-    seed: int,
+    seed: int | None,
     options: dict[str, Any] | None = None,
     recorder: ReplayRecorder | None = None,
     on_step: Callable[[Any], None] | None = None,
@@ -156,6 +156,8 @@ def run_episode(
         error = f"{type(exc).__name__}: {exc}"
         if recorder is not None:
             recorder.note_error(error)
+    if seed is None:  # a secret seed, drawn by the env or the server: revealed now the episode is over
+        seed = obs.metadata.get("seed", getattr(env, "seed", None))
     if not reveals_truth(env):
         verdict = diagnosis_verdict(seen)
         return EpisodeResult(
@@ -230,7 +232,7 @@ def summarise(agent_name: str, results: list[EpisodeResult], difficulty: str) ->
 
 def evaluate(
     agent_name: str,
-    seeds: Iterable[int],
+    seeds: Iterable[int | None],
     difficulty: str | None = None,
     env: IncidentEnv | None = None,
     agent_options: dict[str, Any] | None = None,

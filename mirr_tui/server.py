@@ -41,11 +41,11 @@ from .core import Action as CoreAction
 from .core import EnvState as CoreState
 from .core import Observation as CoreObservation
 from .core.actions import ALIASES
+from .seeds import MAX_SEED, secret_seed
 
 DEFAULT_SESSIONS = 64
 RESET_OPTIONS = ("service", "mode", "scenario", "difficulty")
 MAX_EPISODE_ID = 128  # characters; an id is echoed on every observation
-MAX_SEED = 2**63  # seeds are 0 <= seed < MAX_SEED
 
 
 def check_reset_args(seed: Any, episode_id: Any) -> None:
@@ -248,10 +248,12 @@ class MirrEnvironment(Environment):
         models: WireModels | None = None,
         counter: SessionCounter | None = None,
         referee: bool = False,
+        secret_seeds: bool = False,
     ) -> None:
         super().__init__()
         self.core = IncidentEnv(config)
         self.referee = referee
+        self.secret_seeds = secret_seeds
         self.models = models or build_models(self.core.config, referee=referee)
         self._counter = counter or SessionCounter()
         self._closed = False
@@ -272,6 +274,15 @@ class MirrEnvironment(Environment):
         unknown = sorted(set(merged) - set(RESET_OPTIONS))
         if unknown:
             raise ValueError(f"unknown reset option {unknown[0]!r} (known: {', '.join(RESET_OPTIONS)})")
+        if self.secret_seeds:
+            chosen = sorted(k for k in merged if k != "difficulty")
+            if seed is not None or chosen:
+                what = "a seed" if seed is not None else f"the {chosen[0]!r} option"
+                raise ValueError(
+                    f"this server draws secret seeds (mirr serve --secret-seeds), so a client cannot pick {what};"
+                    " reset without one (difficulty may be chosen): the seed is revealed when the episode ends"
+                )
+            seed = secret_seed()
         obs = self.core.reset(seed=seed, episode_id=episode_id, options=merged or None)
         self._counter.add("episodes")
         return self.models.observation.model_validate(obs.to_dict())
@@ -288,7 +299,10 @@ class MirrEnvironment(Environment):
             )
         obs = self.core.step(move)
         self._counter.add("steps")
-        return self.models.observation.model_validate(obs.to_dict())
+        payload = obs.to_dict()
+        if self.secret_seeds and obs.done:  # over: the incident may be rebuilt and verified now
+            payload["metadata"]["seed"] = self.core.seed
+        return self.models.observation.model_validate(payload)
 
     @property
     def state(self) -> OpenEnvState:
@@ -314,19 +328,24 @@ class MirrEnvironment(Environment):
 
 # ---------------------------------------------------------------------------------------- app
 def make_app(
-    config: EnvConfig | str | Path | None = None, sessions: int = DEFAULT_SESSIONS, referee: bool = False
+    config: EnvConfig | str | Path | None = None,
+    sessions: int = DEFAULT_SESSIONS,
+    referee: bool = False,
+    secret_seeds: bool = False,
 ) -> FastAPI:
     """The FastAPI app: OpenEnv's routes (/ws, /reset, /step, /state, /schema, /health, /metadata) plus
     GET /mirr (identity, config hash, live session counts, referee) and GET /mirr/config (the manifest).
 
     `referee=True` hands every client the hidden truth on `state` (the oracle and replays of remote
-    runs need it); leave it off for a server that players or agents under test can reach."""
+    runs need it); leave it off for a server that players or agents under test can reach.
+    `secret_seeds=True` draws every incident from a seed no client can pick or guess, revealed in the
+    final observation's metadata (`seed`) so the episode can be verified afterwards."""
     cfg = config if isinstance(config, EnvConfig) else load_config(config)
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
     models = build_models(cfg, referee=referee)
     counter = SessionCounter()
-    factory = functools.partial(MirrEnvironment, cfg, models, counter, referee)
+    factory = functools.partial(MirrEnvironment, cfg, models, counter, referee, secret_seeds)
     app = create_app(
         factory,
         models.action,
@@ -347,6 +366,7 @@ def make_app(
             "config_hash": cfg.hash,
             "max_sessions": sessions,
             "referee": referee,
+            "secret_seeds": secret_seeds,
             "sessions": counter.snapshot(),
         }
 

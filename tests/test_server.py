@@ -364,3 +364,31 @@ def test_property_garbage_frames_never_end_a_session(http):
             assert send(ws, {"type": "state"})["data"]["episode_id"] == "after"
 
     run()
+
+
+def test_a_secret_seed_server_picks_every_seed_and_reveals_it_when_the_episode_ends(config):
+    """Issue 10 item 13: a client can neither pick the incident nor learn its seed before the end."""
+    with TestClient(make_app(config, sessions=2, secret_seeds=True)) as client:
+        assert client.get("/mirr").json()["secret_seeds"] is True
+        with session(client) as ws:
+            for data in ({"seed": 3}, {"options": {"service": "payment"}}, {"scenario": "checkout-3am"}):
+                reply = send(ws, {"type": "reset", "data": data})
+                assert reply["type"] == "error" and "secret seeds" in reply["data"]["message"]
+            reply = send(ws, {"type": "reset", "data": {"options": {"difficulty": "hard"}}})
+            first = observation_from_payload(reply["data"])
+            assert "seed" not in first.metadata
+            moves, obs = [], first
+            while not obs.done:
+                moves.append({"type": "wait"})
+                reply = send(ws, {"type": "step", "data": moves[-1]})
+                obs = observation_from_payload(reply["data"])
+                assert obs.done or "seed" not in obs.metadata
+            seed = obs.metadata["seed"]
+            assert isinstance(seed, int) and 0 <= seed < 2**63
+        # revealed, the seed rebuilds the episode exactly (so it can be verified)
+        local = IncidentEnv(config)
+        again = local.reset(seed=seed, episode_id=first.metadata["episode_id"], options={"difficulty": "hard"})
+        assert again == first
+        for move in moves:
+            again = local.step(move)
+        assert dataclasses.replace(obs, metadata={}) == dataclasses.replace(again, metadata={})

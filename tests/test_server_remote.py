@@ -27,6 +27,7 @@ from mirr_tui.client import (
 )
 from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import evaluate
+from mirr_tui.replay import load_replay, verify_replay
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -303,3 +304,33 @@ def test_a_server_that_is_not_mirr_is_named_as_such(status, body, message):
     finally:
         other.shutdown()
         other.server_close()
+
+
+@pytest.fixture(scope="module")
+def secret_server():
+    """`mirr serve --secret-seeds --referee`: the server draws every seed and reveals it at the end."""
+    running = bench.start_server(sessions=4, referee=True, extra=("--secret-seeds",))
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.log.unlink(missing_ok=True)
+
+
+def test_eval_on_a_secret_seed_server_reveals_seeds_that_re_simulate(secret_server, tmp_path):
+    """Issue 10 item 13: the server picks the seeds; the results log and replays reveal them afterwards."""
+    runner = CliRunner()
+    refused = runner.invoke(cli_app, ["eval", "-n", "2", "--no-results", "--remote", secret_server.url])
+    assert refused.exit_code == 2 and "add --secret-seeds" in refused.output
+    log, folder = tmp_path / "results.jsonl", tmp_path / "replays"
+    command = ["eval", "--agent", "reasoner", "-n", "3", "--secret-seeds", "--remote", secret_server.url]
+    result = runner.invoke(cli_app, [*command, "--results", str(log), "--save-replays", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(log.read_text())
+    seeds = record["seeds"]["revealed"]
+    assert record["seeds"]["secret"] is True and len(seeds) == 3 and all(isinstance(s, int) for s in seeds)
+    assert len(set(seeds)) == 3 and not set(seeds) & set(range(1000))  # 3 draws in 2**63: never small
+    replays = [load_replay(p) for p in sorted(folder.glob("*.json"))]
+    assert sorted(r.seed for r in replays) == sorted(seeds) and all(verify_replay(r).ok for r in replays)
+    local, _ = evaluate("reasoner", seeds)
+    assert {**local.to_dict(), "seconds": 0} == {**record["metrics"], "seconds": 0}  # all but the wall time

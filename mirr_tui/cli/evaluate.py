@@ -6,12 +6,13 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..seeds import secret_seed
 from . import (
     AgentOptionOpt,
     ConfigOpt,
@@ -37,7 +38,17 @@ def eval_command(
     episodes: Annotated[
         int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1, max=1_000_000_000)
     ] = 100,
-    seed: Annotated[int, typer.Option("--seed", help="First seed; episodes use seed, seed+1, ...", min=0)] = 0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="First seed (default 0); episodes use seed, seed+1, ...", min=0)
+    ] = None,
+    secret_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--secret-seeds",
+            help="Play incidents from secret seeds no agent can guess (on a `mirr serve --secret-seeds` server,"
+            " the server draws them); each is revealed in the replay and the results log afterwards.",
+        ),
+    ] = False,
     difficulty: DifficultyOpt = None,
     scenario: ScenarioOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list with --agent all).")] = False,
@@ -70,7 +81,17 @@ def eval_command(
     agent_options = parse_agent_options(option)
     if agent == "all" and agent_options:
         fail("-o options belong to one agent; with --agent all every agent plays with its defaults")
-    seeds = range(seed, seed + episodes)
+    if secret_seeds and seed is not None:
+        fail("--secret-seeds draws every seed; drop --seed")
+    server_draws = remote is not None and _remote_secret_seeds(remote)
+    if server_draws and not secret_seeds:
+        fail(f"{remote} draws secret seeds (mirr serve --secret-seeds): add --secret-seeds, and drop --seed")
+    if server_draws and scenario:
+        fail(f"{remote} draws secret seeds, so it lets a client choose only the difficulty: drop --scenario")
+    first = seed or 0
+    seeds: Sequence[int | None] = range(first, first + episodes)
+    if secret_seeds:  # drawn once, so with --agent all every agent meets the same incidents
+        seeds = [None] * episodes if server_draws else [secret_seed() for _ in range(episodes)]
     results_log = results or default_results_file()
     summaries = []
     with _terminate_as_interrupt():  # a kill stops it like Ctrl-C: what finished is kept and logged
@@ -105,7 +126,7 @@ def eval_command(
                 env.close()
             summaries.append(summary)
             if not no_results:
-                _append_results(results_log, summary, options, seed, cfg, scenario)
+                _append_results(results_log, summary, options, None if secret_seeds else first, cfg, scenario)
             if failure is not None:  # show and keep what finished, then say why the run stopped
                 _show_eval(summaries, as_json)
                 fail(f"remote play on {remote} failed: {failure}" if remote else failure)
@@ -155,6 +176,16 @@ def _remote_config(url: str, config: Path | None) -> Any:
     return cfg
 
 
+def _remote_secret_seeds(url: str) -> bool:
+    """Whether the server picks every seed itself (`mirr serve --secret-seeds`), from its GET /mirr."""
+    from ..client import RemoteError, server_draws_secret_seeds
+
+    try:
+        return server_draws_secret_seeds(url)
+    except (RemoteError, ValueError) as exc:
+        fail(str(exc))
+
+
 def _remote_referee(url: str) -> bool:
     """Whether the server hands out the hidden state (`mirr serve --referee`), from its GET /mirr."""
     from ..client import RemoteError, server_is_referee
@@ -177,7 +208,7 @@ OFFLINE_EXCLUDED = {"llm"}
 
 def _run_eval(
     name: str,
-    seeds: range,
+    seeds: Sequence[int | None],
     difficulty: str | None,
     env: Any,
     options: dict[str, Any],
@@ -229,23 +260,21 @@ def _run_eval(
 _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "auth", "credential", "cookie")
 
 
-def _mask_userinfo(value: Any) -> Any:
-    """user:SECRET@host in a URL-like string becomes ***@host (a local helper; agents.llm_settings may grow one)."""
-    if not isinstance(value, str) or "@" not in value:
-        return value
-    import re
-
-    return re.sub(r"(?<=://)[^/@\s]*@", "***@", value)
-
-
 def _loggable_options(options: dict[str, Any]) -> dict[str, Any]:
     """Agent options as the results log keeps them: secret-looking keys dropped, URL credentials masked."""
-    return {k: _mask_userinfo(v) for k, v in options.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+    from agents.llm_settings import mask_url
+
+    return {
+        k: mask_url(v) if isinstance(v, str) else v
+        for k, v in options.items()
+        if not any(word in k.lower() for word in _SECRET_WORDS)
+    }
 
 
 def _append_results(
-    path: Path, summary: Any, options: dict[str, Any], first_seed: int, cfg: Any, scenario: str | None
+    path: Path, summary: Any, options: dict[str, Any], first_seed: int | None, cfg: Any, scenario: str | None
 ) -> None:
+    """One JSON line per agent run. Secret seeds (`first_seed` None) are listed, revealed now the run is over."""
     from datetime import UTC, datetime
 
     from .. import __version__
@@ -254,7 +283,11 @@ def _append_results(
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "agent": summary.agent,
         "options": _loggable_options(options),
-        "seeds": {"first": first_seed, "count": summary.episodes},
+        "seeds": (
+            {"first": first_seed, "count": summary.episodes}
+            if first_seed is not None
+            else {"secret": True, "count": summary.episodes, "revealed": summary.seeds}
+        ),
         "difficulty": summary.difficulty,
         "scenario": scenario,
         "config_hash": cfg.hash,

@@ -23,6 +23,14 @@ def serve(
             "for `mirr eval --agent oracle --remote` and saving replays of remote runs. Off by default.",
         ),
     ] = False,
+    secret_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--secret-seeds",
+            help="Draw every incident from a secret seed no client can pick or guess (for benchmarks); "
+            "the seed is revealed in the final observation's metadata, so each episode can be verified.",
+        ),
+    ] = False,
 ) -> None:
     """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
     cfg = load_env_config(config)
@@ -35,8 +43,9 @@ def serve(
     problem = listen_problem(host, port)
     if problem:
         fail(f"cannot listen on {host}:{port}: {problem}")
-    application = make_app(cfg, sessions=sessions, referee=referee)
+    application = make_app(cfg, sessions=sessions, referee=referee, secret_seeds=secret_seeds)
     shown = "; referee: state reveals the hidden truth" if referee else ""
+    shown += "; secret seeds" if secret_seeds else ""
     typer.echo(
         f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
     )
