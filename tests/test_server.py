@@ -392,3 +392,72 @@ def test_a_secret_seed_server_picks_every_seed_and_reveals_it_when_the_episode_e
         for move in moves:
             again = local.step(move)
         assert dataclasses.replace(obs, metadata={}) == dataclasses.replace(again, metadata={})
+
+
+def test_an_idle_websocket_session_is_told_why_and_closed_and_its_slot_freed(config):
+    """Issue 10 item 9: idle clients held every slot until a restart."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with TestClient(make_app(config, sessions=1, idle_timeout=0.6)) as client:
+        with client.websocket_connect("/ws") as ws:
+            for _ in range(4):  # a client that keeps talking is never cut, however long it plays
+                assert send(ws, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
+                time.sleep(0.3)
+            time.sleep(0.4)
+            frame = json.loads(ws.receive_text())
+            assert frame["data"]["code"] == "IDLE_TIMEOUT" and "0.6 s" in frame["data"]["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1001
+        assert open_sessions(client, settle=0) == 0
+        with session(client) as ws:  # the one slot is free again
+            assert send(ws, {"type": "reset", "data": {"seed": 2}})["type"] == "observation"
+
+
+def test_sessions_made_over_http_mcp_are_reaped_when_idle(config):
+    request = {"jsonrpc": "2.0", "method": "openenv/session/create", "params": {}, "id": 1}
+    with TestClient(make_app(config, sessions=2, idle_timeout=0.5)) as client:
+        for n in range(2):
+            reply = client.post("/mcp", json={**request, "id": n}).json()
+            assert "session_id" in reply["result"], reply
+        full = client.post("/mcp", json=request).json()
+        assert "error" in full  # every slot is held ...
+        deadline = time.monotonic() + 15
+        while client.get("/mirr").json()["sessions"]["open"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/mirr").json()["sessions"]["open"] == 0  # ... until the reaper frees them
+        assert "session_id" in client.post("/mcp", json=request).json()["result"]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "ok"),
+    [
+        ((), None, True),  # not a browser: no Origin header
+        ((), "http://testserver", True),  # same origin as the Host header
+        ((), "https://evil.example", False),
+        ((), "null", False),  # a sandboxed iframe or a file:// page
+        (("https://lab.example",), "https://lab.example", True),
+        (("https://lab.example",), "https://evil.example", False),
+        (("*",), "https://evil.example", True),
+    ],
+)
+def test_a_foreign_origin_is_refused_unless_allowed(config, allowed, origin, ok):
+    from starlette.websockets import WebSocketDisconnect
+
+    headers = {"origin": origin} if origin else {}
+    with TestClient(make_app(config, sessions=2, allow_origins=allowed)) as client:
+        # text/plain: the "simple" cross-site request a page can send without a CORS preflight
+        reply = client.post("/reset", content=b'{"seed": 1}', headers={**headers, "content-type": "text/plain"})
+        assert (reply.status_code != 403) == ok
+        if not ok:
+            assert "--allow-origin" in reply.json()["detail"]
+        if ok:
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                assert send(ws, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
+                ws.send_text(json.dumps({"type": "close"}))
+                assert ws.receive()["type"] == "websocket.close"
+        else:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws", headers=headers):
+                pass
+            assert refused.value.code == 1008
+        assert open_sessions(client, settle=0) == 0
