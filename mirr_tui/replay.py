@@ -282,7 +282,7 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
     if data.get("format") != FORMAT:
         raise ReplayError(f'{source} is not a MIRR replay (missing "format": "{FORMAT}")')
     version = data.get("version")
-    if version in RULES and version != VERSION:
+    if isinstance(version, int) and version in RULES and version != VERSION:  # a list is unhashable
         raise ReplayError(
             f"{source}: replay version {version} was played under {RULES[version]}; this MIRR plays"
             f" {RULES[VERSION]} (replay version {VERSION}) and cannot re-simulate it"
@@ -305,7 +305,7 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
                 raise ReplayError(f'{source}: frame {n} is missing "{key}"')
         try:
             Observation.from_dict(raw["observation"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # OverflowError: 1e309
             raise ReplayError(
                 f"{source}: frame {n} has a malformed observation ({type(exc).__name__}: {exc})"
             ) from None

@@ -10,7 +10,7 @@ import agents
 from mirr_tui.cli import app as cli_app
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
-from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
+from mirr_tui.replay import ReplayError, ReplayRecorder, load_replay, verify_replay
 from mirr_tui.scores import build_scoreboard, player_cells
 from mirr_tui.verdicts import VerdictCache
 
@@ -153,3 +153,83 @@ def test_a_warm_scoreboard_equals_a_cold_one_and_a_bad_cached_header_is_re_verif
     cache_file.write_text(json.dumps(data))
     cache = VerdictCache(cache_file)
     assert build_scoreboard(folder, cache=cache).players == cold.players and cache.misses == 4
+
+
+# ---------------------------------------------------------------------------- crafted files, as a property
+_HOSTILE = [None, True, -1, 2**70, 1e308, "", "[/bold]x", "[red]", "\x00\u202e", [], {}, [[[]]], {"a": {"b": None}}]
+_RAW = {"@DEEP@": "[" * 5_000 + "]" * 5_000, "@DIGITS@": "9" * 5_000, "@NAN@": "NaN", "@INF@": "1e309"}
+
+
+def _paths(value, prefix=()):
+    """Every place in a JSON value that a mutation can hit."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):  # the first frames are enough
+            yield from _paths(item, (*prefix, index))
+
+
+def _mutate(data, path, new, delete):
+    if not path:
+        return new
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    if delete and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+    return data
+
+
+def test_property_crafted_replay_files_never_crash_the_readers_and_never_hide_a_valid_episode(tmp_path):
+    """Issue 10: whatever a replay file holds, the loader, --verify, the scoreboard and `mirr scores` answer
+    with a verdict or a listed reason, and the valid replay beside it is always counted."""
+    hypothesis = __import__("pytest").importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    source = record(tmp_path / "source", "heuristic", seed=3)
+    pristine = json.loads(source.read_text())
+    paths = list(_paths(pristine))
+    values = st.sampled_from(_HOSTILE) | st.sampled_from(sorted(_RAW)) | st.text(max_size=20)
+    mutation = st.tuples(st.sampled_from(paths), values, st.booleans())
+
+    @hypothesis.settings(max_examples=60, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.given(mutations=st.lists(mutation, min_size=1, max_size=4))
+    def run(mutations):
+        folder = tmp_path / "board"
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("*.json"):
+            old.unlink()
+        valid = folder / "valid.json"
+        valid.write_bytes(source.read_bytes())
+        data = json.loads(json.dumps(pristine))
+        for path, new, delete in mutations:
+            try:
+                data = _mutate(data, path, new, delete)
+            except (KeyError, IndexError, TypeError):  # an earlier mutation removed the place
+                continue
+        text = json.dumps(data)
+        for token, raw in _RAW.items():
+            text = text.replace(f'"{token}"', raw)
+        crafted = folder / "crafted.json"
+        crafted.write_text(text)
+        try:
+            replay = load_replay(crafted)
+        except ReplayError:
+            replay = None
+        if replay is not None:
+            assert isinstance(verify_replay(replay).ok, bool)
+        board = build_scoreboard(folder)
+        assert valid in [r.path for r in board.replays]
+        placed = [r.path for r in board.replays] + [p for p, _ in board.skipped + board.unverified]
+        assert sorted(placed) == sorted([valid, crafted])
+        plain = CliRunner().invoke(cli_app, ["scores", str(folder), "--plain"])
+        assert plain.exit_code == 0, plain.output
+        verify = CliRunner().invoke(cli_app, ["replay", str(crafted), "--verify"])
+        assert verify.exit_code in (0, 1, 2), verify.output
+        assert verify.exception is None or isinstance(verify.exception, SystemExit)  # no traceback
+
+    run()
