@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import agents
 from mirr_tui.cli import _run_eval, app
-from mirr_tui.core import Action, IncidentEnv
+from mirr_tui.cli.evaluate import Spread
+from mirr_tui.core import Action, IncidentEnv, load_config
 from mirr_tui.evaluation import diagnosis_verdict, run_episode
 from mirr_tui.replay import load_replay
 
@@ -215,7 +216,8 @@ class ServerThatDies(IncidentEnv):
 def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episodes():
     with pytest.raises(ConnectionError):
         run_episode(ServerThatDies(0), agents.create("reasoner"), seed=1)
-    summary, failure = _run_eval("reasoner", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
+    spread = Spread(load_config(), [], 1, True, None, None, None, env=ServerThatDies(3))
+    summary, failure = _run_eval("reasoner", range(10), {}, spread, quiet=True)
     assert failure == "lost the connection"
     assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
 
@@ -415,3 +417,21 @@ def test_eval_secret_seeds_are_unguessable_the_same_for_every_agent_and_revealed
     assert heuristic["metrics"]["episodes"] == 3
     mixed = run("eval", "--secret-seeds", "--seed", 4, "--no-results")
     assert mixed.exit_code == 2 and "drop --seed" in mixed.output
+
+
+def test_eval_workers_spread_episodes_over_processes_with_the_serial_results(tmp_path, results):
+    """Issue 13 item 6: `--workers N` plays in N local processes; the table, JSON and replays are the serial run's."""
+    serial = run("eval", "--agent", "reasoner", "-n", 24, "--seed", 50, "--json", "--no-results")
+    folder = tmp_path / "runs"
+    spread = run(
+        "eval", "--agent", "reasoner", "-n", 24, "--seed", 50, "--json", "--workers", 2,
+        "--results", results, "--save-replays", folder,
+    )  # fmt: skip
+    assert serial.exit_code == 0 and spread.exit_code == 0, spread.output
+    one, two = json.loads(serial.output), json.loads(spread.output)
+    assert {**one, "seconds": 0} == {**two, "seconds": 0}
+    assert len(results.read_text().splitlines()) == 1  # one record for the run, not one per worker
+    replays = sorted(load_replay(p).seed for p in folder.glob("*.json"))
+    assert replays == list(range(50, 74))
+    table = run("eval", "--agent", "naive", "-n", 12, "--no-results")
+    assert run("eval", "--agent", "naive", "-n", 12, "--no-results", "--workers", 3).output == table.output

@@ -334,3 +334,18 @@ def test_eval_on_a_secret_seed_server_reveals_seeds_that_re_simulate(secret_serv
     assert sorted(r.seed for r in replays) == sorted(seeds) and all(verify_replay(r).ok for r in replays)
     local, _ = evaluate("reasoner", seeds)
     assert {**local.to_dict(), "seconds": 0} == {**record["metrics"], "seconds": 0}  # all but the wall time
+
+
+def test_eval_over_two_servers_and_several_sessions_each_matches_one_server(server, referee_server, tmp_path):
+    """Issue 13 item 6: `--remote A,B --workers 2` spreads episodes over 4 sessions; same table, one log record."""
+    runner = CliRunner()
+    command = ["eval", "--agent", "heuristic", "-n", "20", "--seed", "100"]
+    one = runner.invoke(cli_app, [*command, "--no-results", "--remote", server.url])
+    log = tmp_path / "results.jsonl"
+    urls = f"{server.url},{referee_server.url.replace('http://', 'ws://')}"
+    spread = runner.invoke(cli_app, [*command, "--results", str(log), "--remote", urls, "--workers", "2"])
+    assert one.exit_code == 0 and spread.exit_code == 0, spread.output
+    assert spread.stdout == one.stdout  # the plain server's table: one of the two keeps the truth
+    assert len(log.read_text().splitlines()) == 1
+    bad = runner.invoke(cli_app, [*command, "--no-results", "--remote", f"{server.url},http://127.0.0.1:9"])
+    assert bad.exit_code == 2 and "127.0.0.1:9" in bad.output
