@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 try:
-    from openenv.core.env_server.http_server import create_app
-    from openenv.core.env_server.interfaces import Environment
-    from openenv.core.env_server.types import Action as OpenEnvAction
-    from openenv.core.env_server.types import ConcurrencyConfig, EnvironmentMetadata
-    from openenv.core.env_server.types import Observation as OpenEnvObservation
-    from openenv.core.env_server.types import State as OpenEnvState
+    from .openenv_loader import (
+        ConcurrencyConfig,
+        Environment,
+        EnvironmentMetadata,
+        OpenEnvAction,
+        OpenEnvObservation,
+        OpenEnvState,
+        create_app,
+    )
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
     raise ModuleNotFoundError(
         f"the MIRR server needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
@@ -254,6 +257,18 @@ class MirrEnvironment(Environment):
         if self.secret_seeds and obs.done:  # over: the incident may be rebuilt and verified now
             payload["metadata"]["seed"] = self.core.seed
         return self.models.observation.model_validate(payload)
+
+    # OpenEnv hands a plain reset/step to a thread pool; a MIRR step takes microseconds, far less than the
+    # hand-off, so the async forms (which OpenEnv awaits directly) play it inline on the event loop.
+    async def reset_async(
+        self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any
+    ) -> OpenEnvObservation:
+        return self.reset(seed=seed, episode_id=episode_id, **kwargs)
+
+    async def step_async(
+        self, action: OpenEnvAction, timeout_s: float | None = None, **kwargs: Any
+    ) -> OpenEnvObservation:
+        return self.step(action, timeout_s=timeout_s, **kwargs)
 
     @property
     def state(self) -> OpenEnvState:

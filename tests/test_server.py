@@ -461,3 +461,37 @@ def test_a_foreign_origin_is_refused_unless_allowed(config, allowed, origin, ok)
                 pass
             assert refused.value.code == 1008
         assert open_sessions(client, settle=0) == 0
+
+
+def test_a_plain_server_never_loads_gradio_yet_it_stays_importable():
+    """Issue 13 item 5: OpenEnv's package imports its Gradio playground eagerly (~140 MiB); we hold it back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, sys; import mirr_tui.server as s; s.make_app(); "
+        "assert 'gradio' not in sys.modules, 'gradio loaded'; "
+        "assert importlib.util.find_spec('gradio') is not None, 'gradio left marked absent'"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "ENABLE_WEB_INTERFACE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_reset_and_step_run_inline_not_through_a_thread_pool(config, monkeypatch):
+    """Issue 13 item 5: a step takes microseconds; OpenEnv's thread-pool hand-off cost more than the step."""
+    import threading
+
+    seen = []
+    original = IncidentEnv.step
+
+    def recording_step(self, action):
+        seen.append(threading.current_thread().name)
+        return original(self, action)
+
+    monkeypatch.setattr(IncidentEnv, "step", recording_step)
+    with TestClient(make_app(config, sessions=1)) as client, session(client) as ws:
+        send(ws, {"type": "reset", "data": {"seed": 1}})
+        for _ in range(3):
+            assert send(ws, {"type": "step", "data": {"type": "wait"}})["type"] == "observation"
+    assert len(seen) == 3 and not any(name.startswith("ThreadPoolExecutor") for name in seen), seen

@@ -349,3 +349,12 @@ def test_eval_over_two_servers_and_several_sessions_each_matches_one_server(serv
     assert len(log.read_text().splitlines()) == 1
     bad = runner.invoke(cli_app, [*command, "--no-results", "--remote", f"{server.url},http://127.0.0.1:9"])
     assert bad.exit_code == 2 and "127.0.0.1:9" in bad.output
+
+
+def test_the_server_declines_per_message_compression(server):
+    """Issue 13 item 5: compressing every small observation cost more CPU than the step itself."""
+    from websockets.sync.client import connect
+
+    with connect(server.url.replace("http://", "ws://") + "/ws") as ws:  # the client offers permessage-deflate
+        assert ws.request.headers.get("Sec-WebSocket-Extensions", "").startswith("permessage-deflate")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None

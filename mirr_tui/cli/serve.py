@@ -73,7 +73,10 @@ def serve(
     typer.echo(
         f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    # no per-message deflate: observations are small and compressing each one cost more CPU than the step
+    uvicorn.run(
+        application, host=host, port=port, log_level="warning", ws_max_size=1 << 20, ws_per_message_deflate=False
+    )
 
 
 def listen_problem(host: str, port: int) -> str | None:
