@@ -186,6 +186,7 @@ class IncidentEnv(ObservationBuilder):
         self._outcome: str | None = None
         self._failed = 0.0
         self._stale_shown: dict[int, list[float]] = {}
+        self._last_log_templates: tuple[tuple[int, ...], int] | None = None
         self._started = True
 
         for _ in range(onset):
@@ -320,6 +321,12 @@ class IncidentEnv(ObservationBuilder):
     def started(self) -> bool:
         """Whether an incident has been reset (step and state need one)."""
         return self._started
+
+    @property
+    def last_log_read(self) -> tuple[tuple[int, ...], int] | None:
+        """The last `check_logs` as drawn: its template ids (core.logs.LOG_TEMPLATES) in display order and the
+        index of the callee its victim lines blame (-1: none). None before the episode's first read."""
+        return self._last_log_templates
 
     @property
     def observation(self) -> Observation:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .logs import generate_logs
+from .logs import decoy_fields, draw_log_lines, format_log_lines, log_fields
 from .types import LogLine, Observation, RewardEvent, ServiceView
 
 PENDING, ACTIVE, DORMANT, FIXED = "pending", "active", "dormant", "fixed"
@@ -289,58 +289,55 @@ class ObservationBuilder:
         rules = self.config.rules
         fault = self._faults[self._k]
         active_root = i == fault.root and fault.phase == ACTIVE
-        sick_callee = None
+        sick = -1
         worst = 0.1  # a callee below 0.9 health shows up in its callers' logs
         for c in self._callees[i]:
             if not self._breaker[c] and 1.0 - self._eff[c] > worst:
-                worst, sick_callee = 1.0 - self._eff[c], self.names[c]
+                worst, sick = 1.0 - self._eff[c], c
         base = self._base[i]
-        overload_steps = fault.overload_steps if active_root else 0
-        fields = {
-            "mem": f"{self._memory[i] * 100:.0f}",
-            "gc": f"{20 + 200 * max(0.0, self._memory[i] - 0.7):.0f}",
-            "pause": f"{400 + int(4000 * max(0.0, self._memory[i] - 0.7))}",
-            "queue": f"{1000 + 450 * overload_steps:,}",
-            "p99": f"{min(9000, int(base.latency_ms * (6 + 2 * overload_steps)))}",
-            "replicas": str(self._replicas[i]),
-            "version": self._version[i],
-            "old": self._prev_version[i],
-            "minutes": str(self._deploy_minutes + self.step_count // 2),
-        }
         decoy = self._decoy_kind if i == self._decoy else None
-        decoy_fields = None
-        if decoy is not None:  # the anomaly's own numbers: steady, unlike a real fault's
-            level = self._decoy_level
-            heap = 84.0 + 8.0 * level
-            decoy_fields = {
-                "mem": f"{heap:.0f}",
-                "gc": f"{8 + 10 * level:.0f}",
-                "pause": f"{180 + int(300 * level)}",
-                "queue": f"{1010 + int(300 * level):,}",
-                "p99": f"{int(base.latency_ms * 5)}",
-                "version": _canary(self._version[i]),
-                "old": self._version[i],
-                "minutes": str(20 + int(40 * level) + self.step_count // 2),
-            }
-        return generate_logs(
+        difficulty = self.difficulty
+        ids, extras, numbers = draw_log_lines(
             self._logs_rng,
-            self.step_count,
-            self.names[i],
             root_mode=fault.mode if active_root else None,
             oom_killed=active_root and fault.oom,
             relapsed=active_root and fault.relapsed,
-            sick_callee=sick_callee,
-            fields=fields,
-            red_herrings=self.difficulty.red_herrings,
-            lookalikes=self.difficulty.lookalikes,
-            signature_share=self.difficulty.signature_share,
-            min_signature_lines=self.difficulty.min_signature_lines,
+            sick_callee=sick >= 0,
+            red_herrings=difficulty.red_herrings,
+            lookalikes=difficulty.lookalikes,
+            signature_share=difficulty.signature_share,
+            min_signature_lines=difficulty.min_signature_lines,
             line_range=rules.log_lines,
             crashed=active_root and (fault.mode == "crashed" or fault.oom),
             decoy=decoy,
-            decoy_fields=decoy_fields,
-            secondary=i == self._secondary and sick_callee == self.names[fault.root],
-            breakers=tuple(self.names[c] for c in self._callees[i] if self._breaker[c]),
+            secondary=i == self._secondary and sick == fault.root,
+            breakers=tuple(c for c in self._callees[i] if self._breaker[c]),
+        )
+        self._last_log_templates = (tuple(ids), sick)
+        fields = log_fields(
+            self._memory[i],
+            fault.overload_steps if active_root else 0,
+            base.latency_ms,
+            self._replicas[i],
+            self._version[i],
+            self._prev_version[i],
+            self._deploy_minutes,
+            self.step_count,
+        )
+        decoy_args = None
+        if decoy is not None:
+            version = self._version[i]
+            decoy_args = decoy_fields(self._decoy_level, base.latency_ms, _canary(version), version, self.step_count)
+        return format_log_lines(
+            self.step_count,
+            self.names[i],
+            ids,
+            extras,
+            numbers,
+            fields,
+            self.names[sick] if sick >= 0 else None,
+            decoy_args,
+            self.names,
         )
 
     def _page_text(self) -> str:
