@@ -20,6 +20,7 @@ import numpy as np
 
 from .actions import FIX_TYPES, Action, InvalidAction, coerce_action
 from .config import DECOY_KINDS, FAULT_MODES, ConfigError, EnvConfig, load_config
+from .draws import decode_incident, incident_bounds, load, raw_count, stream_states
 from .observe import ACTIVE, DORMANT, FIXED, PENDING, Fault, ObservationBuilder
 from .types import EnvState, Observation, RewardEvent, ServiceTruth
 
@@ -54,6 +55,11 @@ class IncidentEnv(ObservationBuilder):
         n = len(self.names)
         self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
         self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
+        self._bitgens = tuple(np.random.PCG64(0) for _ in range(3))  # reseeded at every reset
+        self._generators = tuple(np.random.Generator(b) for b in self._bitgens)
+        self._bounds = incident_bounds(n, len(FAULT_MODES))
+        self._raw_count = raw_count(self._bounds, 22 + 7 * n)
+        self._noise_size = 5 * n * (self.config.rules.max_steps + 1)  # reset's observation and one per step
         self._started = False
 
     # ------------------------------------------------------------------ OpenEnv interface
@@ -81,35 +87,44 @@ class IncidentEnv(ObservationBuilder):
         if mode is not None and mode not in FAULT_MODES:
             raise ConfigError(f"unknown fault mode {mode!r} (known: {', '.join(FAULT_MODES)})")
 
-        incident, noise, logs = (np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(3))
+        # The three streams numpy's SeedSequence(seed).spawn(3) seeds, loaded into this env's reusable PCG64s
+        # (core/draws.py: the same bits without building three generators a reset).
+        incident = self._bitgens[0]
+        for bitgen, state in zip(self._bitgens, stream_states(seed), strict=True):
+            load(bitgen, state)
         n = len(self.names)
-        drawn_root = self.names[int(incident.integers(n))]
-        drawn_mode = FAULT_MODES[int(incident.integers(len(FAULT_MODES)))]
+        ints, doubles = decode_incident(
+            incident.random_raw(self._raw_count).tolist(), self._bounds, 22 + 7 * n, incident
+        )  # type: ignore[misc]
+        drawn = iter(ints)
+        drawn_root = self.names[next(drawn)]
+        drawn_mode = FAULT_MODES[next(drawn)]
         self.seed = seed
         # Random, not derived from the seed: an id in the player's channel must not rebuild the incident.
         self.episode_id = episode_id or str(uuid.uuid4())
         self.difficulty = difficulty
         self.scenario = scenario
-        self._noise_rng, self._logs_rng = noise, logs
+        self._logs_rng = self._generators[2]
+        # Each episode's noise in one block from its stream (the same values as one draw per observation).
+        self._noise_low, self._noise_high = 1.0 - difficulty.noise, 1.0 + difficulty.noise
+        self._noise_block = self._generators[1].uniform(self._noise_low, self._noise_high, size=self._noise_size)
+        self._noise_at = 0
 
-        self._version = [
-            f"v{1 + int(incident.integers(4))}.{int(incident.integers(20))}.{int(incident.integers(1, 9))}"
-            for _ in range(n)
-        ]
+        self._version = [f"v{next(drawn)}.{next(drawn)}.{next(drawn)}" for _ in range(n)]
         self._prev_version = [_previous(v) for v in self._version]
-        self._replicas = [2 + int(incident.integers(3)) for _ in range(n)]
+        self._replicas = [next(drawn) for _ in range(n)]
         self._memory = [b.memory / 100 for b in self._base]
         self._own = [1.0] * n
         self._eff = [1.0] * n
         self._blip = [False] * n
         self._warmup = [False] * n
         self._breaker = [False] * n
-        self._deploy_minutes = int(incident.integers(4, 40))
+        self._deploy_minutes = next(drawn)
 
         # Every draw below happens whatever the options say, so a chosen incident keeps the seed's other draws.
         first = Fault(self._index[root or drawn_root], mode or drawn_mode)
         # One block of uniform draws for the rest of the incident (one call is far cheaper than thirty).
-        block = iter(incident.random(22 + 7 * n).tolist())
+        block = iter(doubles)
 
         def draw(low: float = 0.0, high: float = 1.0) -> float:
             return low + (high - low) * next(block)

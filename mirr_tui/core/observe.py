@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .logs import decoy_fields, draw_log_lines, format_log_lines, log_fields
-from .types import LogLine, Observation, RewardEvent, ServiceView
+from .types import LogLine, Observation, RewardEvent, make_observation, make_service_view
 
 PENDING, ACTIVE, DORMANT, FIXED = "pending", "active", "dormant", "fixed"
 Metrics = tuple[str, float, float, float, float, float]  # (status, latency_ms, error_rate, cpu, memory, rps)
@@ -207,22 +207,30 @@ class ObservationBuilder:
         reward: float = 0.0,
         metrics: list[Metrics] | None = None,
     ) -> Observation:
-        noise = self.difficulty.noise
-        statuses = []
-        truth: list[float] = []
-        for status, *values in metrics or self._all_true_metrics():
-            statuses.append(status)
-            truth.extend(values)
-        draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=len(truth))
+        metrics = metrics or self._all_true_metrics()
+        statuses = [m[0] for m in metrics]
+        truth = [v for m in metrics for v in m[1:]]
+        at = self._noise_at
+        size = len(truth)
+        if at + size > len(self._noise_block):  # steps after the end: the stream goes on
+            self._noise_block = self._generators[1].uniform(self._noise_low, self._noise_high, size=self._noise_size)
+            at = 0
+        draws = self._noise_block[at : at + size]
+        self._noise_at = at + size
         # (latency_ms, error_rate, cpu, memory, rps) per service: noise, clip to range, round for display
-        shown = (np.rint(np.minimum(np.asarray(truth) * draws, self._caps) * self._scale) / self._scale).tolist()
+        noisy = np.multiply(truth, draws)
+        np.minimum(noisy, self._caps, out=noisy)
+        np.multiply(noisy, self._scale, out=noisy)
+        np.rint(noisy, out=noisy)
+        shown = np.divide(noisy, self._scale, out=noisy).tolist()
         services = {}
-        alerts = []
+        alerts: list[str] = []
         max_errors, max_latency, max_cpu, max_memory = self._alert_limits
         cut_errors, cut_latency, cut_cpu, cut_memory = self._alert_cuts
         stale_set = self._stale() if self._can_go_stale else ()
+        view = make_service_view
         for i, name in enumerate(self.names):
-            values = shown[5 * i : 5 * i + 5]
+            latency, errors, cpu, memory, rps = shown[5 * i : 5 * i + 5]
             status = statuses[i]
             stale = i in stale_set
             if stale:  # the scrape stopped: the last values it got, frozen, and the last health check
@@ -233,11 +241,10 @@ class ObservationBuilder:
                     self._stale_shown[i] = (
                         np.rint(np.asarray(last) * draws[5 * i : 5 * i + 5] * scale) / scale
                     ).tolist()
-                values, status = self._stale_shown[i], "ok"
-            latency, errors, cpu, memory, rps = values
-            services[name] = ServiceView(name, status, latency, errors, cpu, memory, rps, stale)
-            if stale:
+                latency, errors, cpu, memory, rps = self._stale_shown[i]
+                status = "ok"
                 alerts.append(f"{name} metrics stale: scrape failing")
+            services[name] = view(name, status, latency, errors, cpu, memory, rps, stale)
             if status != "ok":
                 alerts.append(f"{name} health check {status}")
             # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
@@ -253,36 +260,37 @@ class ObservationBuilder:
             entry = services[self.names[self._entry]]
             self._failed += entry.rps * entry.error_rate * self.config.impact.step_seconds
         impact = self.config.impact
-        return Observation(
-            step=self.step_count,
-            remaining=self.config.rules.max_steps - self.step_count,
-            services=services,
-            alerts=tuple(alerts),
-            logs=logs,
-            logs_service=logs_service,
-            message=message,
-            action=action,
-            valid=valid,
-            error=error,
-            reward=reward,
-            rewards=events,
-            score=self._score,
-            done=self._done,
-            outcome=self._outcome,
-            diagnosis=dict(self._page_diagnosis) if self._page_diagnosis else None,
-            difficulty=self.difficulty.name,
-            scenario=self.scenario.name if self.scenario else None,
-            story=self.scenario.story if self.scenario else None,
-            can_diagnose=self._window and not self._done,
-            page=self._page,
-            breakers=tuple(n for n, b in zip(self.names, self._breaker, strict=True) if b)
-            if any(self._breaker)
-            else (),
-            impact={
+        diagnosis = self._faults[self._k].diagnosis
+        scenario = self.scenario
+        breaker = self._breaker
+        return make_observation(
+            self.step_count,
+            self.config.rules.max_steps - self.step_count,
+            services,
+            tuple(alerts),
+            logs,
+            logs_service,
+            message,
+            action,
+            valid,
+            error,
+            reward,
+            events,
+            self._score,
+            self._done,
+            self._outcome,
+            dict(diagnosis) if diagnosis else None,
+            self.difficulty.name,
+            scenario.name if scenario else None,
+            scenario.story if scenario else None,
+            self._window and not self._done,
+            self._page,
+            tuple(n for n, b in zip(self.names, breaker, strict=True) if b) if True in breaker else (),
+            {
                 "failed_requests": round(self._failed),
                 "cost": round(self._failed * impact.checkout_share * impact.price_per_failed_checkout, 2),
             },
-            metadata={"episode_id": self.episode_id},
+            {"episode_id": self.episode_id},
         )
 
     def _read_logs(self, i: int) -> tuple[LogLine, ...]:
