@@ -45,7 +45,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         f"the Gymnasium adapter needs the `gym` extra ({exc.name} is missing): pip install -e '.[gym]'"
     ) from exc
 
-from .core import ACTION_TYPES, FAULT_MODES, METRICS, Action, EnvConfig, IncidentEnv, Observation, load_config
+from .core import METRICS, Action, EnvConfig, IncidentEnv, Observation, load_config
+from .core.actions import all_actions
 from .core.logs import BLAME_TEMPLATES, LOG_TEMPLATES
 from .core.types import STATUSES
 from .gym_registration import ENV_ID, register
@@ -58,19 +59,6 @@ LATENCY_CAP_MS = 60_000.0
 RPS_CAP_FACTOR = 10.0
 TERMINAL_OUTCOMES = ("recovered", "collapsed")
 OBSERVATIONS = ("dict", "numeric")
-
-
-def all_actions(service_names: tuple[str, ...]) -> tuple[Action, ...]:
-    """Every well-formed move for these services, in a fixed order (the Discrete action space)."""
-    moves: list[Action] = []
-    for kind in ACTION_TYPES:
-        if kind == "wait":
-            moves.append(Action("wait"))
-        elif kind == "diagnose":
-            moves.extend(Action("diagnose", name, mode) for name in service_names for mode in FAULT_MODES)
-        else:
-            moves.extend(Action(kind, name) for name in service_names)  # type: ignore[arg-type]
-    return tuple(moves)
 
 
 def metric_caps(config: EnvConfig) -> np.ndarray:

@@ -11,7 +11,6 @@ diagnosis and fix); `circuit_break` buys time without fixing anything.
 
 from __future__ import annotations
 
-import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,27 @@ import numpy as np
 from .actions import FIX_TYPES, Action, InvalidAction, coerce_action
 from .config import DECOY_KINDS, FAULT_MODES, ConfigError, EnvConfig, load_config
 from .draws import decode_incident, incident_bounds, load, raw_count, stream_states
-from .observe import ACTIVE, DORMANT, FIXED, PENDING, Fault, ObservationBuilder
+from .observe import (
+    ACTIVE,
+    DORMANT,
+    FIXED,
+    PENDING,
+    Fault,
+    ObservationBuilder,
+    alert_cuts,
+    next_version,
+    previous_version,
+)
 from .types import EnvState, Observation, RewardEvent, ServiceTruth
 
 _MAX_SEED = 2**63 - 1
+# Ranges of the incident's uniform draws (the batched env, core/batch.py, reads the same block with these).
+MASKED_CPU = (70.0, 78.0)  # under the cpu alert even with noise
+SILENT_ERRORS = (0.006, 0.03)
+PASS_FACTOR = (0.8, 1.2)  # pass-through factor per caller
+# How each service shows sickness (latency, errors, cpu, rps responses): a, b, e, c, r of observe.py
+STYLE_RANGES = ((1.0, 5.0), (4.0, 14.0), (0.6, 1.0), (-0.4, 1.2), (0.0, 0.6))
+MECHANIC_DRAWS = 8  # u[0..7]: decoy, masked, silent, secondary, compound, spares (u[6] picks the secondary)
 
 
 class IncidentEnv(ObservationBuilder):
@@ -44,14 +60,7 @@ class IncidentEnv(ObservationBuilder):
         self._base_latency = [b.latency_ms for b in self._base]
         limits = self.config.alerts
         self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
-        # Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
-        # alerts when its rounded form is over the limit, i.e. from the next rounding boundary up.
-        self._alert_cuts = (
-            (math.floor(limits.error_rate * 100) + 0.5) / 100,
-            math.floor(limits.latency_ms) + 0.5,
-            math.floor(limits.cpu) + 0.5,
-            math.floor(limits.memory) + 0.5,
-        )
+        self._alert_cuts = alert_cuts(self._alert_limits)
         n = len(self.names)
         self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
         self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
@@ -111,7 +120,7 @@ class IncidentEnv(ObservationBuilder):
         self._noise_at = 0
 
         self._version = [f"v{next(drawn)}.{next(drawn)}.{next(drawn)}" for _ in range(n)]
-        self._prev_version = [_previous(v) for v in self._version]
+        self._prev_version = [previous_version(v) for v in self._version]
         self._replicas = [next(drawn) for _ in range(n)]
         self._memory = [b.memory / 100 for b in self._base]
         self._own = [1.0] * n
@@ -132,20 +141,18 @@ class IncidentEnv(ObservationBuilder):
         def pick(count: int) -> int:
             return min(count - 1, int(next(block) * count))
 
-        u = [draw() for _ in range(8)]  # mechanics: decoy, masked, silent, secondary, compound, spares
+        u = [draw() for _ in range(MECHANIC_DRAWS)]
         first.bad_health = draw(*rules.bad_deploy_health)
         first.leak_start = draw(*rules.leak_start_memory)
-        first.masked_cpu = draw(70, 78)  # under the cpu alert even with noise
+        first.masked_cpu = draw(*MASKED_CPU)
         first.masked = u[1] < difficulty.masked
         first.silent = u[2] < difficulty.silent
-        first.silent_errors = draw(0.006, 0.03)
-        self._pass = [draw(0.8, 1.2) for _ in range(n)]  # pass-through factor per caller
+        first.silent_errors = draw(*SILENT_ERRORS)
+        self._pass = [draw(*PASS_FACTOR) for _ in range(n)]
         shield_u = [draw() for _ in range(n)]
         # How each service shows sickness this episode (latency, errors, cpu, rps responses): victims and roots
         # vary, so the shape of a panel's numbers says "sick", not "root" or "victim".
-        self._style = [
-            (draw(1.0, 5.0), draw(4.0, 14.0), draw(0.6, 1.0), draw(-0.4, 1.2), draw(0.0, 0.6)) for _ in range(n)
-        ]
+        self._style = [tuple(draw(lo, hi) for lo, hi in STYLE_RANGES) for _ in range(n)]
         decoy_pick = pick(n - 1)
         decoy_kind = DECOY_KINDS[pick(len(DECOY_KINDS))]
         self._decoy_level = draw()  # where in its kind's range the anomaly sits
@@ -180,7 +187,8 @@ class IncidentEnv(ObservationBuilder):
             (b_lo, b_hi), (m_lo, m_hi) = rules.bad_deploy_health, rules.leak_start_memory
             second.bad_health = b_lo + second_u[0] * (b_hi - b_lo)
             second.leak_start = m_lo + second_u[1] * (m_hi - m_lo)
-            second.masked_cpu = 70 + 8 * second_u[2]
+            c_lo, c_hi = MASKED_CPU
+            second.masked_cpu = c_lo + second_u[2] * (c_hi - c_lo)
             self._faults.append(second)
         self._can_go_stale = self._decoy_kind == "flapping" or any(
             f.silent and f.mode == "crashed" for f in self._faults
@@ -425,7 +433,10 @@ class IncidentEnv(ObservationBuilder):
                 fault.oom = False
                 self._memory[i] = self._base[i].memory / 100
                 if kind == "rollback":
-                    self._version[i], self._prev_version[i] = self._prev_version[i], _previous(self._prev_version[i])
+                    self._version[i], self._prev_version[i] = (
+                        self._prev_version[i],
+                        previous_version(self._prev_version[i]),
+                    )
                 if kind == "scale_up":
                     self._replicas[i] += 2
             if not fault.fix_paid:
@@ -464,7 +475,7 @@ class IncidentEnv(ObservationBuilder):
         fault.started_at = self.step_count
         if fault.mode == "bad_deploy":
             self._prev_version[r] = self._version[r]
-            self._version[r] = _next(self._version[r])
+            self._version[r] = next_version(self._version[r])
         if fault.mode == "memory_leak":
             # masked: the leak already hit its limit and was OOM-killed before anyone was paged
             self._memory[r] = 0.99 if fault.masked else fault.leak_start
@@ -607,18 +618,6 @@ def _fix_text(kind: str, name: str, replicas: int, version: str) -> str:
     if kind == "rollback":
         return f"rolled back {name} to {version}"
     return f"scaled up {name} to {replicas} replicas"
-
-
-def _previous(version: str) -> str:
-    major, minor, patch = version.lstrip("v").split(".")
-    if int(patch) > 0:
-        return f"v{major}.{minor}.{int(patch) - 1}"
-    return f"v{major}.{max(0, int(minor) - 1)}.9"
-
-
-def _next(version: str) -> str:
-    major, minor, patch = version.lstrip("v").split(".")
-    return f"v{major}.{minor}.{int(patch) + 1}"
 
 
 def _raw_text(value: Any) -> str:

@@ -6,6 +6,7 @@ it reads the env's hidden state and turns it into what a player is shown, never 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,8 +226,7 @@ class ObservationBuilder:
         shown = np.divide(noisy, self._scale, out=noisy).tolist()
         services = {}
         alerts: list[str] = []
-        max_errors, max_latency, max_cpu, max_memory = self._alert_limits
-        cut_errors, cut_latency, cut_cpu, cut_memory = self._alert_cuts
+        limits, cuts = self._alert_limits, self._alert_cuts
         stale_set = self._stale() if self._can_go_stale else ()
         view = make_service_view
         for i, name in enumerate(self.names):
@@ -243,19 +243,8 @@ class ObservationBuilder:
                     ).tolist()
                 latency, errors, cpu, memory, rps = self._stale_shown[i]
                 status = "ok"
-                alerts.append(f"{name} metrics stale: scrape failing")
             services[name] = view(name, status, latency, errors, cpu, memory, rps, stale)
-            if status != "ok":
-                alerts.append(f"{name} health check {status}")
-            # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
-            if errors >= cut_errors:
-                alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
-            if latency >= cut_latency:
-                alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
-            if cpu >= cut_cpu:
-                alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
-            if memory >= cut_memory:
-                alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
+            add_alerts(alerts, name, status, stale, latency, errors, cpu, memory, limits, cuts)
         if action is not None:  # user impact, from the entry point's shown metrics: information, not reward
             entry = services[self.names[self._entry]]
             self._failed += entry.rps * entry.error_rate * self.config.impact.step_seconds
@@ -335,7 +324,9 @@ class ObservationBuilder:
         decoy_args = None
         if decoy is not None:
             version = self._version[i]
-            decoy_args = decoy_fields(self._decoy_level, base.latency_ms, _canary(version), version, self.step_count)
+            decoy_args = decoy_fields(
+                self._decoy_level, base.latency_ms, next_version(version), version, self.step_count
+            )  # a canary build
         return format_log_lines(
             self.step_count,
             self.names[i],
@@ -363,6 +354,55 @@ class ObservationBuilder:
         }[self._outcome or ""]
 
 
-def _canary(version: str) -> str:
+def add_alerts(
+    alerts: list[str],
+    name: str,
+    status: str,
+    stale: bool,
+    latency: float,
+    errors: float,
+    cpu: float,
+    memory: float,
+    limits: tuple[float, float, float, float],
+    cuts: tuple[float, float, float, float],
+) -> None:
+    """One service's alerts, from its shown values (the scalar env's observations and the batched env's text)."""
+    max_errors, max_latency, max_cpu, max_memory = limits
+    cut_errors, cut_latency, cut_cpu, cut_memory = cuts
+    if stale:
+        alerts.append(f"{name} metrics stale: scrape failing")
+    if status != "ok":
+        alerts.append(f"{name} health check {status}")
+    # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
+    if errors >= cut_errors:
+        alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
+    if latency >= cut_latency:
+        alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
+    if cpu >= cut_cpu:
+        alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
+    if memory >= cut_memory:
+        alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
+
+
+def alert_cuts(limits: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
+    alerts when its rounded form is over the limit, i.e. from the next rounding boundary up."""
+    errors, latency, cpu, memory = limits
+    return (
+        (math.floor(errors * 100) + 0.5) / 100,
+        math.floor(latency) + 0.5,
+        math.floor(cpu) + 0.5,
+        math.floor(memory) + 0.5,
+    )
+
+
+def previous_version(version: str) -> str:
+    major, minor, patch = version.lstrip("v").split(".")
+    if int(patch) > 0:
+        return f"v{major}.{minor}.{int(patch) - 1}"
+    return f"v{major}.{max(0, int(minor) - 1)}.9"
+
+
+def next_version(version: str) -> str:
     major, minor, patch = version.lstrip("v").split(".")
     return f"v{major}.{minor}.{int(patch) + 1}"
