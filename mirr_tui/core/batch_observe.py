@@ -11,74 +11,80 @@ OK, DEGRADED, DOWN = 0, 1, 2  # types.STATUSES order
 
 
 def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
-    """observe._all_true_metrics: (status codes (rows, services), values (rows, services, 5))."""
+    """observe._all_true_metrics: (status codes (rows, services), values (rows, services, 5)).
+    The common case (a victim or a healthy service) runs over every row; the rare ones (the active root, a
+    restart's blip, a decoy, a blocked caller) only over their rows."""
     rows_n = len(st.k)
     rows = np.arange(rows_n)
     k = st.k
     root = st.f_root[rows, k]
-    mode = st.f_mode[rows, k]
     active = st.f_phase[rows, k] == P_ACTIVE
-    silent = st.f_silent[rows, k]
-    masked = st.f_masked[rows, k]
-    oom = st.f_oom[rows, k]
-    overload = st.f_overload[rows, k]
-    masked_cpu = st.f_masked_cpu[rows, k]
     through = top.difficulty.pass_through
     calm = st.stress == 0.0
+    keep = 1.0 - st.stress
     eff, own, memory_of = st.eff, st.own, st.memory
     status = np.zeros((rows_n, top.n), dtype=np.int8)
     out = np.zeros((rows_n, top.n, 5))
+    any_decoy = (st.decoy >= 0).any()
+    any_breaker = st.breaker.any()
     for i in top.order:
         lat0, cpu0, mem0, rps0 = top.base_latency[i], top.base_cpu[i], top.base_memory[i], top.base_rps[i]
         blip = st.blip[:, i]
         is_root = active & (root == i)
         own_failure = blip | is_root
         h = eff[:, i]
-        sick = 1.0 - h
         memory = memory_of[:, i] * 100
-        a, b, e, c, r = (st.style[:, i, j] for j in range(5))
+        style = st.style[:, i]
 
-        # a victim or bystander (observe._victim_metrics)
-        shielded = st.shield[:, i] & (own[:, i] >= 0.99)
+        # a victim or bystander (observe._victim_metrics), every row
+        shield = st.shield[:, i]
+        shielded = shield & (own[:, i] >= 0.99)
         vh = np.where(shielded, 1.0 - 0.25 * (1.0 - h), h)
-        vsick = np.where(shielded, 1.0 - vh, sick)
-        check = vh if top.deep[i] else own[:, i] * (1.0 - st.stress)
-        v_status = np.where(check < 0.35, DOWN, np.where(check < 0.75, DEGRADED, OK))
-        latency = np.minimum(3000.0, lat0 * (1 + a * vsick + b * vsick * vsick))
-        errors = np.minimum(1.0, 0.002 + e * vsick)
-        cpu = np.maximum(1.0, cpu0 * (1 + c * vsick))
+        vsick = 1.0 - vh  # (1.0 - h where unshielded: the same value)
+        check = vh if top.deep[i] else own[:, i] * keep
+        stat = np.where(check < 0.35, DOWN, np.where(check < 0.75, DEGRADED, OK)).astype(np.int8)
+        latency = np.minimum(3000.0, lat0 * (1 + style[:, 0] * vsick + style[:, 1] * vsick * vsick))
+        errors = np.minimum(1.0, 0.002 + style[:, 2] * vsick)
+        cpu = np.maximum(1.0, cpu0 * (1 + style[:, 3] * vsick))
         mem = memory
-        rps = rps0 * (1 - r * vsick)
-        stat = v_status
+        rps = rps0 * (1 - style[:, 4] * vsick)
 
         healthy = calm & ~own_failure & (h >= 1.0)  # the common case: its baseline
-        if healthy.any():
-            stat = np.where(healthy, OK, stat)
-            latency = np.where(healthy, lat0, latency)
-            errors = np.where(healthy, 0.002, errors)
-            cpu = np.where(healthy, cpu0, cpu)
-            rps = np.where(healthy, rps0, rps)
+        stat[healthy] = OK
+        latency[healthy] = lat0
+        errors[healthy] = 0.002
+        cpu[healthy] = cpu0
+        rps[healthy] = rps0
 
-        if is_root.any():  # observe._own_metrics for the active root, mode by mode
-            down = is_root & ((mode == CRASHED) | oom)
-            quiet = is_root & silent & ~down
-            leak = is_root & ~quiet & ~down & (mode == LEAK)
-            over = is_root & ~quiet & ~down & (mode == OVERLOADED)
-            bad = is_root & ~quiet & ~down & ~leak & ~over
-            gc = np.maximum(0.0, memory_of[:, i] - 0.7)
-            l_lat = lat0 * (1 + 8 * sick + 12 * gc)
-            o_lat = np.minimum(5000.0, lat0 * (5 + 1.5 * overload) * (1 + 2 * sick))
-            b_cpu = np.where(masked, 95.0, cpu0 * (1.0 + np.maximum(0.0, c) * sick))
-            stat = np.select(
-                [quiet, down, leak, over, bad],
-                [OK, DOWN, np.where(memory_of[:, i] < 0.95, OK, DEGRADED), DEGRADED, OK],
-                stat,
+        j = np.flatnonzero(is_root & ~blip)
+        if j.size:  # observe._own_metrics for the active root (a blip overrides it below)
+            kk = k[j]
+            mode, oom = st.f_mode[j, kk], st.f_oom[j, kk]
+            masked = st.f_masked[j, kk]
+            sick = 1.0 - h[j]
+            mo = memory_of[j, i]
+            a, e, c, r = style[j, 0], style[j, 2], style[j, 3], style[j, 4]
+            down = (mode == CRASHED) | oom
+            quiet = st.f_silent[j, kk] & ~down
+            leak = ~quiet & ~down & (mode == LEAK)
+            over = ~quiet & ~down & (mode == OVERLOADED)
+            bad = ~quiet & ~down & ~leak & ~over
+            gc = np.maximum(0.0, mo - 0.7)
+            overload = st.f_overload[j, kk]
+            conds = [quiet, down, leak, over, bad]
+            stat[j] = np.select(conds, [OK, DOWN, np.where(mo < 0.95, OK, DEGRADED), DEGRADED, OK])
+            latency[j] = np.select(
+                conds,
+                [
+                    lat0,
+                    1.0,
+                    lat0 * (1 + 8 * sick + 12 * gc),
+                    np.minimum(5000.0, lat0 * (5 + 1.5 * overload) * (1 + 2 * sick)),
+                    lat0 * (1.0 + a * sick),
+                ],
             )
-            latency = np.select(
-                [quiet, down, leak, over, bad], [lat0, 1.0, l_lat, o_lat, lat0 * (1.0 + a * sick)], latency
-            )
-            errors = np.select(
-                [quiet, down, leak, over, bad],
+            errors[j] = np.select(
+                conds,
                 [
                     0.002,
                     1.0,
@@ -86,16 +92,21 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
                     np.minimum(1.0, 0.002 + 0.8 * sick),
                     np.minimum(1.0, 0.002 + e * sick),
                 ],
-                errors,
             )
-            cpu = np.select(
-                [quiet, down, leak, over, bad],
-                [cpu0, 0.5, cpu0 * (1 + 2.5 * gc), np.where(masked, masked_cpu, 98.0), b_cpu],
-                cpu,
+            cpu[j] = np.select(
+                conds,
+                [
+                    cpu0,
+                    0.5,
+                    cpu0 * (1 + 2.5 * gc),
+                    np.where(masked, st.f_masked_cpu[j, kk], 98.0),
+                    np.where(masked, 95.0, cpu0 * (1.0 + np.maximum(0.0, c) * sick)),
+                ],
             )
-            mem = np.select([quiet, down], [mem0, 2.0], mem)
-            rps = np.select(
-                [quiet, down, leak, over, bad],
+            mem = mem.copy()
+            mem[j] = np.select([quiet, down], [mem0, 2.0], mem[j])
+            rps[j] = np.select(
+                conds,
                 [
                     rps0,
                     rps0 * 0.02,
@@ -103,41 +114,46 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
                     np.where(masked, rps0 * 1.02, rps0 * 1.7),
                     rps0 * (1 - r * sick),
                 ],
-                rps,
             )
         if blip.any():  # restarting or rolling back this step
-            stat = np.where(blip, DOWN, stat)
-            latency = np.where(blip, lat0 * 3, latency)
-            errors = np.where(blip, 0.5, errors)
-            cpu = np.where(blip, cpu0 * 0.4, cpu)
+            stat[blip] = DOWN
+            latency[blip] = lat0 * 3
+            errors[blip] = 0.5
+            cpu[blip] = cpu0 * 0.4
             mem = np.where(blip, mem0 * 0.5, mem)
-            rps = np.where(blip, rps0 * 0.4, rps)
+            rps[blip] = rps0 * 0.4
 
-        if through and not st.shield[:, i].all():
-            passing = ~own_failure & ~st.shield[:, i]
+        if through and top.callees[i]:
+            passing = ~own_failure & ~shield
             factor = st.pass_factor[:, i]
             for callee in top.callees[i]:
-                live = passing & ~st.breaker[:, callee]
+                live = passing & ~st.breaker[:, callee] if any_breaker else passing
                 passed = out[:, callee, 1] * factor
-                errors = np.where(live & (passed > errors), np.where(passed < 1.0, passed, 1.0), errors)
+                raise_ = live & (passed > errors)
+                errors[raise_] = np.minimum(passed[raise_], 1.0)
                 extra = out[:, callee, 0] - top.base_latency[callee]
-                latency = np.where(live & (extra > 0.0), latency + extra, latency)
-            latency = np.where(passing & (latency > 5000.0), 5000.0, latency)
+                add = live & (extra > 0.0)
+                latency[add] += extra[add]
+            latency[passing & (latency > 5000.0)] = 5000.0
         if top.callees[i]:
-            blocked = (st.secondary == i) & ~own_failure & np.isin(root, top.callees[i])
+            blocked = (st.secondary == i) & ~own_failure & top.calls[i][root]
             if blocked.any():
                 root_sick = 1.0 - eff[rows, root]
                 blocked &= root_sick > 0.1  # workers blocked on the sick callee: it looks overloaded
-                cpu = np.where(blocked, np.maximum(cpu, 91.0 + 7.0 * root_sick), cpu)
-        decoy = (st.decoy == i) & ~blip
-        if decoy.any():
-            level = st.decoy_level
-            spike = decoy & (st.decoy_kind == CPU_SPIKE)
-            cpu = np.where(spike, np.maximum(cpu, 92.0 + 6.0 * level), cpu)
-            latency = np.where(spike, latency * 1.3, latency)
-            mem = np.where(decoy & (st.decoy_kind == STEADY_HEAP), np.maximum(mem, 84.0 + 8.0 * level), mem)
-            errors = np.where(decoy & (st.decoy_kind == CANARY), np.maximum(errors, 0.015 + 0.025 * level), errors)
-        rps = np.where(st.breaker[:, i], rps * 0.1, rps)  # behind open breakers: its callers stopped calling it
+                cpu[blocked] = np.maximum(cpu[blocked], 91.0 + 7.0 * root_sick[blocked])
+        if any_decoy:
+            j = np.flatnonzero((st.decoy == i) & ~blip)
+            if j.size:
+                level, kind = st.decoy_level[j], st.decoy_kind[j]
+                spike, heap, canary = kind == CPU_SPIKE, kind == STEADY_HEAP, kind == CANARY
+                cpu[j] = np.where(spike, np.maximum(cpu[j], 92.0 + 6.0 * level), cpu[j])
+                latency[j] = np.where(spike, latency[j] * 1.3, latency[j])
+                mem = mem.copy()
+                mem[j] = np.where(heap, np.maximum(mem[j], 84.0 + 8.0 * level), mem[j])
+                errors[j] = np.where(canary, np.maximum(errors[j], 0.015 + 0.025 * level), errors[j])
+        if any_breaker:
+            behind = st.breaker[:, i]
+            rps[behind] = rps[behind] * 0.1  # behind open breakers: its callers stopped calling it
         status[:, i] = stat
         out[:, i, 0], out[:, i, 1], out[:, i, 2], out[:, i, 3], out[:, i, 4] = latency, errors, cpu, mem, rps
     return status, out

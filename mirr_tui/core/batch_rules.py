@@ -63,6 +63,7 @@ class Topology:
         for i in range(n):
             visit(i)
         self.order = order
+        self.calls = np.array([[j in self.callees[i] for j in range(n)] for i in range(n)])  # calls[i][j]: i calls j
         self.entry = next(i for i, callers in enumerate(self.callers) if not callers)
         self.deep = np.array([spec.deep_health_check for spec in config.services])
         base = [spec.baseline for spec in config.services]
