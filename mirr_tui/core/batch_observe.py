@@ -72,8 +72,8 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
             gc = np.maximum(0.0, mo - 0.7)
             overload = st.f_overload[j, kk]
             conds = [quiet, down, leak, over, bad]
-            stat[j] = np.select(conds, [OK, DOWN, np.where(mo < 0.95, OK, DEGRADED), DEGRADED, OK])
-            latency[j] = np.select(
+            stat[j] = _choose(conds, [OK, DOWN, np.where(mo < 0.95, OK, DEGRADED), DEGRADED, OK], OK)
+            latency[j] = _choose(
                 conds,
                 [
                     lat0,
@@ -83,7 +83,7 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
                     lat0 * (1.0 + a * sick),
                 ],
             )
-            errors[j] = np.select(
+            errors[j] = _choose(
                 conds,
                 [
                     0.002,
@@ -93,7 +93,7 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
                     np.minimum(1.0, 0.002 + e * sick),
                 ],
             )
-            cpu[j] = np.select(
+            cpu[j] = _choose(
                 conds,
                 [
                     cpu0,
@@ -104,8 +104,8 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
                 ],
             )
             mem = mem.copy()
-            mem[j] = np.select([quiet, down], [mem0, 2.0], mem[j])
-            rps[j] = np.select(
+            mem[j] = _choose([quiet, down], [mem0, 2.0], mem[j])
+            rps[j] = _choose(
                 conds,
                 [
                     rps0,
@@ -157,6 +157,14 @@ def true_metrics(st: Rows, top: Topology) -> tuple[np.ndarray, np.ndarray]:
         status[:, i] = stat
         out[:, i, 0], out[:, i, 1], out[:, i, 2], out[:, i, 3], out[:, i, 4] = latency, errors, cpu, mem, rps
     return status, out
+
+
+def _choose(conds: list[np.ndarray], values: list, default: object = 0.0) -> np.ndarray:
+    """np.select for exclusive conditions as a chain of np.where (select broadcasts every choice first)."""
+    result = default
+    for cond, value in zip(conds, values, strict=True):
+        result = np.where(cond, value, result)
+    return np.asarray(result)
 
 
 def stale_services(st: Rows, top: Topology) -> np.ndarray:

@@ -37,39 +37,43 @@ def _hash_constants(count: int, init: int, mult: int) -> list[int]:
 
 # The hash constant's walk never depends on the data, so it is a table: entropy of 5 words (seed low, seed
 # high, 0, 0, spawn index: a spawned child's entropy is padded to the pool size) takes 4 + 12 + 4 hashmixes.
-_HASH_A = _hash_constants(_POOL + _POOL * (_POOL - 1) + _POOL, _INIT_A, _MULT_A)
-_HASH_B = _hash_constants(8, _INIT_B, _MULT_B)
-
-
-def _hashmix(value: Any, const: int) -> Any:
-    value = ((value ^ const) * ((const * _MULT_A) & M32)) & M32
-    return value ^ (value >> 16)
-
-
-def _mix(x: Any, y: Any) -> Any:
-    result = (_MIX_L * x - _MIX_R * y) & M32
-    return result ^ (result >> 16)
+# Each hashmix multiplies by the next constant, so the tables hold one more than the mixes they serve.
+_HASH_A = _hash_constants(_POOL + _POOL * (_POOL - 1) + _POOL + 1, _INIT_A, _MULT_A)
+_HASH_B = _hash_constants(8 + 1, _INIT_B, _MULT_B)
 
 
 def seed_words(seed: Any) -> list[list[Any]]:
     """For each of the three spawned children of SeedSequence(seed): the 8 uint32 words of
-    `generate_state(4, np.uint64)` (little-endian halves). `seed` is an int < 2**64 or a uint64 array."""
+    `generate_state(4, np.uint64)` (little-endian halves). `seed` is an int < 2**64 or a uint64 array.
+    (numpy's hashmix and mix written out: this runs at every reset.)"""
     low, high = seed & M32, seed >> 32
-    ha = iter(_HASH_A)
-    pool = [_hashmix(word, next(ha)) for word in (low, high, low * 0, low * 0)]
+    zero = low * 0
+    ha = _HASH_A
+    pool = []
+    for j, word in enumerate((low, high, zero, zero)):
+        value = ((word ^ ha[j]) * ha[j + 1]) & M32
+        pool.append(value ^ (value >> 16))
+    at = _POOL
     for src in range(_POOL):
         for dst in range(_POOL):
             if src != dst:
-                pool[dst] = _mix(pool[dst], _hashmix(pool[src], next(ha)))
-    last = [next(ha) for _ in range(_POOL)]
+                value = ((pool[src] ^ ha[at]) * ha[at + 1]) & M32
+                result = (_MIX_L * pool[dst] - _MIX_R * (value ^ (value >> 16))) & M32
+                pool[dst] = result ^ (result >> 16)
+                at += 1
     children = []
+    hb = _HASH_B
     for child in range(STREAMS):
-        mixed = [_mix(pool[dst], _hashmix(low * 0 + child, last[dst])) for dst in range(_POOL)]
         words = []
-        for i, const in enumerate(_HASH_B):
-            value = ((mixed[i % _POOL] ^ const) * ((const * _MULT_B) & M32)) & M32
-            words.append(value ^ (value >> 16))
-        children.append(words)
+        for dst in range(_POOL):
+            value = (((zero + child) ^ ha[at + dst]) * ha[at + dst + 1]) & M32
+            result = (_MIX_L * pool[dst] - _MIX_R * (value ^ (value >> 16))) & M32
+            words.append(result ^ (result >> 16))
+        out = []
+        for i in range(8):
+            value = ((words[i % _POOL] ^ hb[i]) * hb[i + 1]) & M32
+            out.append(value ^ (value >> 16))
+        children.append(out)
     return children
 
 

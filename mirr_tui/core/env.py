@@ -266,7 +266,9 @@ class IncidentEnv(ObservationBuilder):
         if self._done:  # the end: every deferred row is paid now, each with its own step
             events = [*self._deferred, *events]
             self._deferred = []
-        reward = sum((e.value for e in events), 0.0)
+        reward = 0.0
+        for event in events:  # left to right from 0.0, as sum() adds
+            reward += event.value
         self._score += reward
         # A well-formed move the rules refuse now (a second diagnose) is recorded as the move; garbage as its text.
         action_record = well_formed.to_dict() if well_formed is not None else {"raw": _raw_text(action)}
@@ -276,18 +278,11 @@ class IncidentEnv(ObservationBuilder):
         if self._outcome is not None:
             message = f"{message} · {self._outcome_text()}" if message else self._outcome_text()
         obs = self._observe(
-            message=message,
-            action=action_record,
-            valid=error is None,
-            error=error,
-            events=tuple(events),
-            logs=logs,
-            logs_service=logs_service,
-            reward=reward,
-            metrics=metrics,
+            message, action_record, error is None, error, tuple(events), logs, logs_service, reward, metrics
         )
-        for i in range(len(self._blip)):
-            self._blip[i] = self._warmup[i] = False
+        if True in self._blip or True in self._warmup:
+            n = len(self._blip)
+            self._blip, self._warmup = [False] * n, [False] * n
         self._last = obs
         return obs
 

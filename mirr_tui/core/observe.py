@@ -227,6 +227,7 @@ class ObservationBuilder:
         services = {}
         alerts: list[str] = []
         limits, cuts = self._alert_limits, self._alert_cuts
+        c_err, c_lat, c_cpu, c_mem = cuts
         stale_set = self._stale() if self._can_go_stale else ()
         view = make_service_view
         for i, name in enumerate(self.names):
@@ -244,7 +245,8 @@ class ObservationBuilder:
                 latency, errors, cpu, memory, rps = self._stale_shown[i]
                 status = "ok"
             services[name] = view(name, status, latency, errors, cpu, memory, rps, stale)
-            add_alerts(alerts, name, status, stale, latency, errors, cpu, memory, limits, cuts)
+            if stale or status != "ok" or errors >= c_err or latency >= c_lat or cpu >= c_cpu or memory >= c_mem:
+                add_alerts(alerts, name, status, stale, latency, errors, cpu, memory, limits, cuts)
         if action is not None:  # user impact, from the entry point's shown metrics: information, not reward
             entry = services[self.names[self._entry]]
             self._failed += entry.rps * entry.error_rate * self.config.impact.step_seconds
