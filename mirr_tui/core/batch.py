@@ -28,15 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .actions import ACTION_TYPES, all_actions
+from .batch_logs import BatchLogs
 from .batch_observe import observe, true_metrics
 from .batch_rules import (
     FAULTS,
     K_DIAGNOSE,
     K_LOGS,
-    P_ACTIVE,
-    P_DORMANT,
     P_PENDING,
-    PHASES,
     Rows,
     Topology,
     advance,
@@ -45,7 +43,8 @@ from .batch_rules import (
     previous_version,
     start_fault,
 )
-from .config import DECOY_KINDS, DEFERRED_ROWS, FAULT_MODES, METRICS, EnvConfig, load_config
+from .batch_views import BatchViews
+from .config import DECOY_KINDS, FAULT_MODES, METRICS, EnvConfig, load_config
 from .draws import (
     decode_incident,
     decode_incidents,
@@ -53,14 +52,11 @@ from .draws import (
     load,
     pcg_state,
     raw_count,
-    resume,
-    saved,
     seed_words,
 )
 from .env import MASKED_CPU, MECHANIC_DRAWS, PASS_FACTOR, STYLE_RANGES
-from .logs import BLAME_TEMPLATES, LOG_TEMPLATES, decoy_fields, draw_log_lines, format_log_lines, log_fields
-from .observe import add_alerts, alert_cuts
-from .types import OUTCOMES, STATUSES, EnvState, LogLine, RewardEvent, ServiceTruth
+from .observe import alert_cuts
+from .types import OUTCOMES, STATUSES
 
 _MAX_SEED = 2**63 - 1
 
@@ -103,7 +99,7 @@ class BatchStep:
     reset: np.ndarray
 
 
-class BatchIncidentEnv:
+class BatchIncidentEnv(BatchLogs, BatchViews):
     """n random incidents (no scenarios) at one difficulty, stepped together."""
 
     def __init__(
@@ -361,239 +357,6 @@ class BatchIncidentEnv:
         shown, status, stale = observe(st, top, status, truth, self._caps, self._scale)
         return st, shown, status, stale
 
-    # ------------------------------------------------------------------ logs, drawn when asked
-    def _record_reads(self, st: Rows, idx: np.ndarray, svc: np.ndarray) -> None:
-        k = st.k[idx]
-        ctx = {
-            "service": svc[idx],
-            "step": st.step[idx],
-            "root": st.f_root[idx, k],
-            "mode": st.f_mode[idx, k],
-            "active": st.f_phase[idx, k] == P_ACTIVE,
-            "oom": st.f_oom[idx, k],
-            "relapsed": st.f_relapsed[idx, k],
-            "overload": st.f_overload[idx, k],
-            "eff": st.eff[idx],
-            "breaker": st.breaker[idx],
-            "memory": st.memory[idx],
-            "replicas": st.replicas[idx],
-            "version": st.version[idx],
-            "prev": st.prev[idx],
-            "deploy": st.deploy_minutes[idx],
-            "decoy": st.decoy[idx],
-            "decoy_kind": st.decoy_kind[idx],
-            "level": st.decoy_level[idx],
-            "secondary": st.secondary[idx],
-        }
-        for j, e in enumerate(idx.tolist()):
-            self._logs[e].setdefault("pending", []).append((ctx, j))
-
-    def _resolve(self, e: int) -> dict[str, Any] | None:
-        """Draw env e's pending reads in order; returns its latest read (ids, extras, numbers, context)."""
-        book = self._logs[e]
-        pending = book.pop("pending", [])
-        if pending:
-            top, diff = self.top, self.top.difficulty
-            if "position" in book:
-                resume(self._bitgen, book["position"])
-            else:
-                load(self._bitgen, tuple(self._st.log_start[e]))  # type: ignore[union-attr]
-            for ctx, j in pending:
-                i, active = (
-                    int(ctx["service"][j]),
-                    bool(ctx["active"][j]) and int(ctx["root"][j]) == int(ctx["service"][j]),
-                )
-                sick, worst = -1, 0.1
-                for c in top.callees[i]:
-                    if not ctx["breaker"][j, c] and 1.0 - ctx["eff"][j, c] > worst:
-                        worst, sick = 1.0 - ctx["eff"][j, c], c
-                mode = FAULT_MODES[int(ctx["mode"][j])]
-                decoy = DECOY_KINDS[int(ctx["decoy_kind"][j])] if int(ctx["decoy"][j]) == i else None
-                ids, extras, numbers = draw_log_lines(
-                    self._gen,
-                    root_mode=mode if active else None,
-                    oom_killed=active and bool(ctx["oom"][j]),
-                    relapsed=active and bool(ctx["relapsed"][j]),
-                    sick_callee=sick >= 0,
-                    red_herrings=diff.red_herrings,
-                    lookalikes=diff.lookalikes,
-                    signature_share=diff.signature_share,
-                    min_signature_lines=diff.min_signature_lines,
-                    line_range=top.rules.log_lines,
-                    crashed=active and (mode == "crashed" or bool(ctx["oom"][j])),
-                    decoy=decoy,
-                    secondary=int(ctx["secondary"][j]) == i and sick == int(ctx["root"][j]),
-                    breakers=tuple(c for c in top.callees[i] if ctx["breaker"][j, c]),
-                )
-                book["last"] = {"ids": ids, "extras": extras, "numbers": numbers, "ctx": ctx, "j": j, "i": i}
-                book["last"].update(sick=sick, active=active, decoy=decoy)
-            book["position"] = saved(self._bitgen)
-        return book.get("last")
-
-    def _read_now(self, e: int) -> dict[str, Any] | None:
-        out = self._out
-        if out is None or out.logs_from[e] < 0:
-            return None
-        return self._resolve(e)
-
-    def log_templates(self, e: int) -> tuple[tuple[int, ...], int] | None:
-        """Env e's read at the last step as template ids (logs.LOG_TEMPLATES) and the blamed callee (-1: none);
-        None when it read no logs then. The same as `IncidentEnv.last_log_read` at that step."""
-        last = self._read_now(e)
-        return None if last is None else (tuple(last["ids"]), last["sick"])
-
-    def log_lines(self, e: int) -> tuple[LogLine, ...] | None:
-        """The text of env e's read at the last step (the scalar env's `Observation.logs`), or None."""
-        last = self._read_now(e)
-        if last is None:
-            return None
-        ctx, j, i = last["ctx"], last["j"], last["i"]
-        version, prev = _text(ctx["version"][j, i]), _text(ctx["prev"][j, i])
-        step = int(ctx["step"][j])
-        base = self.top.base_latency[i]
-        fields = log_fields(
-            float(ctx["memory"][j, i]),
-            int(ctx["overload"][j]) if last["active"] else 0,
-            base,
-            int(ctx["replicas"][j, i]),
-            version,
-            prev,
-            int(ctx["deploy"][j]),
-            step,
-        )
-        decoy_args = None
-        if last["decoy"] is not None:
-            canary = _text(ctx["version"][j, i] + np.array([0, 0, 1]))
-            decoy_args = decoy_fields(float(ctx["level"][j]), base, canary, version, step)
-        sick = last["sick"]
-        return format_log_lines(
-            step,
-            self.names[i],
-            last["ids"],
-            last["extras"],
-            last["numbers"],
-            fields,
-            self.names[sick] if sick >= 0 else None,
-            decoy_args,
-            self.names,
-        )
-
-    def log_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """For every env: its last step's read counted per template (n, templates) and the lines blaming each
-        service (n, services); zeros for envs that read no logs."""
-        counts = np.zeros((self.n, len(LOG_TEMPLATES)), dtype=np.int64)
-        blame = np.zeros((self.n, self.top.n), dtype=np.int64)
-        if self._out is not None:
-            for e in np.flatnonzero(self._out.logs_from >= 0).tolist():
-                last = self._resolve(e)
-                if last is None:
-                    continue
-                for t in last["ids"]:
-                    counts[e, t] += 1
-                if last["sick"] >= 0:
-                    blame[e, last["sick"]] = sum(1 for t in last["ids"] if t in BLAME_TEMPLATES)
-        return counts, blame
-
-    # ------------------------------------------------------------------ text and truth of one env
-    def alerts(self, e: int) -> tuple[str, ...]:
-        """Env e's alerts at the last step (the scalar env's `Observation.alerts`)."""
-        out = self._require_out()
-        alerts: list[str] = []
-        for i, name in enumerate(self.names):
-            latency, errors, cpu, memory, _ = out.metrics[e, i].tolist()
-            status = STATUSES[int(out.statuses[e, i])]
-            add_alerts(
-                alerts, name, status, bool(out.stale[e, i]), latency, errors, cpu, memory, self._limits, self._cuts
-            )
-        return tuple(alerts)
-
-    def impact(self, e: int) -> dict[str, float]:
-        st, impact = self._require_state(), self.config.impact
-        failed = float(st.failed[e])
-        return {
-            "failed_requests": round(failed),
-            "cost": round(failed * impact.checkout_share * impact.price_per_failed_checkout, 2),
-        }
-
-    def diagnosis(self, e: int) -> dict[str, str] | None:
-        """Env e's committed diagnosis on its current page."""
-        st = self._require_state()
-        return _diagnosis(st, e, int(st.k[e]), self.names)
-
-    def state(self, e: int) -> EnvState:
-        """Env e's full truth, as `IncidentEnv.state` (episode_id is empty: the batch keeps none)."""
-        st = self._require_state()
-        names, k = self.names, int(st.k[e])
-        n_faults = int(st.n_faults[e])
-        faults = range(n_faults)
-        phase = [PHASES[int(st.f_phase[e, f])] for f in faults]
-        faulty = {int(st.f_root[e, f]) for f in faults if st.f_phase[e, f] in (P_ACTIVE, P_DORMANT)}
-        services = {
-            name: ServiceTruth(
-                name=name,
-                health=float(st.eff[e, i]),
-                own_health=float(st.own[e, i]),
-                memory=float(st.memory[e, i]),
-                replicas=int(st.replicas[e, i]),
-                version=_text(st.version[e, i]),
-                faulty=i in faulty,
-            )
-            for i, name in enumerate(names)
-        }
-        fix_step = [None if st.f_fix_step[e, f] < 0 else int(st.f_fix_step[e, f]) for f in faults]
-        fault_dicts = tuple(
-            {
-                "service": names[int(st.f_root[e, f])],
-                "mode": FAULT_MODES[int(st.f_mode[e, f])],
-                "phase": phase[f],
-                "masked": bool(st.f_masked[e, f]),
-                "silent": bool(st.f_silent[e, f]),
-                "started_at": int(st.f_started[e, f]),
-                "diagnosis": _diagnosis(st, e, f, names),
-                "diagnosis_step": None if st.f_diag_step[e, f] < 0 else int(st.f_diag_step[e, f]),
-                "diagnosis_correct": bool(st.f_diag_correct[e, f]),
-                "fix_step": fix_step[f],
-            }
-            for f in faults
-        )
-        rewards = self.config.rewards
-        pending = tuple(
-            RewardEvent(DEFERRED_ROWS[int(code)], getattr(rewards, DEFERRED_ROWS[int(code)]), int(step))
-            for code, step in zip(
-                st.deferred_row[e, : st.n_deferred[e]], st.deferred_step[e, : st.n_deferred[e]], strict=True
-            )
-        )
-        decoy, secondary = int(st.decoy[e]), int(st.secondary[e])
-        outcome = int(st.outcome[e])
-        return EnvState(
-            episode_id="",
-            step_count=int(st.step[e]),
-            seed=int(st.seed[e]),
-            difficulty=self.difficulty,
-            scenario=None,
-            root_service=names[int(st.f_root[e, k])],
-            fault_mode=FAULT_MODES[int(st.f_mode[e, k])],
-            fault_phase=phase[k],
-            stress=float(st.stress[e]),
-            services=services,
-            score=float(st.score[e]),
-            diagnosis=_diagnosis(st, e, 0, names),
-            diagnosis_correct=all(bool(st.f_diag_correct[e, f]) for f in faults if phase[f] != "pending"),
-            fix_step=fix_step[0],
-            confirm_streak=int(st.confirm[e]),
-            collapse_streak=int(st.collapse[e]),
-            done=bool(st.done[e]),
-            outcome=OUTCOMES[outcome] if outcome >= 0 else None,
-            faults=fault_dicts,
-            pending=pending,
-            mechanics={
-                "pass_through": self.top.difficulty.pass_through,
-                "decoy": names[decoy] if decoy >= 0 else None,
-                "decoy_kind": DECOY_KINDS[int(st.decoy_kind[e])] if decoy >= 0 else None,
-                "secondary": names[secondary] if secondary >= 0 else None,
-            },
-        )
-
     @property
     def seeds(self) -> np.ndarray:
         """Each env's current incident seed."""
@@ -614,15 +377,3 @@ def _kth(mask: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Per row, the column of the k-th True of `mask` (k < the row's count)."""
     position = np.cumsum(mask, axis=1) - 1
     return np.argmax(mask & (position == k[:, None]), axis=1)
-
-
-def _text(version: np.ndarray) -> str:
-    major, minor, patch = (int(v) for v in version)
-    return f"v{major}.{minor}.{patch}"
-
-
-def _diagnosis(st: Rows, e: int, f: int, names: tuple[str, ...]) -> dict[str, str] | None:
-    service = int(st.f_diag_service[e, f])
-    if service < 0:
-        return None
-    return {"service": names[service], "mode": FAULT_MODES[int(st.f_diag_mode[e, f])]}
