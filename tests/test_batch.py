@@ -84,3 +84,54 @@ def test_batch_env_is_the_scalar_env_field_for_field(difficulty):
         assert seen["second"] > 0
     if difficulty != "easy":
         assert seen["stale"] > 0
+
+
+def test_a_changed_manifest_changes_both_alike_under_random_moves():
+    from pathlib import Path
+
+    from mirr_tui.core import parse_config
+
+    manifest = (Path(__file__).resolve().parent.parent / "openenv.yaml").read_text(encoding="utf-8")
+    for old, new in (
+        ("max_steps: 30", "max_steps: 12"),
+        ("confirm_steps: 5", "confirm_steps: 2"),
+        ("wrong_fix: -2", "wrong_fix: -2.3"),
+    ):
+        assert old in manifest
+        manifest = manifest.replace(old, new, 1)
+    config = parse_config(manifest)
+    n = 16
+    batch = BatchIncidentEnv(n, difficulty="hard", config=config, seed=3)
+    scalars = [IncidentEnv(config, difficulty="hard") for _ in range(n)]
+    out = batch.reset(range(500, 500 + n))
+    for e, env in enumerate(scalars):
+        _compare(batch, out, e, env.reset(seed=500 + e), env)
+    rng = np.random.default_rng(9)
+    ended = 0
+    for _ in range(60):
+        moves = rng.integers(len(batch.actions), size=n)
+        out = batch.step(moves)
+        for e, env in enumerate(scalars):
+            obs = env.reset(seed=int(batch.seeds[e])) if out.reset[e] else env.step(batch.actions[moves[e]])
+            _compare(batch, out, e, obs, env)
+            ended += obs.done
+    assert ended > n
+
+
+def test_bad_input_is_refused_with_a_message():
+    with pytest.raises(ValueError, match="positive"):
+        BatchIncidentEnv(0)
+    batch = BatchIncidentEnv(3)
+    with pytest.raises(RuntimeError):
+        batch.step(np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="3 seeds"):
+        batch.reset([1, 2])
+    with pytest.raises(ValueError, match="seeds"):
+        batch.reset([1, 2, -5])
+    batch.reset([1, 2, 3])
+    for bad in (np.zeros(2, dtype=np.int64), np.array([0, 1, len(batch.actions)]), np.array([0.5, 1.0, 2.0])):
+        with pytest.raises(ValueError, match="action ids"):
+            batch.step(bad)
+    out = batch.step(np.zeros(3, dtype=np.int64))  # still playable after refused input
+    assert out.step.tolist() == [1, 1, 1]
+    assert set(BatchStep.AXES) >= {"metrics", "statuses", "rewards", "done", "outcome"}
