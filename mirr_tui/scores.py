@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .replay import Replay, ReplayError, content_digest, parse_replay, read_replay_bytes
+from .tags import SHORT, TAGS
 from .verdicts import VerdictCache
 
 
@@ -22,6 +23,7 @@ class PlayerScore:
     best_score: float
     best_replay: Path | None
     abandoned: int = 0  # quit mid-episode: counted apart, never a loss
+    tags: dict[str, int] = field(default_factory=dict)  # failure tag -> finished episodes that carry it
 
 
 PLAYER_COLUMNS = ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best", "abandoned")
@@ -42,6 +44,16 @@ def player_cells(player: PlayerScore) -> tuple[str, ...]:
         f"{player.best_score:+.1f}",
         str(player.abandoned),
     )
+
+
+TAG_COLUMNS = ("player", *SHORT.values())
+
+
+def tag_cells(player: PlayerScore) -> tuple[str, ...]:
+    """One row of the "how they fail" table: the share of finished episodes with each tag."""
+    if not player.episodes:
+        return (player.player, *("-" for _ in TAGS))
+    return (player.player, *(f"{player.tags.get(tag, 0) / player.episodes:.0%}" for tag in TAGS))
 
 
 def result_text(score: float, outcome: str | None) -> str:
@@ -106,6 +118,7 @@ def build_scoreboard(directory: str | Path, cache: VerdictCache | None = None) -
     replays: list[Replay] = []
     skipped: list[tuple[Path, str]] = []
     unverified: list[tuple[Path, str]] = []
+    tagged: dict[Path, list[str]] = {}
     if directory.is_dir():
         verdicts = cache or VerdictCache()
         for path in sorted(directory.glob("*.json")):
@@ -114,23 +127,30 @@ def build_scoreboard(directory: str | Path, cache: VerdictCache | None = None) -
                 known = verdicts.lookup(content_digest(raw), path)
                 if known is None:
                     replay = parse_replay(raw, path)
-                    result = verdicts.verdict(replay)
+                    result, tags = verdicts.check(replay)
                 else:
-                    result, replay = known
+                    result, replay, tags = known
             except ReplayError as exc:
                 skipped.append((path, str(exc).removeprefix(f"{path}: ").removeprefix(str(path) + " ")))
                 continue
             if result.ok:
                 replays.append(replay)
+                tagged[path] = tags
             else:
                 unverified.append((path, result.message))
         verdicts.save()
-    board = scoreboard_from(replays, skipped)
+    board = scoreboard_from(replays, skipped, tagged)
     board.unverified = unverified
     return board
 
 
-def scoreboard_from(replays: list[Replay], skipped: list[tuple[Path, str]] | None = None) -> Scoreboard:
+def scoreboard_from(
+    replays: list[Replay],
+    skipped: list[tuple[Path, str]] | None = None,
+    tagged: dict[Path, list[str]] | None = None,
+) -> Scoreboard:
+    """The board from verified replays; `tagged` maps a replay's path to its failure tags (mirr_tui.tags)."""
+    tagged = tagged or {}
     by_player: dict[str, list[Replay]] = defaultdict(list)
     for replay in replays:
         by_player[player_label(replay)].append(replay)
@@ -151,6 +171,7 @@ def scoreboard_from(replays: list[Replay], skipped: list[tuple[Path, str]] | Non
                 best_score=max(scores, default=0.0),
                 best_replay=best.path if best else every_run[-1].path,
                 abandoned=len(every_run) - len(runs),
+                tags=dict(Counter(tag for r in runs for tag in tagged.get(r.path, []))),
             )
         )
     players.sort(key=lambda p: (not p.episodes, -p.mean_score, p.player))

@@ -4,8 +4,8 @@ Counting a replay means trusting its summary, so the scoreboard re-simulates eve
 --verify` does. That costs milliseconds a file; the verdict is kept in the user cache folder under the
 file's content hash and a fingerprint of the rules and the code that re-simulates, so an unchanged file
 is never re-simulated twice and any edit to the file, to openenv.yaml or to the simulator is a miss.
-With the verdict the cache keeps the file's header (everything but the frames), so a warm scoreboard
-hashes each file's bytes and parses nothing.
+With the verdict the cache keeps the file's header (everything but the frames) and its failure tags
+(mirr_tui.tags), so a warm scoreboard hashes each file's bytes and parses nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 from .atomic import write_atomically
 from .core import EnvConfig, load_config
 from .replay import Replay, VerifyResult, replay_from_header, replay_header, verify_replay
+from .tags import TAGS, replay_tags
 
 CACHE_FILE = "verdicts.json"
-CACHE_FORMAT = "mirr-verdicts/1"
+CACHE_FORMAT = "mirr-verdicts/2"  # 2: entries are [ok, message, header, tags]
 MAX_ENTRIES = 50_000  # oldest dropped first; a verdict is ~150 bytes
 MAX_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -81,34 +82,41 @@ class VerdictCache:
         return {
             key: value
             for key, value in data["entries"].items()
-            if isinstance(value, list) and len(value) == 3 and isinstance(value[0], bool) and isinstance(value[1], str)
+            if isinstance(value, list) and len(value) == 4 and isinstance(value[0], bool) and isinstance(value[1], str)
         }
 
-    def lookup(self, digest: str, path: Path) -> tuple[VerifyResult, Replay] | None:
-        """The cached verdict on a file with these bytes and its frameless Replay, or None (a miss)."""
+    def lookup(self, digest: str, path: Path) -> tuple[VerifyResult, Replay, list[str]] | None:
+        """The cached verdict on a file with these bytes, its frameless Replay and its failure tags, or None."""
         key = f"{self.fingerprint}:{digest}"
         cached = self.entries.get(key)
         replay = replay_from_header(cached[2], path, digest) if cached else None
-        if replay is None:
+        tags = cached[3] if cached else None
+        if replay is None or not isinstance(tags, list) or not set(map(str, tags)) <= set(TAGS):
             self.entries.pop(key, None)  # a malformed entry is re-verified, not trusted
             return None
         self.hits += 1
-        return VerifyResult(cached[0], cached[1]), replay
+        return VerifyResult(cached[0], cached[1]), replay, tags
 
     def verdict(self, replay: Replay) -> VerifyResult:
+        return self.check(replay)[0]
+
+    def check(self, replay: Replay) -> tuple[VerifyResult, list[str]]:
+        """Re-simulate `replay` and tag it (or recall both for these bytes)."""
+        services = self.config.service_names
         if replay.digest is None:  # not read from a file: nothing to key it by
-            return verify_replay(replay, self.config)
+            return verify_replay(replay, self.config), replay_tags(replay, services).tags
         key = f"{self.fingerprint}:{replay.digest}"
         cached = self.entries.get(key)
         if cached is not None:
             self.hits += 1
-            return VerifyResult(cached[0], cached[1])
+            return VerifyResult(cached[0], cached[1]), list(cached[3])
         self.misses += 1
         result = verify_replay(replay, self.config)
+        tags = replay_tags(replay, services).tags
         self.entries.pop(key, None)
-        self.entries[key] = [result.ok, result.message, replay_header(replay)]
+        self.entries[key] = [result.ok, result.message, replay_header(replay), tags]
         self._dirty = True
-        return result
+        return result, tags
 
     def save(self) -> None:
         if not self._dirty:

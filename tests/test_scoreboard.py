@@ -86,7 +86,7 @@ def test_a_broken_or_foreign_cache_file_is_ignored_and_replaced(tmp_path):
         cache_file.write_text(junk)
         cache = VerdictCache(cache_file)
         assert len(build_scoreboard(folder, cache=cache).replays) == 1 and cache.misses == 1
-        assert json.loads(cache_file.read_text())["format"] == "mirr-verdicts/1"
+        assert json.loads(cache_file.read_text())["format"] == "mirr-verdicts/2"
     # a forged verdict in the cache cannot vouch for a file: the key is the file's content hash
     data = json.loads(cache_file.read_text())
     key = next(iter(data["entries"]))

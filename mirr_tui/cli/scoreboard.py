@@ -48,6 +48,7 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
                 "mean_score": p.mean_score,
                 "best_score": p.best_score,
                 "abandoned": p.abandoned,
+                "tags": p.tags,
             }
             for p in board.players
         ],
@@ -69,7 +70,7 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..scores import PLAYER_COLUMNS, player_cells
+    from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, player_cells, tag_cells
 
     console = rich_console()
     if not board.players:
@@ -80,6 +81,13 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
             table.add_column(column, justify="left" if column in ("player", "kind") else "right")
         for p in board.players:
             table.add_row(*(escape(cell) for cell in player_cells(p)))
+        console.print(table)
+    if any(p.episodes for p in board.players):
+        table = Table(title="how they fail (share of finished episodes with each habit)")
+        for column in TAG_COLUMNS:
+            table.add_column(column, justify="left" if column == "player" else "right")
+        for p in board.players:
+            table.add_row(*(escape(cell) for cell in tag_cells(p)))
         console.print(table)
     if board.head_to_head:
         names = board.rival_names

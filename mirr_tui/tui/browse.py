@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..core import EnvConfig
 from ..replay import ReplayError, load_replay
-from ..scores import PLAYER_COLUMNS, Scoreboard, build_scoreboard, player_cells
+from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, Scoreboard, build_scoreboard, player_cells, tag_cells
 from .incident import MirrScreen
 from .modals import PickReplayModal
 from .model import OUTCOME_TEXT
@@ -117,6 +117,8 @@ class ScoresScreen(BoardScreen):
             yield SortableTable(id="players")
             yield Static("head to head: the same incident (enter picks whose replay to open)", classes="table-title")
             yield SortableTable(id="h2h")
+            yield Static("how they fail: the share of finished episodes with each habit", classes="table-title")
+            yield SortableTable(id="habits")
             yield Static(id="skipped")
         yield from self.compose_too_small()
         yield Footer(compact=True, show_command_palette=False)
@@ -149,6 +151,12 @@ class ScoresScreen(BoardScreen):
                 (f"{name}: {h.cell(name)}", path)
                 for name, (_, _, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
             ]
+        habits = self.query_one("#habits", SortableTable)
+        habits.clear(columns=True)
+        for n, label in enumerate(TAG_COLUMNS):
+            habits.add_column(label, key=f"tag{n}")
+        for n, p in enumerate(board.players):
+            habits.add_row(*map(Text, tag_cells(p)), key=f"p{n}")  # the same keys: enter opens the best replay
         skipped = self.query_one("#skipped", Static)
         notes = []
         if not board.players:
@@ -165,7 +173,7 @@ class ScoresScreen(BoardScreen):
         self._open_row(event.data_table, str(event.row_key.value))
 
     def _open_row(self, table: DataTable, key: str) -> None:
-        if table.id == "players":
+        if table.id in ("players", "habits"):
             self.open_replay(self.row_paths.get(key))
             return
         choices = self.h2h_choices.get(key, [])
