@@ -38,6 +38,7 @@ from .batch_rules import (
     Rows,
     Topology,
     advance,
+    advance_where,
     apply,
     judge,
     previous_version,
@@ -53,6 +54,7 @@ from .draws import (
     pcg_state,
     raw_count,
     seed_words,
+    stream_states,
 )
 from .env import MASKED_CPU, MECHANIC_DRAWS, PASS_FACTOR, STYLE_RANGES
 from .observe import alert_cuts
@@ -233,8 +235,11 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         """New incidents for these seeds, onset played: the rows, their shown metrics, statuses and staleness."""
         top, rules, diff = self.top, self.top.rules, self.top.difficulty
         m, s = len(seeds), top.n
-        words = np.array([[np.broadcast_to(w, (m,)) for w in child] for child in seed_words(seeds)]).tolist()
-        states = [[pcg_state([w[j] for w in words[c]]) for c in range(3)] for j in range(m)]
+        if m <= 16:  # a few new incidents: integer arithmetic per seed beats numpy's per-call cost
+            states = [stream_states(int(v)) for v in seeds.tolist()]
+        else:
+            words = np.array(seed_words(seeds)).tolist()  # (streams, 8 words, rows)
+            states = [[pcg_state([w[j] for w in words[c]]) for c in range(3)] for j in range(m)]
         raw = np.empty((m, self._raw), dtype=np.uint64)
         noise = np.empty((m, rules.max_steps + 1, 5 * s))
         low, high = 1.0 - diff.noise, 1.0 + diff.noise
@@ -346,13 +351,7 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         st.stale_has = np.zeros((m, s), dtype=bool)
         start_fault(st, top, np.ones(m, dtype=bool))
         for j in range(int(onset.max())):
-            more = np.flatnonzero(onset > j)
-            if len(more) == m:
-                advance(st, top, cascade=False)
-            else:
-                part = st.take(more)
-                advance(part, top, cascade=False)
-                st.put(more, part)
+            advance_where(st, top, onset > j)
         status, truth = true_metrics(st, top)
         shown, status, stale = observe(st, top, status, truth, self._caps, self._scale)
         return st, shown, status, stale
