@@ -506,9 +506,11 @@ class IncidentEnv(ObservationBuilder):
         if fault.phase == DORMANT and self.step_count >= fault.relapse_at:
             fault.phase = ACTIVE
             fault.relapsed = True
+        rate, healed = rules.recovery_rate, fault.phase == FIXED
         for i in range(len(own)):
-            if i != r or fault.phase == FIXED:
-                own[i] = min(1.0, own[i] + rules.recovery_rate)
+            if i != r or healed:
+                value = own[i] + rate
+                own[i] = value if value < 1.0 else 1.0  # min(1.0, value)
         if fault.phase == ACTIVE:
             mode = fault.mode
             if mode == "crashed":
@@ -525,11 +527,13 @@ class IncidentEnv(ObservationBuilder):
                 own[r] = fault.bad_health
         elif fault.phase == DORMANT:
             own[r] = 1.0
-        for i in range(len(own)):
-            if self._blip[i]:
-                own[i] = min(own[i], rules.restart_blip)
-            elif self._warmup[i]:
-                own[i] = min(own[i], rules.scale_blip)
+        blip, warmup = self._blip, self._warmup
+        if True in blip or True in warmup:
+            for i in range(len(own)):
+                if blip[i]:
+                    own[i] = min(own[i], rules.restart_blip)
+                elif warmup[i]:
+                    own[i] = min(own[i], rules.scale_blip)
 
         contained = self._breaker[r]  # retry storms stop while the root sits behind open breakers
         if cascade and fault.phase == ACTIVE and self.step_count >= rules.cascade_start and not contained:
@@ -540,10 +544,12 @@ class IncidentEnv(ObservationBuilder):
         prev = self._eff
         spread = rules.propagation
         eff = []
+        breaker = self._breaker
+        degrade = rules.breaker_degrade
         for i, callees in enumerate(self._callees):
             worst = 0.0
             for c in callees:
-                sick = rules.breaker_degrade if self._breaker[c] else 1.0 - prev[c]
+                sick = degrade if breaker[c] else 1.0 - prev[c]
                 if sick > worst:
                     worst = sick
             eff.append(own[i] * (1.0 - spread * worst) * keep)
