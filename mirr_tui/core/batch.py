@@ -56,7 +56,7 @@ from .draws import (
     seed_words,
     stream_states,
 )
-from .env import MASKED_CPU, MECHANIC_DRAWS, PASS_FACTOR, STYLE_RANGES
+from .env import MASKED_CPU, PASS_FACTOR, STYLE_RANGES, incident_layout
 from .observe import alert_cuts
 from .types import OUTCOMES, STATUSES
 
@@ -131,7 +131,7 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         self._limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
         self._cuts = alert_cuts(self._limits)
         self._bounds = incident_bounds(s, len(FAULT_MODES))
-        self._doubles = 22 + 7 * s
+        self._layout, self._doubles = incident_layout(s)
         self._raw = raw_count(self._bounds, self._doubles)
         self._bitgen = np.random.PCG64(0)
         self._gen = np.random.Generator(self._bitgen)
@@ -278,29 +278,32 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         def pick(col: np.ndarray, count: int) -> np.ndarray:
             return np.minimum(count - 1, (col * count).astype(np.int64))
 
-        u = d[:, :MECHANIC_DRAWS]
-        q = MECHANIC_DRAWS
-        bad_health = draw(d[:, q], *rules.bad_deploy_health)
-        leak_start = draw(d[:, q + 1], *rules.leak_start_memory)
-        masked_cpu = draw(d[:, q + 2], *MASKED_CPU)
-        q += 4  # (silent_errors: drawn, shown by no metric)
-        st.pass_factor = draw(d[:, q : q + s], *PASS_FACTOR)
-        shield_u = d[:, q + s : q + 2 * s]
-        style = d[:, q + 2 * s : q + 7 * s].reshape(m, s, 5).copy()
+        at = self._layout
+
+        def col(name: str) -> np.ndarray:
+            return d[:, at[name].start]
+
+        u = d[:, at["mechanics"]]
+        bad_health = draw(col("bad_health"), *rules.bad_deploy_health)
+        leak_start = draw(col("leak_start"), *rules.leak_start_memory)
+        masked_cpu = draw(col("masked_cpu"), *MASKED_CPU)
+        # (silent_errors: drawn, shown by no metric)
+        st.pass_factor = draw(d[:, at["pass"]], *PASS_FACTOR)
+        shield_u = d[:, at["shield"]]
+        style = d[:, at["style"]].reshape(m, s, len(STYLE_RANGES)).copy()
         for j, (lo, hi) in enumerate(STYLE_RANGES):
             style[:, :, j] = draw(style[:, :, j], lo, hi)
         st.style = style
-        q += 7 * s
-        decoy_pick = pick(d[:, q], s - 1)
-        decoy_kind = pick(d[:, q + 1], len(DECOY_KINDS))
-        st.decoy_level = d[:, q + 2].copy()
-        second_pick = pick(d[:, q + 3], s - 1)
-        second_mode = pick(d[:, q + 4], len(FAULT_MODES))
+        decoy_pick = pick(col("decoy_pick"), s - 1)
+        decoy_kind = pick(col("decoy_kind"), len(DECOY_KINDS))
+        st.decoy_level = col("decoy_level").copy()
+        second_pick = pick(col("second_pick"), s - 1)
+        second_mode = pick(col("second_mode"), len(FAULT_MODES))
         lo, hi = rules.second_fault_delay
-        second_delay = lo + pick(d[:, q + 5], hi - lo + 1)
-        second_u = d[:, q + 6 : q + 9]
+        second_delay = lo + pick(col("second_delay"), hi - lo + 1)
+        second_u = d[:, at["second_u"]]
         lo, hi = rules.onset_steps
-        onset = lo + pick(d[:, q + 9], hi - lo + 1)
+        onset = lo + pick(col("onset"), hi - lo + 1)
 
         idx = np.arange(s)[None, :]
         n_callers = self._n_callers[root]
