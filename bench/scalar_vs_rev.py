@@ -44,16 +44,21 @@ for i in picks:
         episodes += 1
         obs = env.reset(seed=episodes)
     obs = env.step(moves[i])
-print(total / (time.process_time() - start))
+rate = total / (time.process_time() - start)
+start = time.process_time()
+for seed in range(2000):
+    env.reset(seed=seed)
+print(rate, (time.process_time() - start) / 2000 * 1e6)
 """
 
 
-def measure(tree: Path, steps: int) -> float:
+def measure(tree: Path, steps: int) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(steps)], check=True, capture_output=True, text=True, env=env, cwd=tree
     )
-    return float(out.stdout.strip())
+    rate, reset_us = out.stdout.split()
+    return float(rate), float(reset_us)
 
 
 def main() -> None:
@@ -79,10 +84,20 @@ def main() -> None:
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False, capture_output=True
             )
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, load {os.getloadavg()[0]:.2f}")
-    print(f"random valid steps/s, {args.steps:,} steps x {args.rounds} interleaved rounds (resets included)")
-    print(f"  {args.rev:<10} median {statistics.median(theirs):>9,.0f}  best {max(theirs):>9,.0f}")
-    print(f"  {'this tree':<10} median {statistics.median(ours):>9,.0f}  best {max(ours):>9,.0f}")
-    print(f"  ratio (median/median): {statistics.median(ours) / statistics.median(theirs):.2f}x")
+    print(f"random valid steps/s ({args.steps:,} steps, resets included) and the cost of one reset (2,000 resets),")
+    print(f"{args.rounds} interleaved rounds, CPU time")
+    for name, runs in ((args.rev, theirs), ("this tree", ours)):
+        rates, resets = [r for r, _ in runs], [u for _, u in runs]
+        print(
+            f"  {name:<10} steps/s median {statistics.median(rates):>9,.0f}  best {max(rates):>9,.0f}"
+            f"   reset median {statistics.median(resets):6.1f} us  best {min(resets):6.1f} us"
+        )
+    mine, base = [r for r, _ in ours], [r for r, _ in theirs]
+    print(
+        f"  steps/s ratio: median/median {statistics.median(mine) / statistics.median(base):.2f}x, best/best {max(mine) / max(base):.2f}x"
+    )
+    mine, base = [u for _, u in ours], [u for _, u in theirs]
+    print(f"  reset cost ratio: median/median {statistics.median(mine) / statistics.median(base):.2f}")
 
 
 if __name__ == "__main__":

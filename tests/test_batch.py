@@ -61,7 +61,7 @@ def test_batch_env_is_the_scalar_env_field_for_field(difficulty):
     for e, env in enumerate(scalars):
         _compare(batch, out, e, env.reset(seed=seeds[e]), env)
     rng = np.random.default_rng(5)
-    seen = {"outcomes": set(), "second": 0, "stale": 0, "logs": 0, "resets": 0, "invalid": 0}
+    seen = {"outcomes": set(), "second": 0, "stale": 0, "logs": 0, "resets": 0, "invalid": 0, "breakers": 0}
     for _ in range(steps):
         moves = [_policy(rng, env, actions, index) for env in scalars]
         out = batch.step(np.array(moves))
@@ -77,9 +77,10 @@ def test_batch_env_is_the_scalar_env_field_for_field(difficulty):
             seen["stale"] += any(v.stale for v in obs.services.values())
             seen["logs"] += obs.logs is not None
             seen["invalid"] += not obs.valid
+            seen["breakers"] += bool(obs.breakers)
     # the run exercised what it claims to compare
     assert {"recovered", "collapsed", "timed_out"} <= seen["outcomes"]
-    assert seen["resets"] > n and seen["logs"] > 100 and seen["invalid"] > 0
+    assert seen["resets"] > n and seen["logs"] > 100 and seen["invalid"] > 0 and seen["breakers"] > 50
     if difficulty == "hard":
         assert seen["second"] > 0
     if difficulty != "easy":

@@ -6,7 +6,7 @@ import numpy as np
 
 from mirr_tui.core import draws
 
-SEEDS = [0, 1, 5, 2**31 - 2, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1, 123_456_789]
+SEEDS = [0, 1, 5, 2**31 - 2, 2**32 - 1, 2**32, 2**40 + 7, 2**63 - 1, 2**64 - 1, 123_456_789]
 
 
 def test_stream_states_match_seed_sequence_spawn():
@@ -14,6 +14,13 @@ def test_stream_states_match_seed_sequence_spawn():
         children = np.random.SeedSequence(seed).spawn(draws.STREAMS)
         expected = [(s["state"]["state"], s["state"]["inc"]) for s in (np.random.PCG64(c).state for c in children)]
         assert draws.stream_states(seed) == expected, seed
+
+
+def test_a_seed_beyond_two_words_still_gets_numpys_streams():
+    for seed in (2**64, 2**64 + 5, 2**100 + 3):
+        children = np.random.SeedSequence(seed).spawn(draws.STREAMS)
+        expected = [(s["state"]["state"], s["state"]["inc"]) for s in (np.random.PCG64(c).state for c in children)]
+        assert draws.stream_states(seed) == expected
 
 
 def test_seed_words_run_on_arrays_too():

@@ -38,6 +38,7 @@ from .batch_rules import (
     Rows,
     Topology,
     advance,
+    advance_where,
     apply,
     judge,
     previous_version,
@@ -53,8 +54,9 @@ from .draws import (
     pcg_state,
     raw_count,
     seed_words,
+    stream_states,
 )
-from .env import MASKED_CPU, MECHANIC_DRAWS, PASS_FACTOR, STYLE_RANGES
+from .env import MASKED_CPU, PASS_FACTOR, STYLE_RANGES, incident_layout
 from .observe import alert_cuts
 from .types import OUTCOMES, STATUSES
 
@@ -129,7 +131,7 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         self._limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
         self._cuts = alert_cuts(self._limits)
         self._bounds = incident_bounds(s, len(FAULT_MODES))
-        self._doubles = 22 + 7 * s
+        self._layout, self._doubles = incident_layout(s)
         self._raw = raw_count(self._bounds, self._doubles)
         self._bitgen = np.random.PCG64(0)
         self._gen = np.random.Generator(self._bitgen)
@@ -233,8 +235,11 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         """New incidents for these seeds, onset played: the rows, their shown metrics, statuses and staleness."""
         top, rules, diff = self.top, self.top.rules, self.top.difficulty
         m, s = len(seeds), top.n
-        words = np.array([[np.broadcast_to(w, (m,)) for w in child] for child in seed_words(seeds)]).tolist()
-        states = [[pcg_state([w[j] for w in words[c]]) for c in range(3)] for j in range(m)]
+        if m <= 16:  # a few new incidents: integer arithmetic per seed beats numpy's per-call cost
+            states = [stream_states(int(v)) for v in seeds.tolist()]
+        else:
+            words = np.array(seed_words(seeds)).tolist()  # (streams, 8 words, rows)
+            states = [[pcg_state([w[j] for w in words[c]]) for c in range(3)] for j in range(m)]
         raw = np.empty((m, self._raw), dtype=np.uint64)
         noise = np.empty((m, rules.max_steps + 1, 5 * s))
         low, high = 1.0 - diff.noise, 1.0 + diff.noise
@@ -273,29 +278,32 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         def pick(col: np.ndarray, count: int) -> np.ndarray:
             return np.minimum(count - 1, (col * count).astype(np.int64))
 
-        u = d[:, :MECHANIC_DRAWS]
-        q = MECHANIC_DRAWS
-        bad_health = draw(d[:, q], *rules.bad_deploy_health)
-        leak_start = draw(d[:, q + 1], *rules.leak_start_memory)
-        masked_cpu = draw(d[:, q + 2], *MASKED_CPU)
-        q += 4  # (silent_errors: drawn, shown by no metric)
-        st.pass_factor = draw(d[:, q : q + s], *PASS_FACTOR)
-        shield_u = d[:, q + s : q + 2 * s]
-        style = d[:, q + 2 * s : q + 7 * s].reshape(m, s, 5).copy()
+        at = self._layout
+
+        def col(name: str) -> np.ndarray:
+            return d[:, at[name].start]
+
+        u = d[:, at["mechanics"]]
+        bad_health = draw(col("bad_health"), *rules.bad_deploy_health)
+        leak_start = draw(col("leak_start"), *rules.leak_start_memory)
+        masked_cpu = draw(col("masked_cpu"), *MASKED_CPU)
+        # (silent_errors: drawn, shown by no metric)
+        st.pass_factor = draw(d[:, at["pass"]], *PASS_FACTOR)
+        shield_u = d[:, at["shield"]]
+        style = d[:, at["style"]].reshape(m, s, len(STYLE_RANGES)).copy()
         for j, (lo, hi) in enumerate(STYLE_RANGES):
             style[:, :, j] = draw(style[:, :, j], lo, hi)
         st.style = style
-        q += 7 * s
-        decoy_pick = pick(d[:, q], s - 1)
-        decoy_kind = pick(d[:, q + 1], len(DECOY_KINDS))
-        st.decoy_level = d[:, q + 2].copy()
-        second_pick = pick(d[:, q + 3], s - 1)
-        second_mode = pick(d[:, q + 4], len(FAULT_MODES))
+        decoy_pick = pick(col("decoy_pick"), s - 1)
+        decoy_kind = pick(col("decoy_kind"), len(DECOY_KINDS))
+        st.decoy_level = col("decoy_level").copy()
+        second_pick = pick(col("second_pick"), s - 1)
+        second_mode = pick(col("second_mode"), len(FAULT_MODES))
         lo, hi = rules.second_fault_delay
-        second_delay = lo + pick(d[:, q + 5], hi - lo + 1)
-        second_u = d[:, q + 6 : q + 9]
+        second_delay = lo + pick(col("second_delay"), hi - lo + 1)
+        second_u = d[:, at["second_u"]]
         lo, hi = rules.onset_steps
-        onset = lo + pick(d[:, q + 9], hi - lo + 1)
+        onset = lo + pick(col("onset"), hi - lo + 1)
 
         idx = np.arange(s)[None, :]
         n_callers = self._n_callers[root]
@@ -346,13 +354,7 @@ class BatchIncidentEnv(BatchLogs, BatchViews):
         st.stale_has = np.zeros((m, s), dtype=bool)
         start_fault(st, top, np.ones(m, dtype=bool))
         for j in range(int(onset.max())):
-            more = np.flatnonzero(onset > j)
-            if len(more) == m:
-                advance(st, top, cascade=False)
-            else:
-                part = st.take(more)
-                advance(part, top, cascade=False)
-                st.put(more, part)
+            advance_where(st, top, onset > j)
         status, truth = true_metrics(st, top)
         shown, status, stale = observe(st, top, status, truth, self._caps, self._scale)
         return st, shown, status, stale

@@ -49,6 +49,7 @@ class BatchLogs:
             "level": st.decoy_level[idx],
             "secondary": st.secondary[idx],
         }
+        ctx = {key: value.tolist() for key, value in ctx.items()}  # read one row at a time: plain lists
         for j, e in enumerate(idx.tolist()):
             self._logs[e].setdefault("pending", []).append((ctx, j))
 
@@ -69,8 +70,8 @@ class BatchLogs:
                 )
                 sick, worst = -1, 0.1
                 for c in top.callees[i]:
-                    if not ctx["breaker"][j, c] and 1.0 - ctx["eff"][j, c] > worst:
-                        worst, sick = 1.0 - ctx["eff"][j, c], c
+                    if not ctx["breaker"][j][c] and 1.0 - ctx["eff"][j][c] > worst:
+                        worst, sick = 1.0 - ctx["eff"][j][c], c
                 mode = FAULT_MODES[int(ctx["mode"][j])]
                 decoy = DECOY_KINDS[int(ctx["decoy_kind"][j])] if int(ctx["decoy"][j]) == i else None
                 ids, extras, numbers = draw_log_lines(
@@ -87,7 +88,7 @@ class BatchLogs:
                     crashed=active and (mode == "crashed" or bool(ctx["oom"][j])),
                     decoy=decoy,
                     secondary=int(ctx["secondary"][j]) == i and sick == int(ctx["root"][j]),
-                    breakers=tuple(c for c in top.callees[i] if ctx["breaker"][j, c]),
+                    breakers=tuple(c for c in top.callees[i] if ctx["breaker"][j][c]),
                 )
                 book["last"] = {"ids": ids, "extras": extras, "numbers": numbers, "ctx": ctx, "j": j, "i": i}
                 book["last"].update(sick=sick, active=active, decoy=decoy)
@@ -112,14 +113,14 @@ class BatchLogs:
         if last is None:
             return None
         ctx, j, i = last["ctx"], last["j"], last["i"]
-        version, prev = _text(ctx["version"][j, i]), _text(ctx["prev"][j, i])
+        version, prev = _text(ctx["version"][j][i]), _text(ctx["prev"][j][i])
         step = int(ctx["step"][j])
         base = self.top.base_latency[i]
         fields = log_fields(
-            float(ctx["memory"][j, i]),
+            float(ctx["memory"][j][i]),
             int(ctx["overload"][j]) if last["active"] else 0,
             base,
-            int(ctx["replicas"][j, i]),
+            int(ctx["replicas"][j][i]),
             version,
             prev,
             int(ctx["deploy"][j]),
@@ -127,7 +128,8 @@ class BatchLogs:
         )
         decoy_args = None
         if last["decoy"] is not None:
-            canary = _text(ctx["version"][j, i] + np.array([0, 0, 1]))
+            major, minor, patch = ctx["version"][j][i]
+            canary = _text([major, minor, patch + 1])  # observe.next_version: a canary build
             decoy_args = decoy_fields(float(ctx["level"][j]), base, canary, version, step)
         sick = last["sick"]
         return format_log_lines(
@@ -159,6 +161,6 @@ class BatchLogs:
         return counts, blame
 
 
-def _text(version: np.ndarray) -> str:
+def _text(version: Any) -> str:
     major, minor, patch = (int(v) for v in version)
     return f"v{major}.{minor}.{patch}"

@@ -72,6 +72,9 @@ class Topology:
         self.base_memory = [b.memory for b in base]
         self.base_rps = [b.rps for b in base]
         self.memory0 = np.array([b.memory / 100 for b in base])
+        self.base_arrays = tuple(
+            np.array(v) for v in (self.base_latency, self.base_cpu, self.base_memory, self.base_rps)
+        )
         self.fix_of_mode = np.array([_KIND[config.fault_modes[m].fix] for m in FAULT_MODES])
         self.row_value = np.array([getattr(config.rewards, row) for row in DEFERRED_ROWS])
 
@@ -207,6 +210,38 @@ def advance(st: Rows, top: Topology, cascade: bool) -> np.ndarray:
         eff[:, i] = own[:, i] * (1.0 - rules.propagation * worst) * keep
     st.eff = eff
     return paged
+
+
+# What advance() writes: the rows it must leave alone get these back (advance_where).
+_ADVANCE_WRITES = (
+    "k",
+    "own",
+    "eff",
+    "memory",
+    "stress",
+    "window",
+    "page",
+    "f_phase",
+    "f_started",
+    "f_relapsed",
+    "f_oom",
+    "f_overload",
+    "prev",
+    "version",
+)
+
+
+def advance_where(st: Rows, top: Topology, where: np.ndarray, cascade: bool = False) -> None:
+    """advance() for the rows in `where` only (the onset's steps, which differ per incident)."""
+    if where.all():
+        advance(st, top, cascade)
+        return
+    before = {name: getattr(st, name).copy() for name in _ADVANCE_WRITES}
+    advance(st, top, cascade)
+    keep = ~where
+    for name, old in before.items():
+        new = getattr(st, name)
+        new[keep] = old[keep]
 
 
 def _leak_health(memory: np.ndarray) -> np.ndarray:

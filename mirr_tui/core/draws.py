@@ -44,7 +44,8 @@ _HASH_B = _hash_constants(8 + 1, _INIT_B, _MULT_B)
 
 def seed_words(seed: Any) -> list[list[Any]]:
     """For each of the three spawned children of SeedSequence(seed): the 8 uint32 words of
-    `generate_state(4, np.uint64)` (little-endian halves). `seed` is an int < 2**64 or a uint64 array.
+    `generate_state(4, np.uint64)` (little-endian halves). `seed` is an int < 2**64 or a uint64 array
+    (a seed of two 32-bit words at most: SeedSequence pads it to the pool size before the spawn key).
     (numpy's hashmix and mix written out: this runs at every reset.)"""
     low, high = seed & M32, seed >> 32
     zero = low * 0
@@ -87,6 +88,9 @@ def pcg_state(words: list[int]) -> tuple[int, int]:
 
 def stream_states(seed: int) -> list[tuple[int, int]]:
     """The (state, inc) of the incident, noise and logs streams of an episode's seed."""
+    if seed >> 64:  # more than two entropy words: numpy's own SeedSequence (never on the hot path)
+        children = np.random.SeedSequence(seed).spawn(STREAMS)
+        return [(s["state"]["state"], s["state"]["inc"]) for s in (np.random.PCG64(c).state for c in children)]
     return [pcg_state(words) for words in seed_words(seed)]
 
 

@@ -43,6 +43,34 @@ STYLE_RANGES = ((1.0, 5.0), (4.0, 14.0), (0.6, 1.0), (-0.4, 1.2), (0.0, 0.6))
 MECHANIC_DRAWS = 8  # u[0..7]: decoy, masked, silent, secondary, compound, spares (u[6] picks the secondary)
 
 
+def incident_layout(n: int) -> tuple[dict[str, slice], int]:
+    """Where each of a reset's uniform draws sits in its block, and the block's size, for n services
+    (IncidentEnv and BatchIncidentEnv read the one block alike)."""
+    sizes = (
+        ("mechanics", MECHANIC_DRAWS),
+        ("bad_health", 1),
+        ("leak_start", 1),
+        ("masked_cpu", 1),
+        ("silent_errors", 1),
+        ("pass", n),
+        ("shield", n),
+        ("style", len(STYLE_RANGES) * n),  # service by service
+        ("decoy_pick", 1),
+        ("decoy_kind", 1),
+        ("decoy_level", 1),
+        ("second_pick", 1),
+        ("second_mode", 1),
+        ("second_delay", 1),
+        ("second_u", 3),
+        ("onset", 1),
+    )
+    layout, at = {}, 0
+    for name, size in sizes:
+        layout[name] = slice(at, at + size)
+        at += size
+    return layout, at
+
+
 class IncidentEnv(ObservationBuilder):
     """One incident at a time. `reset(seed=...)` starts it; `step(action)` plays one move."""
 
@@ -67,7 +95,8 @@ class IncidentEnv(ObservationBuilder):
         self._bitgens = tuple(np.random.PCG64(0) for _ in range(3))  # reseeded at every reset
         self._generators = tuple(np.random.Generator(b) for b in self._bitgens)
         self._bounds = incident_bounds(n, len(FAULT_MODES))
-        self._raw_count = raw_count(self._bounds, 22 + 7 * n)
+        self._layout, self._doubles = incident_layout(n)
+        self._raw_count = raw_count(self._bounds, self._doubles)
         self._noise_size = 5 * n * (self.config.rules.max_steps + 1)  # reset's observation and one per step
         self._started = False
 
@@ -103,7 +132,7 @@ class IncidentEnv(ObservationBuilder):
             load(bitgen, state)
         n = len(self.names)
         ints, doubles = decode_incident(
-            incident.random_raw(self._raw_count).tolist(), self._bounds, 22 + 7 * n, incident
+            incident.random_raw(self._raw_count).tolist(), self._bounds, self._doubles, incident
         )  # type: ignore[misc]
         drawn = iter(ints)
         drawn_root = self.names[next(drawn)]
@@ -132,37 +161,41 @@ class IncidentEnv(ObservationBuilder):
 
         # Every draw below happens whatever the options say, so a chosen incident keeps the seed's other draws.
         first = Fault(self._index[root or drawn_root], mode or drawn_mode)
-        # One block of uniform draws for the rest of the incident (one call is far cheaper than thirty).
-        block = iter(doubles)
+        # One block of uniform draws for the rest of the incident, read where INCIDENT_LAYOUT puts each.
+        at = self._layout
 
-        def draw(low: float = 0.0, high: float = 1.0) -> float:
-            return low + (high - low) * next(block)
+        def draw(name: str, low: float, high: float) -> float:
+            return low + (high - low) * doubles[at[name].start]
 
-        def pick(count: int) -> int:
-            return min(count - 1, int(next(block) * count))
+        def pick(name: str, count: int) -> int:
+            return min(count - 1, int(doubles[at[name].start] * count))
 
-        u = [draw() for _ in range(MECHANIC_DRAWS)]
-        first.bad_health = draw(*rules.bad_deploy_health)
-        first.leak_start = draw(*rules.leak_start_memory)
-        first.masked_cpu = draw(*MASKED_CPU)
+        u = doubles[at["mechanics"]]  # draw() on [0, 1) is the draw itself
+        first.bad_health = draw("bad_health", *rules.bad_deploy_health)
+        first.leak_start = draw("leak_start", *rules.leak_start_memory)
+        first.masked_cpu = draw("masked_cpu", *MASKED_CPU)
         first.masked = u[1] < difficulty.masked
         first.silent = u[2] < difficulty.silent
-        first.silent_errors = draw(*SILENT_ERRORS)
-        self._pass = [draw(*PASS_FACTOR) for _ in range(n)]
-        shield_u = [draw() for _ in range(n)]
+        first.silent_errors = draw("silent_errors", *SILENT_ERRORS)
+        p_lo, p_hi = PASS_FACTOR
+        self._pass = [p_lo + (p_hi - p_lo) * v for v in doubles[at["pass"]]]
+        shield_u = doubles[at["shield"]]
         # How each service shows sickness this episode (latency, errors, cpu, rps responses): victims and roots
         # vary, so the shape of a panel's numbers says "sick", not "root" or "victim".
-        self._style = [tuple(draw(lo, hi) for lo, hi in STYLE_RANGES) for _ in range(n)]
-        decoy_pick = pick(n - 1)
-        decoy_kind = DECOY_KINDS[pick(len(DECOY_KINDS))]
-        self._decoy_level = draw()  # where in its kind's range the anomaly sits
-        second_pick = pick(n - 1)
-        second_mode = FAULT_MODES[pick(len(FAULT_MODES))]
+        style = doubles[at["style"]]
+        self._style = [
+            tuple(lo + (hi - lo) * style[5 * i + j] for j, (lo, hi) in enumerate(STYLE_RANGES)) for i in range(n)
+        ]
+        decoy_pick = pick("decoy_pick", n - 1)
+        decoy_kind = DECOY_KINDS[pick("decoy_kind", len(DECOY_KINDS))]
+        self._decoy_level = doubles[at["decoy_level"].start]  # where in its kind's range the anomaly sits
+        second_pick = pick("second_pick", n - 1)
+        second_mode = FAULT_MODES[pick("second_mode", len(FAULT_MODES))]
         lo, hi = rules.second_fault_delay
-        second_delay = lo + pick(hi - lo + 1)
-        second_u = [draw() for _ in range(3)]
+        second_delay = lo + pick("second_delay", hi - lo + 1)
+        second_u = doubles[at["second_u"]]
         lo, hi = rules.onset_steps
-        onset = lo + pick(hi - lo + 1)
+        onset = lo + pick("onset", hi - lo + 1)
 
         others = [i for i in range(n) if i != first.root]
         self._secondary = -1
@@ -506,9 +539,11 @@ class IncidentEnv(ObservationBuilder):
         if fault.phase == DORMANT and self.step_count >= fault.relapse_at:
             fault.phase = ACTIVE
             fault.relapsed = True
+        rate, healed = rules.recovery_rate, fault.phase == FIXED
         for i in range(len(own)):
-            if i != r or fault.phase == FIXED:
-                own[i] = min(1.0, own[i] + rules.recovery_rate)
+            if i != r or healed:
+                value = own[i] + rate
+                own[i] = value if value < 1.0 else 1.0  # min(1.0, value)
         if fault.phase == ACTIVE:
             mode = fault.mode
             if mode == "crashed":
@@ -525,11 +560,13 @@ class IncidentEnv(ObservationBuilder):
                 own[r] = fault.bad_health
         elif fault.phase == DORMANT:
             own[r] = 1.0
-        for i in range(len(own)):
-            if self._blip[i]:
-                own[i] = min(own[i], rules.restart_blip)
-            elif self._warmup[i]:
-                own[i] = min(own[i], rules.scale_blip)
+        blip, warmup = self._blip, self._warmup
+        if True in blip or True in warmup:
+            for i in range(len(own)):
+                if blip[i]:
+                    own[i] = min(own[i], rules.restart_blip)
+                elif warmup[i]:
+                    own[i] = min(own[i], rules.scale_blip)
 
         contained = self._breaker[r]  # retry storms stop while the root sits behind open breakers
         if cascade and fault.phase == ACTIVE and self.step_count >= rules.cascade_start and not contained:
@@ -540,10 +577,12 @@ class IncidentEnv(ObservationBuilder):
         prev = self._eff
         spread = rules.propagation
         eff = []
+        breaker = self._breaker
+        degrade = rules.breaker_degrade
         for i, callees in enumerate(self._callees):
             worst = 0.0
             for c in callees:
-                sick = rules.breaker_degrade if self._breaker[c] else 1.0 - prev[c]
+                sick = degrade if breaker[c] else 1.0 - prev[c]
                 if sick > worst:
                     worst = sick
             eff.append(own[i] * (1.0 - spread * worst) * keep)

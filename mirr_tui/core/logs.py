@@ -182,9 +182,10 @@ def draw_log_lines(
         ids += [pool[i] for i in rng.choice(len(pool), size=red_herrings, replace=False)]
         extras += [None] * red_herrings
     filler = _FILLER_IDS[crashed]
-    while len(ids) < count:
-        ids.append(filler[int(rng.integers(len(filler)))])
-        extras.append(None)
+    missing = count - len(ids)
+    if missing > 0:  # one call draws what `missing` calls of integers(len(filler)) would, in order
+        ids += [filler[i] for i in rng.integers(len(filler), size=missing).tolist()]
+        extras += [None] * missing
     order = rng.permutation(len(ids)).tolist()
     numbers = rng.random(10).tolist()  # every number the templates may quote, in one draw
     return [ids[i] for i in order], [extras[i] for i in order], numbers
