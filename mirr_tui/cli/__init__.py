@@ -18,9 +18,29 @@ app = typer.Typer(
     name="mirr",
     help="MIRR: five microservices, one hidden fault, 30 steps. Play it, watch agents, compare scores.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__  # the one version: pyproject.toml reads it from there (hatch)
+
+        typer.echo(f"mirr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = None,
+) -> None:
+    """MIRR: five microservices, one hidden fault, 30 steps. Play it, watch agents, compare scores."""
+
 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Incident seed (same seed = same incident).", min=0)]
 ScenarioOpt = Annotated[str | None, typer.Option("--scenario", help="A named scenario from openenv.yaml.")]
@@ -107,9 +127,22 @@ def check_agent(name: str, allow_all: bool = False) -> None:
         fail(f"unknown agent {name!r} (available: {', '.join(agents.available())})")
 
 
+def require_terminal() -> None:
+    """The game screen needs a terminal on both ends; drawn into a pipe it would hang waiting for keys.
+    Textual's web driver (`mirr web`, TEXTUAL_DRIVER set by textual-serve) talks over pipes on purpose."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "this command opens the game screen and needs a terminal (stdin and stdout are not one); "
+            "for headless play use `mirr eval`, for a browser `mirr web`"
+        )
+
+
 def run_app(mode: str, **kwargs: Any) -> None:
     from ..tui.app import make_app
 
+    require_terminal()
     application = make_app(mode=mode, **kwargs)
     application.run()
     message = getattr(application, "exit_message", None)
