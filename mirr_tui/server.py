@@ -34,13 +34,14 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from .core import FAULT_MODES, EnvConfig, IncidentEnv, load_config
+from .core import FAULT_MODES, EnvConfig, IncidentEnv, InvalidAction, load_config
 from .core import Action as CoreAction
 from .core import EnvState as CoreState
 from .core import Observation as CoreObservation
-from .core.actions import ALIASES
+from .core.actions import action_kind, canonical_fields
 
 DEFAULT_SESSIONS = 64
 RESET_OPTIONS = ("service", "mode", "scenario", "difficulty")
@@ -151,13 +152,24 @@ def _fields(cls: type, exclude: frozenset[str] = frozenset(), optional: bool = F
 
 
 class _ActionBase(OpenEnvAction):
-    """Reads action words like the core does ("logs" is check_logs, case and spaces do not matter)."""
+    """Reads action words like the core does ("logs" is check_logs, case and spaces do not matter), and the
+    original MIRR's fields (`target`, `failure_mode`, free-text `evidence`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            try:
+                return canonical_fields(data)
+            except InvalidAction as exc:  # a custom error: OpenEnv cannot serialize a ValueError in `ctx`
+                raise PydanticCustomError("action_fields", str(exc)) from None
+        return data
 
     @field_validator("type", mode="before", check_fields=False)
     @classmethod
     def _alias(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return ALIASES.get(value.strip().lower(), value)
+            return action_kind(value) or value
         return value
 
 
