@@ -314,6 +314,18 @@ class MirrEnvironment(Environment):
             return self.models.state(episode_id=truth.episode_id, step_count=truth.step_count)
         return self.models.state.model_validate(truth.to_dict())
 
+    def render_web(self, observation: dict[str, Any]) -> str | None:
+        """The board in OpenEnv's web interface (mirr_tui/openenv_web.py)."""
+        from .openenv_web import render_web
+
+        return render_web(observation)
+
+    def web_actions(self, observation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every legal move as a one-click action in OpenEnv's Playground (its form cannot send `type`)."""
+        from .openenv_web import web_actions
+
+        return web_actions(self.core.config, observation)
+
     def get_metadata(self) -> EnvironmentMetadata:
         cfg = self.core.config
         return EnvironmentMetadata(name="mirr", description=cfg.description, version=cfg.version)
@@ -346,6 +358,7 @@ def make_app(
         env_name="mirr",
         max_concurrent_envs=sessions,
         state_cls=models.state,
+        **web_interface_options(cfg),
     )
     app.state.mirr_sessions = counter
     app.add_middleware(FrameGuard)
@@ -367,6 +380,14 @@ def make_app(
         return PlainTextResponse(manifest_text, media_type="application/yaml")
 
     return app
+
+
+def web_interface_options(cfg: EnvConfig) -> dict[str, Any]:
+    """create_app's options for the web interface at /web (used only with ENABLE_WEB_INTERFACE=true): a MIRR
+    tab first, whose form names the move `move`, since OpenEnv's Playground form drops a field named `type`."""
+    from .openenv_web import make_gradio_builder
+
+    return {"gradio_builder": make_gradio_builder(cfg), "custom_tab_name": "MIRR", "custom_tab_primary": True}
 
 
 @functools.cache
