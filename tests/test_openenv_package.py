@@ -181,3 +181,21 @@ def _not_ours(evidence: list[str]) -> bool:
     """SKIPs that openenv 0.10 prints for every package, or that need a sandbox this test does not have."""
     text = " ".join(evidence)
     return "grader not implemented in this build" in text or "missing provider capabilit" in text
+
+
+def test_autoenv_plays_mirr_by_url():
+    """`AutoEnv.from_env("mirr")` alone cannot find MIRR: openenv's discovery scans only distributions named
+    `openenv-*` and ours is `mirr-tui`. The documented form names the server: it returns a GenericEnvClient."""
+    from openenv import AutoEnv
+
+    served = LocalProvider().start(None)
+    try:
+        client = AutoEnv.from_env("mirr", base_url=served.base_url, skip_install=True)
+        with client.sync() as env:
+            first = env.reset(seed=7, scenario="checkout-3am")
+            assert first.observation["step"] == 0 and first.observation["scenario"] == "checkout-3am"
+            result = env.step({"type": "restart_service", "target": "payment"})  # the original's words work too
+            assert result.observation["action"] == {"type": "restart", "service": "payment"}
+            assert result.observation["step"] == 1 and result.done is False
+    finally:
+        served.stop()
