@@ -6,7 +6,6 @@ Needs the `server` extra."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -144,7 +143,6 @@ class LocalProvider:
             [sys.executable, "-m", "mirr_tui.cli", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         served = _Served(process, port)
         self.started.append(served)
