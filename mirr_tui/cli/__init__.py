@@ -49,7 +49,14 @@ DifficultyOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Another openenv.yaml.", dir_okay=False)]
 ReplayDirOpt = Annotated[
-    Path, typer.Option("--replays", help="Where replays are saved.", envvar="MIRR_REPLAY_DIR", file_okay=False)
+    Path | None,
+    typer.Option(
+        "--replays",
+        help="Where replays are saved (default: replays/ in a checkout, else the user data folder).",
+        envvar="MIRR_REPLAY_DIR",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 AgentOptionOpt = Annotated[
     list[str] | None,
@@ -64,12 +71,25 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def default_replay_dir() -> Path:
-    return Path(os.environ.get("MIRR_REPLAY_DIR", "replays"))
+    from ..paths import default_replay_dir
+
+    return default_replay_dir()
 
 
 def default_results_file() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mirr" / "results.jsonl"
+    from ..paths import default_results_file
+
+    return default_results_file()
+
+
+def replay_folder(replays: Path | None) -> Path:
+    """The replays folder of a screen command, with the curated examples in it (copied there once)."""
+    from ..paths import add_curated_replays
+
+    folder = replays if replays is not None else default_replay_dir()
+    check_writable(folder)  # before the game, not after the player's last move
+    add_curated_replays(folder)
+    return folder
 
 
 def load_env_config(config: Path | None) -> Any:
