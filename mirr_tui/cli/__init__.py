@@ -199,7 +199,11 @@ def check_writable(*folders: Path | None, append_to: Path | None = None) -> None
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. Usage mistakes that Typer catches itself (`-n 0`, an unknown command)
-    get the same one-line `mirr: ...` treatment as ours instead of a multi-line panel."""
+    get the same one-line `mirr: ...` treatment as ours instead of a multi-line panel. GROQ_API_KEY and HF_TOKEN
+    may come from a `.env` file in the working folder, as in the original MIRR (never over a set variable)."""
+    from ..hub import read_dotenv
+
+    read_dotenv(".env")
     try:
         code = app(args=argv, prog_name="mirr", standalone_mode=False)
     except typer.Abort:
