@@ -222,5 +222,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The command groups register themselves on `app` when imported; the order is the order of `mirr --help`.
-from . import screens, scoreboard, evaluate, serve, prompt, train, listing  # noqa: E402, F401, I001
+from . import screens, scoreboard, evaluate, serve, web, prompt, train, listing  # noqa: E402, F401, I001
 from .evaluate import OFFLINE_EXCLUDED, _run_eval  # noqa: E402, F401
