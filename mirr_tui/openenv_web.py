@@ -18,10 +18,8 @@ import html
 from typing import Any
 
 from .core import ACTION_TYPES, FAULT_MODES, EnvConfig, Observation, coerce_action
-from .core.actions import FIX_TYPES, InvalidAction
+from .core.actions import InvalidAction, all_actions
 from .core.render import render_observation
-
-TARGETED = ("check_logs", *FIX_TYPES, "circuit_break")  # the moves that take one service
 
 
 def observation_of(payload: dict[str, Any]) -> Observation | None:
@@ -41,15 +39,9 @@ def render_web(payload: dict[str, Any]) -> str | None:
 
 
 def legal_moves(config: EnvConfig, obs: Observation) -> list[dict[str, str]]:
-    """Every well-formed move worth offering now (diagnoses only while diagnose is legal)."""
-    moves: list[dict[str, str]] = []
-    for service in config.service_names:
-        moves.extend({"type": kind, "service": service} for kind in TARGETED)
-    if obs.can_diagnose:
-        for service in config.service_names:
-            moves.extend({"type": "diagnose", "service": service, "mode": mode} for mode in FAULT_MODES)
-    moves.append({"type": "wait"})
-    return moves
+    """Every well-formed move worth offering now (diagnoses only while diagnose is legal), in the order of the
+    Gymnasium adapter's action ids."""
+    return [move.to_dict() for move in all_actions(config.service_names) if move.type != "diagnose" or obs.can_diagnose]
 
 
 def web_actions(config: EnvConfig, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

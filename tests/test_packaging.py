@@ -15,7 +15,7 @@ def test_user_facing_extras_use_ranges_not_pins():
         for requirement in PROJECT["optional-dependencies"][extra]:
             assert "==" not in requirement, requirement
             assert ">=" in requirement, f"{requirement}: give the lowest tested version"
-    assert "gymnasium>=1.0,<2" in PROJECT["optional-dependencies"]["gym"]  # `mirr-tui[gym] gymnasium==1.2.0` resolves
+    assert "gymnasium>=1.1,<2" in PROJECT["optional-dependencies"]["gym"]  # `mirr-tui[gym] gymnasium==1.2.0` resolves
 
 
 def test_license_and_urls_are_published():
