@@ -204,3 +204,42 @@ def scoreboard_from(
             )
         )
     return Scoreboard(players, head_to_head, list(skipped or []), replays)
+
+
+@dataclass(slots=True)
+class PersonalBest:
+    """A player's best score on one kind of incident: `what` is `this seed`, `checkout-3am`, `daily 2026-12-02`."""
+
+    what: str
+    score: float
+    tries: int
+    path: Path | None
+
+
+def personal_bests(
+    replays: list[Replay], player: str, seed: int, difficulty: str, scenario: str | None, daily: str | None = None
+) -> list[PersonalBest]:
+    """The player's bests, from verified finished replays: on this seed (same difficulty and scenario), on
+    this scenario (any seed), and on this daily incident. A kind they never played is left out."""
+    mine = [r for r in replays if player_label(r) == player and not r.abandoned]
+    kinds = [("this seed", lambda r: (r.seed, r.difficulty, r.scenario) == (seed, difficulty, scenario))]
+    if scenario:
+        kinds.append((scenario, lambda r: r.scenario == scenario))
+    if daily:
+        kinds.append((f"daily {daily}", lambda r: r.player.get("daily") == daily))
+    bests = []
+    for what, matches in kinds:
+        runs = [r for r in mine if matches(r)]
+        if runs:
+            best = max(runs, key=lambda r: float(r.summary.get("score", 0.0)))
+            bests.append(PersonalBest(what, float(best.summary.get("score", 0.0)), len(runs), best.path))
+    return bests
+
+
+def best_text(bests: list[PersonalBest], score: float) -> str:
+    """`your best on this seed: +38.0 (3 tries) · new best`, for the end summary; empty if none."""
+    if not bests:
+        return ""
+    parts = [f"on {b.what}: {b.score:+.1f} ({b.tries} {'try' if b.tries == 1 else 'tries'})" for b in bests]
+    beaten = score > bests[0].score if bests[0].what == "this seed" else False
+    return "your best " + " · ".join(parts) + (" · a new best on this seed" if beaten else "")

@@ -233,3 +233,24 @@ def test_property_crafted_replay_files_never_crash_the_readers_and_never_hide_a_
         assert verify.exception is None or isinstance(verify.exception, SystemExit)  # no traceback
 
     run()
+
+
+def test_personal_bests_per_seed_and_scenario_leave_out_abandoned_runs(tmp_path):
+    from mirr_tui.scores import best_text, personal_bests
+
+    for agent in ("naive", "reasoner"):
+        env = IncidentEnv()
+        recorder = ReplayRecorder(player_kind="human", player_name="tester")
+        run_episode(env, agents.create(agent), 4, options={"scenario": "checkout-3am"}, recorder=recorder)
+        recorder.save_to_dir(tmp_path)
+    record(tmp_path, seed=4, player="tester", steps=2)  # abandoned: never a best
+    board = build_scoreboard(tmp_path)
+    scores = sorted(r.summary["score"] for r in board.replays if not r.abandoned)
+    bests = personal_bests(board.replays, "tester", 4, "normal", "checkout-3am")
+    assert [(b.what, b.score, b.tries) for b in bests] == [
+        ("this seed", scores[-1], 2),
+        ("checkout-3am", scores[-1], 2),
+    ]
+    assert personal_bests(board.replays, "tester", 5, "normal", None) == []
+    assert best_text(bests, scores[-1] + 1).endswith("a new best on this seed")
+    assert "on this seed: " in best_text(bests, scores[0]) and "new best" not in best_text(bests, scores[0])

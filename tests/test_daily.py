@@ -1,0 +1,68 @@
+"""The daily incident (issue 12 item 14): chosen by the date, spoiler-free, one counted try a day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import agents
+from mirr_tui.core import FAULT_MODES, IncidentEnv
+from mirr_tui.daily import daily_board, daily_incident, first_try, share_card
+from mirr_tui.evaluation import run_episode
+from mirr_tui.replay import ReplayRecorder
+
+DAY = date(2026, 12, 2)
+
+
+def play_daily(folder, player, day=DAY, agent="reasoner", practice=False):
+    daily = daily_incident(day)
+    env = IncidentEnv(difficulty=daily.difficulty)
+    details = {"daily": daily.key, **({"practice": True} if practice else {})}
+    recorder = ReplayRecorder(player_kind="human", player_name=player, player_details=details)
+    run_episode(env, agents.create(agent), daily.seed, options={"difficulty": daily.difficulty}, recorder=recorder)
+    recorder.save_to_dir(folder)
+    return recorder.finish()
+
+
+def test_the_date_alone_picks_the_incident_and_each_day_differs():
+    assert daily_incident(DAY) == daily_incident(date(2026, 12, 2))
+    days = [daily_incident(DAY + timedelta(days=n)) for n in range(60)]
+    assert len({d.seed for d in days}) == 60 and len({d.story for d in days}) > 20
+    monday = date(2026, 11, 30)
+    assert [daily_incident(monday + timedelta(days=n)).difficulty for n in (0, 1, 5)] == ["easy", "normal", "hard"]
+    assert {d.difficulty for d in days} == {"easy", "normal", "hard"}
+
+
+def test_no_story_names_a_service_or_a_fault_mode():
+    names = IncidentEnv().config.service_names
+    words = [*names, *FAULT_MODES, "deploy", "memory", "crash", "overload", "leak", "database", "login"]
+    for n in range(400):
+        story = daily_incident(DAY + timedelta(days=n)).story.lower()
+        assert not [w for w in words if w.replace("_", " ") in story or w in story], story
+
+
+def test_the_share_card_shows_the_shape_of_a_run_and_gives_nothing_away(tmp_path):
+    replay = play_daily(tmp_path, "tester")
+    card = share_card(replay)
+    lines = card.splitlines()
+    assert lines[0] == f"MIRR daily 2026-12-02 · {daily_incident(DAY).difficulty}"
+    assert len(lines[1]) == replay.summary["steps"] and "🩺" in lines[1]
+    assert lines[2].startswith("✅ recovered in") and f"{replay.summary['score']:+.1f}" in lines[2]
+    names = IncidentEnv().config.service_names
+    assert not any(word in card for word in (*names, *FAULT_MODES))
+
+
+def test_one_try_counts_a_day_and_practice_only_adds_to_the_tries(tmp_path):
+    first = play_daily(tmp_path, "tester", agent="naive")
+    play_daily(tmp_path, "tester", agent="reasoner", practice=True)  # better, but not the counted try
+    play_daily(tmp_path, "rival", agent="reasoner")
+    play_daily(tmp_path, "tester", day=DAY - timedelta(days=1))
+    from mirr_tui.replay import load_replay
+
+    replays = [load_replay(p) for p in sorted(tmp_path.glob("*.json"))]
+    board = daily_board(replays)
+    assert list(board) == ["2026-12-02", "2026-12-01"]
+    today = {row.player: row for row in board["2026-12-02"]}
+    assert today["tester"].score == first.summary["score"] and today["tester"].tries == 2
+    assert board["2026-12-02"][0].player == "rival"
+    assert first_try(replays, "2026-12-02", "tester").summary == first.summary
+    assert first_try(replays, "2026-12-03", "tester") is None
