@@ -36,13 +36,14 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from .core import FAULT_MODES, EnvConfig, IncidentEnv, load_config
+from .core import FAULT_MODES, EnvConfig, IncidentEnv, InvalidAction, load_config
 from .core import Action as CoreAction
 from .core import EnvState as CoreState
 from .core import Observation as CoreObservation
-from .core.actions import ALIASES
+from .core.actions import action_kind, canonical_fields
 from .seeds import MAX_SEED, secret_seed
 from .server_guards import DEFAULT_IDLE_TIMEOUT, FrameGuard, OriginGuard
 
@@ -105,13 +106,24 @@ def _fields(cls: type, exclude: frozenset[str] = frozenset(), optional: bool = F
 
 
 class _ActionBase(OpenEnvAction):
-    """Reads action words like the core does ("logs" is check_logs, case and spaces do not matter)."""
+    """Reads action words like the core does ("logs" is check_logs, case and spaces do not matter), and the
+    original MIRR's fields (`target`, `failure_mode`, free-text `evidence`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _original_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            try:
+                return canonical_fields(data)
+            except InvalidAction as exc:  # a custom error: OpenEnv cannot serialize a ValueError in `ctx`
+                raise PydanticCustomError("action_fields", str(exc)) from None
+        return data
 
     @field_validator("type", mode="before", check_fields=False)
     @classmethod
     def _alias(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return ALIASES.get(value.strip().lower(), value)
+            return action_kind(value) or value
         return value
 
 
@@ -282,6 +294,18 @@ class MirrEnvironment(Environment):
             return self.models.state(episode_id=truth.episode_id, step_count=truth.step_count)
         return self.models.state.model_validate(truth.to_dict())
 
+    def render_web(self, observation: dict[str, Any]) -> str | None:
+        """The board in OpenEnv's web interface (mirr_tui/openenv_web.py)."""
+        from .openenv_web import render_web
+
+        return render_web(observation)
+
+    def web_actions(self, observation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every legal move as a one-click action in OpenEnv's Playground (its form cannot send `type`)."""
+        from .openenv_web import web_actions
+
+        return web_actions(self.core.config, observation)
+
     def get_metadata(self) -> EnvironmentMetadata:
         cfg = self.core.config
         return EnvironmentMetadata(name="mirr", description=cfg.description, version=cfg.version)
@@ -326,6 +350,7 @@ def make_app(
         # the idle timeout also reaps sessions made by HTTP MCP `openenv/session/create` (no socket held)
         concurrency_config=ConcurrencyConfig(max_concurrent_envs=sessions, session_timeout=idle_timeout or None),
         state_cls=models.state,
+        **web_interface_options(cfg),
     )
     app.state.mirr_sessions = counter
     app.add_middleware(FrameGuard, idle_timeout=idle_timeout)
@@ -350,6 +375,14 @@ def make_app(
         return PlainTextResponse(manifest_text, media_type="application/yaml")
 
     return app
+
+
+def web_interface_options(cfg: EnvConfig) -> dict[str, Any]:
+    """create_app's options for the web interface at /web (used only with ENABLE_WEB_INTERFACE=true): a MIRR
+    tab first, whose form names the move `move`, since OpenEnv's Playground form drops a field named `type`."""
+    from .openenv_web import make_gradio_builder
+
+    return {"gradio_builder": make_gradio_builder(cfg), "custom_tab_name": "MIRR", "custom_tab_primary": True}
 
 
 @functools.cache

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,12 @@ def _manifest() -> str:
     ("old", "new", "message"),
     [
         ("  max_steps: 30 ", "  max_steps: thirty ", "rules.max_steps: must be a whole number"),
-        ("  confirm_steps: 5 ", "  confirm_window: 5 ", "rules.confirm_steps: required key is missing"),
+        (
+            "  confirm_steps: 5 ",
+            "  confirm_window: 5 ",
+            "rules.confirm_window: unknown key (did you mean 'confirm_steps'?)",
+        ),
+        ("  confirm_steps: 5 ", "  # confirm_steps: 5 ", "rules.confirm_steps: required key is missing"),
         ("    fix: scale_up", "    fix: reboot", "fault_modes.overloaded.fix: must be one of"),
         (
             "    calls: [payment, database]",
@@ -61,7 +67,7 @@ def _manifest() -> str:
 def test_bad_manifest_names_the_key(old, new, message):
     text = _manifest()
     assert old in text, old
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(text.replace(old, new, 1), source="bad.yaml")
 
 
@@ -111,3 +117,76 @@ def test_config_hash_tracks_content(config):
 def test_config_hash_ignores_sections_outside_the_rules(config):
     extra = parse_config(_manifest() + "\nllm:\n  model: some-model\n")
     assert extra.hash == config.hash
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  max_steps: 30 ", "  max_stepz: 99 ", "bad.yaml: rules.max_stepz: unknown key (did you mean 'max_steps'?)"),
+        (
+            "id: mirr-incident-v0",
+            "seeed: 5\nid: mirr-incident-v0",
+            "bad.yaml: seeed: unknown key (known: spec_version,",
+        ),
+        (
+            "id: mirr-incident-v0",
+            "servces: {}\nid: mirr-incident-v0",
+            "bad.yaml: servces: unknown key (did you mean 'services'?)",
+        ),
+        (
+            "    mode: overloaded\n    story",
+            "    mode: overloaded\n    difficulty: hard\n    story",
+            "bad.yaml: scenarios.black-friday.difficulty: unknown key (known: service, mode, story, second)",
+        ),
+        (
+            "second: {service: database, mode: overloaded}",
+            "second: {service: database, mdoe: overloaded}",
+            "bad.yaml: scenarios.retry-storm.second.mdoe: unknown key (did you mean 'mode'?)",
+        ),
+        ("  cpu: 90", "  cpus: 90", "bad.yaml: alerts.cpus: unknown key (did you mean 'cpu'?)"),
+        (
+            "  timeout: -10",
+            "  timeout: -10\n  timout: -10",
+            "bad.yaml: rewards.timout: unknown key (did you mean 'timeout'?)",
+        ),
+        (
+            "easy:   {noise",
+            "easy:   {nosie: 1, noise",
+            "bad.yaml: difficulties.easy.nosie: unknown key (did you mean 'noise'?)",
+        ),
+        (
+            "    health_check: deep\n",
+            "    healthcheck: deep\n",
+            "bad.yaml: services.gateway.healthcheck: unknown key (did you mean 'health_check'?)",
+        ),
+        (
+            "{latency_ms: 40,",
+            "{latency: 40, latency_ms: 40,",
+            "bad.yaml: services.gateway.baseline.latency: unknown key (did you mean 'latency_ms'?)",
+        ),
+        (
+            "    fix: scale_up",
+            "    fix: scale_up\n    fixes: restart",
+            "bad.yaml: fault_modes.overloaded.fixes: unknown key (did you mean 'fix'?)",
+        ),
+        (
+            "  currency: ",
+            "  curency: 1\n  currency: ",
+            "bad.yaml: impact.curency: unknown key (did you mean 'currency'?)",
+        ),
+    ],
+)
+def test_unknown_keys_are_refused_with_their_path_and_a_suggestion(old, new, message):
+    text = _manifest()
+    assert old in text, old
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text.replace(old, new, 1), source="bad.yaml")
+    assert str(caught.value).startswith(message)
+
+
+def test_every_top_level_section_of_the_shipped_manifest_is_known(config):
+    import yaml
+
+    from mirr_tui.core.config import TOP_LEVEL_KEYS
+
+    assert set(yaml.safe_load(_manifest())) <= set(TOP_LEVEL_KEYS)

@@ -18,9 +18,29 @@ app = typer.Typer(
     name="mirr",
     help="MIRR: five microservices, one hidden fault, 30 steps. Play it, watch agents, compare scores.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__  # the one version: pyproject.toml reads it from there (hatch)
+
+        typer.echo(f"mirr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = None,
+) -> None:
+    """MIRR: five microservices, one hidden fault, 30 steps. Play it, watch agents, compare scores."""
+
 
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Incident seed (same seed = same incident).", min=0)]
 ScenarioOpt = Annotated[str | None, typer.Option("--scenario", help="A named scenario from openenv.yaml.")]
@@ -29,7 +49,14 @@ DifficultyOpt = Annotated[
 ]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Another openenv.yaml.", dir_okay=False)]
 ReplayDirOpt = Annotated[
-    Path, typer.Option("--replays", help="Where replays are saved.", envvar="MIRR_REPLAY_DIR", file_okay=False)
+    Path | None,
+    typer.Option(
+        "--replays",
+        help="Where replays are saved (default: replays/ in a checkout, else the user data folder).",
+        envvar="MIRR_REPLAY_DIR",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 AgentOptionOpt = Annotated[
     list[str] | None,
@@ -44,12 +71,25 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def default_replay_dir() -> Path:
-    return Path(os.environ.get("MIRR_REPLAY_DIR", "replays"))
+    from ..paths import default_replay_dir
+
+    return default_replay_dir()
 
 
 def default_results_file() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mirr" / "results.jsonl"
+    from ..paths import default_results_file
+
+    return default_results_file()
+
+
+def replay_folder(replays: Path | None) -> Path:
+    """The replays folder of a screen command, with the curated examples in it (copied there once)."""
+    from ..paths import add_curated_replays
+
+    folder = replays if replays is not None else default_replay_dir()
+    check_writable(folder)  # before the game, not after the player's last move
+    add_curated_replays(folder)
+    return folder
 
 
 def load_env_config(config: Path | None) -> Any:
@@ -107,9 +147,22 @@ def check_agent(name: str, allow_all: bool = False) -> None:
         fail(f"unknown agent {name!r} (available: {', '.join(agents.available())})")
 
 
+def require_terminal() -> None:
+    """The game screen needs a terminal on both ends; drawn into a pipe it would hang waiting for keys.
+    Textual's web driver (`mirr web`, TEXTUAL_DRIVER set by textual-serve) talks over pipes on purpose."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "this command opens the game screen and needs a terminal (stdin and stdout are not one); "
+            "for headless play use `mirr eval`, for a browser `mirr web`"
+        )
+
+
 def run_app(mode: str, **kwargs: Any) -> None:
     from ..tui.app import make_app
 
+    require_terminal()
     application = make_app(mode=mode, **kwargs)
     application.run()
     message = getattr(application, "exit_message", None)
@@ -146,7 +199,11 @@ def check_writable(*folders: Path | None, append_to: Path | None = None) -> None
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. Usage mistakes that Typer catches itself (`-n 0`, an unknown command)
-    get the same one-line `mirr: ...` treatment as ours instead of a multi-line panel."""
+    get the same one-line `mirr: ...` treatment as ours instead of a multi-line panel. GROQ_API_KEY and HF_TOKEN
+    may come from a `.env` file in the working folder, as in the original MIRR (never over a set variable)."""
+    from ..hub import read_dotenv
+
+    read_dotenv(".env")
     try:
         code = app(args=argv, prog_name="mirr", standalone_mode=False)
     except typer.Abort:
@@ -165,5 +222,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The command groups register themselves on `app` when imported; the order is the order of `mirr --help`.
-from . import screens, scoreboard, evaluate, serve, prompt, train, listing  # noqa: E402, F401, I001
+from . import screens, scoreboard, evaluate, serve, web, prompt, train, listing  # noqa: E402, F401, I001
 from .evaluate import OFFLINE_EXCLUDED, _run_eval  # noqa: E402, F401

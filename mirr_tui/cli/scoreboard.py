@@ -16,7 +16,10 @@ from . import app, default_replay_dir, fail, rich_console
 
 @app.command()
 def scores(
-    directory: Annotated[Path | None, typer.Argument(help="Folder of replays (default: replays/).")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of replays (default: replays/ in a checkout, else the user data folder)."),
+    ] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
 ) -> None:

@@ -19,10 +19,10 @@ from . import (
     app,
     check_agent,
     check_incident_options,
-    check_writable,
     fail,
     load_env_config,
     parse_agent_options,
+    replay_folder,
 )
 
 
@@ -31,13 +31,13 @@ def play(
     seed: SeedOpt = None,
     scenario: ScenarioOpt = None,
     difficulty: DifficultyOpt = None,
-    replays: ReplayDirOpt = Path("replays"),
+    replays: ReplayDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Play an incident by hand in the terminal."""
     cfg = load_env_config(config)
     check_incident_options(cfg, scenario, difficulty)
-    check_writable(replays)  # before the game, not after the player's last move
+    replays = replay_folder(replays)
     cli.run_app("play", seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replays, config=cfg)
 
 
@@ -49,14 +49,14 @@ def watch(
     difficulty: DifficultyOpt = None,
     speed: Annotated[float, typer.Option("--speed", help="Steps per second.", min=0.1, max=50)] = 2.0,
     option: AgentOptionOpt = None,
-    replays: ReplayDirOpt = Path("replays"),
+    replays: ReplayDirOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Watch an agent play live in the same screen."""
     cfg = load_env_config(config)
     check_incident_options(cfg, scenario, difficulty)
     check_agent(agent)
-    check_writable(replays)
+    replays = replay_folder(replays)
     cli.run_app(
         "watch",
         seed=seed,
@@ -74,7 +74,7 @@ def watch(
 def replay(
     file: Annotated[Path | None, typer.Argument(help="A saved replay; omit to pick one from --replays.")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Re-simulate and check every frame; no screen.")] = False,
-    replays: ReplayDirOpt = Path("replays"),
+    replays: ReplayDirOpt = None,
 ) -> None:
     """Step through a saved replay frame by frame (or verify it)."""
     from ..replay import ReplayError, load_replay, verify_replay
@@ -82,7 +82,7 @@ def replay(
     if file is None:
         if verify:
             fail("--verify needs a replay FILE")
-        cli.run_app("replay", replay_dir=replays)
+        cli.run_app("replay", replay_dir=replay_folder(replays))
         return
     try:
         loaded = load_replay(file)
@@ -94,4 +94,4 @@ def replay(
             fail(f"{file}: MISMATCH: {result.message}", code=1)
         typer.echo(f"{file}: {result.message}")
         return
-    cli.run_app("replay", replay_path=file, replay_dir=replays)
+    cli.run_app("replay", replay_path=file, replay_dir=replay_folder(replays))

@@ -21,6 +21,15 @@ from . import (
     parse_agent_options,
 )
 
+PushOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        help="Also publish to the Hugging Face Hub, with a card (needs the hub extra and HF_TOKEN).",
+    ),
+]
+
 
 @app.command("train")
 def train_command(
@@ -60,6 +69,7 @@ def train_command(
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Greedy validation every N updates (0 = never).", min=0)
     ] = 10,
+    push_to_hub: PushOpt = None,
 ) -> None:
     """Train the `grpo` agent from scratch with GRPO on CPU (seeds >= 1,000,000; eval uses 0-999)."""
     from ..training import TrainConfig
@@ -71,6 +81,7 @@ def train_command(
     if resume and not checkpoint.exists():
         fail(f"no checkpoint to resume from in {log_dir} (train without --resume first)")
     check_writable(out.parent, log_dir)
+    _check_push(push_to_hub)
     config = TrainConfig(
         updates=updates,
         group_size=group_size,
@@ -114,6 +125,15 @@ def train_command(
     else:
         typer.echo('curves: not drawn (matplotlib missing: pip install -e ".[plots]"); the CSV has the numbers')
     typer.echo(f"evaluate: mirr eval --agent grpo --episodes 1000 -o weights={out}")
+    if push_to_hub:
+        from ..hub import model_card
+
+        files = {out.name: out}
+        for name in ("training_log.csv", "reward_curve.png", "loss_curve.png"):
+            if (log_dir / name).is_file():
+                files[name] = log_dir / name
+        card = model_card(cfg, state.update, state.seconds, val[-1] if val else None, sorted(files))
+        _push(push_to_hub, "model", files, card, f"mirr train: {state.update} GRPO updates")
 
 
 def _run_training(config: Any, out: Path, log_dir: Path, resume: bool) -> Any:
@@ -163,6 +183,7 @@ def export_rollouts_command(
     difficulty: DifficultyOpt = None,
     option: AgentOptionOpt = None,
     config: ConfigOpt = None,
+    push_to_hub: PushOpt = None,
 ) -> None:
     """Write episodes as a chat dataset (one JSON line each) for Hugging Face datasets / TRL."""
     from ..rollouts import export_rollouts
@@ -181,6 +202,7 @@ def export_rollouts_command(
         fail(f"cannot start agent {agent!r}: {exc}")
     if out.is_dir():
         fail(f"{out} is a folder; give a file name such as rollouts.jsonl")
+    _check_push(push_to_hub)
     stats = {"recovered": 0, "aborted": 0}
 
     def count(record: dict[str, Any]) -> None:
@@ -200,3 +222,31 @@ def export_rollouts_command(
     )
     if interrupted:
         raise typer.Exit(130)
+    if push_to_hub:
+        from ..hub import dataset_card, outcome_counts
+        from ..rollouts import load_rollouts
+
+        seeds = range(seed, seed + written)
+        card = dataset_card(cfg, agent, seeds, cfg.difficulty(difficulty).name, outcome_counts(load_rollouts(out)))
+        _push(push_to_hub, "dataset", {f"data/{out.name}": out}, card, f"mirr export-rollouts: {written} episodes")
+
+
+def _check_push(repo_id: str | None) -> None:
+    if repo_id is None:
+        return
+    from ..hub import HubError, check_push_possible
+
+    try:
+        check_push_possible(repo_id)
+    except HubError as exc:
+        fail(str(exc))
+
+
+def _push(repo_id: str, repo_type: str, files: dict[str, Path], card: str, message: str) -> None:
+    from ..hub import HubError, push_files
+
+    try:
+        url = push_files(repo_id, repo_type, files, card, message)
+    except HubError as exc:
+        fail(str(exc), code=1)
+    typer.echo(f"pushed to {url}")

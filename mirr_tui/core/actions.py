@@ -34,7 +34,39 @@ ALIASES = {
     "wait": "wait",
     "noop": "wait",
 }
+# The original MIRR's action names (github.com/u7k4rs6/MIRR, env/actions.py and env/environment.py) and the
+# runbook words it accepted, so agents written for it play here unchanged. `defer` and `no_op` were its
+# two ways of letting a step pass; both are `wait` here.
+ORIGINAL_ALIASES = {
+    "restart_service": "restart",
+    "rollback_deploy": "rollback",
+    "enable_circuit_breaker": "circuit_break",
+    "defer": "wait",
+    "no_op": "wait",
+    "restart_pod": "restart",
+    "kubectl_rollout_restart": "restart",
+    "kubectl_restart_deployment": "restart",
+    "kubectl_rollout_undo": "rollback",
+    "kubectl_undo_rollout": "rollback",
+    "scale_deployment": "scale_up",
+    "kubectl_scale_deployment": "scale_up",
+    "kubectl_scale": "scale_up",
+    "kubectl_logs": "check_logs",
+    "kubectl_top_pods": "check_logs",
+    "stern_tail": "check_logs",
+    "tail_logs": "check_logs",
+    "open_trace": "check_logs",
+}
+ALIASES.update(ORIGINAL_ALIASES)
+# The original's dict fields: {"type": "diagnose", "target": "payment", "failure_mode": "bad_deploy"}.
+FIELD_ALIASES = {"target": "service", "failure_mode": "mode"}
+# Free text the original's agents attach (diagnose's evidence, defer's reason): accepted as strings, not
+# part of the move (the referee never read them for reward).
+NOTE_FIELDS = ("evidence", "rationale", "reasoning", "reason", "message")
 JOINED = ("logs", "log", "up", "back", "break")  # `check logs`, `scale up`, `roll back`, `circuit break`
+LONGEST_PHRASE = 4  # words: `kubectl rollout undo` ... `kubectl scale deployment`
+# kubectl's object words: `kubectl rollout undo deployment/payment`, `kubectl scale deploy payment --replicas=3`
+KUBECTL_OBJECTS = ("deployment", "deployments", "deploy", "pod", "pods", "svc", "service")
 MAX_TEXT = 200  # longer input is not an action; quoting it back is truncated to this
 
 
@@ -78,6 +110,7 @@ class Action:
             raise InvalidAction("empty action: try 'logs payment', 'diagnose payment bad_deploy' or 'wait'")
         if words[0] in ("check", "scale", "roll", "circuit") and len(words) > 1 and words[1] in JOINED:
             words = [words[0] + "_" + words[1], *words[2:]]
+        words = _join_phrase(words)
         kind = ALIASES.get(words[0])
         if kind is None:
             raise InvalidAction(f"unknown action {_quote(words[0])}: use one of {', '.join(ACTION_TYPES)}")
@@ -88,13 +121,14 @@ class Action:
         """Read `{"type": "restart", "service": "payment"}` (extra keys are an error)."""
         if not isinstance(data, dict):
             raise InvalidAction(f"expected an action object, got {type(data).__name__}")
+        data = canonical_fields(data)
         extra = set(data) - {"type", "service", "mode"}
         if extra:
             raise InvalidAction(f"unexpected field {_quote(str(sorted(map(str, extra))[0]))} in action")
         kind = data.get("type")
         if not isinstance(kind, str):
             raise InvalidAction("action needs a 'type' string: one of " + ", ".join(ACTION_TYPES))
-        resolved = ALIASES.get(kind.strip().lower())
+        resolved = action_kind(kind)
         if resolved is None:
             raise InvalidAction(f"unknown action {_quote(kind)}: use one of {', '.join(ACTION_TYPES)}")
         args = []
@@ -128,6 +162,50 @@ class Action:
         if len(words) != 1:
             raise InvalidAction(f"{kind} takes one service, e.g. '{_example(kind)}'")
         return cls(kind, words[0])  # type: ignore[arg-type]
+
+
+def action_kind(word: str) -> str | None:
+    """The action type a word names (`logs`, `restart_service`, `kubectl rollout undo`), or None."""
+    key = word.strip().lower()
+    return ALIASES.get(key) or ALIASES.get("_".join(key.replace("-", " ").split()))
+
+
+def canonical_fields(data: dict[Any, Any]) -> dict[Any, Any]:
+    """The original MIRR's field names as ours (`target` is `service`, `failure_mode` is `mode`), its free-text
+    notes dropped. Both names with different values, or a note that is not text, is an InvalidAction."""
+    if not any(key in FIELD_ALIASES or key in NOTE_FIELDS for key in data):
+        return data
+    out = {key: value for key, value in data.items() if key not in FIELD_ALIASES and key not in NOTE_FIELDS}
+    for old, new in FIELD_ALIASES.items():
+        if old not in data:
+            continue
+        if data.get(new) is not None and data[old] is not None and data[new] != data[old]:
+            raise InvalidAction(f"'{old}' and '{new}' name the same field and differ")
+        if out.get(new) is None:
+            out[new] = data[old]
+    for note in NOTE_FIELDS:
+        if note in data and data[note] is not None and not isinstance(data[note], str):
+            raise InvalidAction(f"'{note}' must be text, got {type(data[note]).__name__}")
+    return out
+
+
+def _join_phrase(words: list[str]) -> list[str]:
+    """A runbook phrase as one alias word: `kubectl rollout undo deployment/payment` -> `kubectl_rollout_undo
+    payment`. kubectl's object words (`deployment`, `deploy/`) and flags (`--replicas=3`) are dropped."""
+    for n in range(min(LONGEST_PHRASE, len(words)), 1, -1):
+        joined = "_".join(words[:n])
+        if joined in ALIASES:
+            words = [joined, *words[n:]]
+            break
+    if words[0].startswith("kubectl"):
+        rest = []
+        for word in words[1:]:
+            if word.startswith("-") or word in KUBECTL_OBJECTS:
+                continue
+            head, slash, tail = word.partition("/")
+            rest.append(tail if slash and head in KUBECTL_OBJECTS else word)
+        words = [words[0], *rest]
+    return words
 
 
 def all_actions(service_names: tuple[str, ...]) -> tuple[Action, ...]:

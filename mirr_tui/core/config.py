@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import yaml
+
+from .config_reader import ConfigError, Reader
 
 FAULT_MODES = ("crashed", "memory_leak", "overloaded", "bad_deploy")
 FIX_ACTIONS = ("restart", "rollback", "scale_up")
@@ -49,10 +50,14 @@ REWARD_KEYS = (
     "timeout",
     "invalid",
 )
-
-
-class ConfigError(ValueError):
-    """The manifest is missing a key or holds a value the rules cannot use."""
+# Top-level keys outside the rules: OpenEnv's own manifest keys (read by `openenv validate` / `push`), the
+# description, and `llm:` (read and checked by agents/llm_settings.py).
+OPENENV_KEYS = ("spec_version", "name", "type", "runtime", "app", "port", "validation")
+TOP_LEVEL_KEYS = (*OPENENV_KEYS, *RULE_SECTIONS, "description", "llm")
+SERVICE_KEYS = ("calls", "role", "health_check", "baseline")
+BASELINE_KEYS = ("latency_ms", "cpu", "memory", "rps")
+ALERT_KEYS = ("error_rate", "latency_ms", "cpu", "memory")
+SCENARIO_KEYS = ("service", "mode", "story", "second")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +252,8 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the manifest must be a mapping at the top level")
-    reader = _Reader(source)
+    reader = Reader(source)
+    reader.known(raw, TOP_LEVEL_KEYS, "")
     # The hash covers what changes the game, not the manifest's other sections (server, llm, ...).
     ruled = {key: raw.get(key) for key in RULE_SECTIONS}
     digest = hashlib.sha256(json.dumps(ruled, sort_keys=True, default=str).encode()).hexdigest()
@@ -259,6 +265,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     for name, body in services_raw.items():
         key = f"services.{name}"
         body = reader.mapping({name: body}, name, prefix="services.")
+        reader.known(body, SERVICE_KEYS, key + ".")
         calls = reader.str_list(body, "calls", prefix=key + ".")
         for callee in calls:
             if callee not in services_raw:
@@ -269,12 +276,8 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         if check not in ("deep", "shallow"):
             raise ConfigError(f"{source}: {key}.health_check: must be 'deep' or 'shallow', got {check!r}")
         base = reader.mapping(body, "baseline", prefix=key + ".")
-        baseline = Baseline(
-            **{
-                m: reader.number(base, m, prefix=key + ".baseline.", low=0)
-                for m in ("latency_ms", "cpu", "memory", "rps")
-            }
-        )
+        reader.known(base, BASELINE_KEYS, key + ".baseline.")
+        baseline = Baseline(**{m: reader.number(base, m, prefix=key + ".baseline.", low=0) for m in BASELINE_KEYS})
         services.append(
             ServiceSpec(
                 name=str(name),
@@ -292,6 +295,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         if mode not in modes_raw:
             raise ConfigError(f"{source}: fault_modes: missing mode {mode!r}")
         body = reader.mapping(modes_raw, mode, prefix="fault_modes.")
+        reader.known(body, ("fix", "signature"), f"fault_modes.{mode}.")
         fix = body.get("fix")
         if fix not in FIX_ACTIONS:
             raise ConfigError(f"{source}: fault_modes.{mode}.fix: must be one of {', '.join(FIX_ACTIONS)}, got {fix!r}")
@@ -303,6 +307,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         )
 
     rules_raw = reader.mapping(raw, "rules")
+    reader.known(rules_raw, _field_names(Rules), "rules.")
     p = "rules."
     rules = Rules(
         max_steps=reader.integer(rules_raw, "max_steps", prefix=p, low=1),
@@ -329,14 +334,11 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     )
 
     alerts_raw = reader.mapping(raw, "alerts")
-    alerts = AlertThresholds(
-        **{
-            k: reader.number(alerts_raw, k, prefix="alerts.", low=0)
-            for k in ("error_rate", "latency_ms", "cpu", "memory")
-        }
-    )
+    reader.known(alerts_raw, ALERT_KEYS, "alerts.")
+    alerts = AlertThresholds(**{k: reader.number(alerts_raw, k, prefix="alerts.", low=0) for k in ALERT_KEYS})
 
     rewards_raw = reader.mapping(raw, "rewards")
+    reader.known(rewards_raw, REWARD_KEYS, "rewards.")
     rewards = Rewards(**{k: reader.number(rewards_raw, k, prefix="rewards.") for k in REWARD_KEYS})
 
     diffs_raw = reader.mapping(raw, "difficulties")
@@ -344,6 +346,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     for name in diffs_raw:
         body = reader.mapping(diffs_raw, name, prefix="difficulties.")
         q = f"difficulties.{name}."
+        reader.known(body, tuple(k for k in _field_names(Difficulty) if k != "name"), q)
         difficulties[str(name)] = Difficulty(
             name=str(name),
             noise=reader.number(body, "noise", prefix=q, low=0, high=0.9),
@@ -363,8 +366,12 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
 
     names = [s.name for s in services]
     scenarios = {}
-    for name, body in (raw.get("scenarios") or {}).items():
+    scenarios_raw = raw.get("scenarios") or {}
+    if not isinstance(scenarios_raw, dict):
+        raise ConfigError(f"{source}: scenarios: must be a mapping, got {type(scenarios_raw).__name__}")
+    for name, body in scenarios_raw.items():
         body = reader.mapping({name: body}, name, prefix="scenarios.")
+        reader.known(body, SCENARIO_KEYS, f"scenarios.{name}.")
         if body.get("service") not in names:
             raise ConfigError(f"{source}: scenarios.{name}.service: unknown service {body.get('service')!r}")
         if body.get("mode") not in FAULT_MODES:
@@ -372,6 +379,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         second = None
         if body.get("second") is not None:
             raw_second = reader.mapping(body, "second", prefix=f"scenarios.{name}.")
+            reader.known(raw_second, ("service", "mode"), f"scenarios.{name}.second.")
             s_service, s_mode = raw_second.get("service"), raw_second.get("mode")
             if s_service not in names or s_service == body["service"]:
                 raise ConfigError(
@@ -383,6 +391,7 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
         scenarios[str(name)] = Scenario(str(name), body["service"], body["mode"], str(body.get("story", "")), second)
 
     impact_raw = reader.mapping(raw, "impact")
+    reader.known(impact_raw, _field_names(Impact), "impact.")
     impact = Impact(
         step_seconds=reader.number(impact_raw, "step_seconds", prefix="impact.", low=0),
         checkout_share=reader.number(impact_raw, "checkout_share", prefix="impact.", low=0, high=1),
@@ -412,6 +421,10 @@ def parse_config(text: str, source: str = "<string>") -> EnvConfig:
     )
 
 
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def _reject_cycles(services: list[ServiceSpec], source: str) -> None:
     calls = {s.name: s.calls for s in services}
     state: dict[str, int] = {}
@@ -428,80 +441,3 @@ def _reject_cycles(services: list[ServiceSpec], source: str) -> None:
 
     for spec in services:
         visit(spec.name, ())
-
-
-class _Reader:
-    """Typed access to raw YAML with errors that name the key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def _get(self, raw: dict[str, Any], key: str, prefix: str) -> Any:
-        if key not in raw:
-            raise ConfigError(f"{self.source}: {prefix}{key}: required key is missing")
-        return raw[key]
-
-    def mapping(self, raw: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
-        value = self._get(raw, key, prefix)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be a mapping, got {type(value).__name__}")
-        return value
-
-    def number(
-        self, raw: dict[str, Any], key: str, prefix: str = "", low: float | None = None, high: float | None = None
-    ) -> float:
-        value = self._get(raw, key, prefix)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be a number, got {value!r}")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ConfigError(f"{self.source}: {prefix}{key}: {value} is outside [{low}, {high}]")
-        return float(value)
-
-    def boolean(self, raw: dict[str, Any], key: str, prefix: str = "") -> bool:
-        value = self._get(raw, key, prefix)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be true or false, got {value!r}")
-        return value
-
-    def integer(self, raw: dict[str, Any], key: str, prefix: str = "", low: int | None = None) -> int:
-        value = self._get(raw, key, prefix)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be a whole number, got {value!r}")
-        if low is not None and value < low:
-            raise ConfigError(f"{self.source}: {prefix}{key}: {value} is below {low}")
-        return value
-
-    def _pair(self, raw: dict[str, Any], key: str, prefix: str) -> list[Any]:
-        value = self._get(raw, key, prefix)
-        if not isinstance(value, list) or len(value) != 2:
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be a [low, high] pair, got {value!r}")
-        return value
-
-    def int_range(self, raw: dict[str, Any], key: str, prefix: str = "", low: int = 0) -> tuple[int, int]:
-        pair = self._pair(raw, key, prefix)
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in pair) or pair[0] > pair[1]:
-            raise ConfigError(
-                f"{self.source}: {prefix}{key}: must be whole numbers low <= high (>= {low}), got {pair!r}"
-            )
-        return (pair[0], pair[1])
-
-    def float_range(
-        self, raw: dict[str, Any], key: str, prefix: str = "", low: float = 0, high: float = 1
-    ) -> tuple[float, float]:
-        pair = self._pair(raw, key, prefix)
-        if (
-            not all(isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high for v in pair)
-            or pair[0] > pair[1]
-        ):
-            raise ConfigError(
-                f"{self.source}: {prefix}{key}: must be numbers in [{low}, {high}], low <= high, got {pair!r}"
-            )
-        return (float(pair[0]), float(pair[1]))
-
-    def str_list(self, raw: dict[str, Any], key: str, prefix: str = "") -> list[str]:
-        value = raw.get(key, [])
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{self.source}: {prefix}{key}: must be a list of service names, got {value!r}")
-        return value
