@@ -387,12 +387,14 @@ class EpisodeSummary:
 
     def timeline(self) -> str:
         """What happened, in step order: pages, diagnoses (with their verdict), fixes and breakers, the end."""
-        events: list[tuple[int, int, str]] = []  # (step, order inside the step, text)
+        # (step, order inside the step, text): a step's move comes first, then what it led to (a page that
+        # came after the move, then the end), so every line reads in the order it happened.
+        events: list[tuple[int, int, str]] = []
         for n, fault in enumerate(self.faults):
             if fault.phase == "pending":
                 continue
             if n > 0:
-                events.append((fault.started_at, 0, f"paged again ({fault.cause})"))
+                events.append((fault.started_at, 2, f"paged again ({fault.cause})"))
             if fault.diagnosis is not None and fault.diagnosis_step is not None:
                 verdict = "right" if fault.diagnosis_correct else "wrong"
                 d = fault.diagnosis
@@ -400,7 +402,7 @@ class EpisodeSummary:
         for step, move, verdict in self.moves:
             events.append((step, 1, f"{move} ({verdict})" if verdict else move))
         if self.end_step is not None:
-            events.append((self.end_step, 2, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
+            events.append((self.end_step, 3, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
         parts = [f"step {step}: {text}" for step, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
         if all(fault.diagnosis is None for fault in self.faults):
             parts.insert(0, "no diagnosis")

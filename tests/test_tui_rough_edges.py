@@ -1,0 +1,42 @@
+"""Issue 12's rough edges, each played through the app with keys or the mouse (Textual pilot)."""
+
+from __future__ import annotations
+
+from test_tui_app import SIZE, message_text, wait_until
+
+from mirr_tui.tui.app import make_app
+from mirr_tui.tui.modals import SummaryModal
+
+
+async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tmp_path):
+    app = make_app("play", seed=1, scenario="retry-storm", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon", *"diagnose payment bad_deploy", "enter")
+        await pilot.press("4", "b", "1")  # rollback payment: the first fault is fixed
+        while screen.view.obs.page == 1:
+            await pilot.press("c")  # the gateway's breakers, open and closed: a move on every step
+        paged_at = screen.view.step
+        while not screen.view.done:
+            await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        timeline = app.screen.summary.timeline()
+        move = f"step {paged_at}: {'opened' if paged_at % 2 == 1 else 'closed'} gateway's breakers"
+        assert timeline.index(move) < timeline.index(f"step {paged_at}: paged again"), timeline
+        steps = [int(part.split(":")[0].removeprefix("step ")) for part in timeline.split(" → ")]
+        assert steps == sorted(steps), timeline
+
+
+async def test_the_second_restart_of_a_memory_leak_says_the_leak_came_back_and_why_it_holds(tmp_path):
+    app = make_app("play", seed=7, scenario="slow-bleed", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        state = screen.env.state
+        assert (state.root_service, state.fault_mode) == ("auth", "memory_leak")
+        await pilot.press("2", "r")
+        assert "leak" not in message_text(app)  # the first restart only resets the clock: nothing to explain yet
+        while not screen.env._faults[0].relapsed:
+            await pilot.press("w")
+        await pilot.press("r")
+        text = message_text(app)
+        assert "the leak came back" in text and "clears it for good" in text, text
