@@ -199,7 +199,7 @@ async def test_quitting_mid_episode_saves_the_replay(tmp_path):
     assert not list(tmp_path.glob("*.json")) and app.exit_message is None
     app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2", "l", "w", "q")
+        await pilot.press("2", "l", "w", "q", "y")  # y: yes, abandon it
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and app.exit_message == f"replay saved to {saved[0]}"
     replay = load_replay(saved[0])

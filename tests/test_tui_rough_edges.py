@@ -5,7 +5,7 @@ from __future__ import annotations
 from test_tui_app import SIZE, message_text, wait_until
 
 from mirr_tui.tui.app import make_app
-from mirr_tui.tui.modals import SummaryModal
+from mirr_tui.tui.modals import ConfirmModal, SummaryModal
 
 
 async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tmp_path):
@@ -40,3 +40,30 @@ async def test_the_second_restart_of_a_memory_leak_says_the_leak_came_back_and_w
         await pilot.press("r")
         text = message_text(app)
         assert "the leak came back" in text and "clears it for good" in text, text
+
+
+async def test_quit_and_new_incident_mid_episode_ask_first(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("2", "l", "q")
+        assert isinstance(app.screen, ConfirmModal) and "Quit" in app.screen.question
+        await pilot.press("n")  # keep playing
+        assert app.screen is screen and app.is_running and screen.view.step == 1
+        await pilot.press("q", "escape")
+        assert app.screen is screen and app.is_running
+        await pilot.press("n")  # a new incident: asked too
+        assert isinstance(app.screen, ConfirmModal) and "new incident" in app.screen.question
+        await pilot.press("escape")
+        assert app.screen is screen and screen.seed == 3 and screen.view.step == 1
+        await pilot.press("n", "y")
+        assert app.screen is screen and screen.view.step == 0
+        assert len(list(tmp_path.glob("*.json"))) == 1  # the abandoned incident was kept
+        await pilot.press("q")  # nothing played in this one: no question
+        await pilot.pause()
+    assert not app.is_running
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", "q", "y")
+        await pilot.pause()
+    assert not app.is_running and len(list(tmp_path.glob("*.json"))) == 2

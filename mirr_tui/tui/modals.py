@@ -214,6 +214,35 @@ class SummaryModal(ModalScreen[str | None]):
         self.dismiss(choice)
 
 
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question before something that ends the episode in play (quit, a new incident)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "keep playing", key_display="n/esc"),
+    ]
+
+    def __init__(self, question: str, detail: str, yes: str) -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog -confirm"):
+            yield Static(Content.from_markup(f"[b]{_esc(self.question)}[/]"), classes="dialog-title")
+            yield Static(Content(self.detail), id="confirm-detail")
+            yield Static(
+                Content.from_markup(
+                    f"[b $accent]y[/] {_esc(self.yes)} · [b $accent]n[/] or [b $accent]esc[/] keep playing"
+                )
+            )
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 # Paragraphs are single lines (the dialog wraps them at any width); list items stay short (< 70 columns).
 HELP_TEXT = """\
 [b]MIRR in brief[/]

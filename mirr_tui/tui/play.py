@@ -16,7 +16,7 @@ from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
 from ..replay import ReplayRecorder
 from .command import ActionSuggester, complete_command
 from .incident import IncidentScreen
-from .modals import SERVICE_KEYS, DiagnoseModal, SummaryModal
+from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
 from .widgets import ActionBar
 
@@ -255,7 +255,26 @@ class PlayScreen(IncidentScreen):
 
         self.app.push_screen(SummaryModal(summary, self.player_name), closed)
 
+    @property
+    def mid_episode(self) -> bool:
+        """At least one step played and the episode not over: leaving now abandons it."""
+        return self.steps_played > 0 and not self.view.done
+
+    def confirm_leaving(self, question: str, yes: str, then: Any) -> None:
+        """Ask before abandoning an episode in progress (y does it; n or escape keeps playing)."""
+        if not self.mid_episode:
+            then()
+            return
+        detail = (
+            f"Step {self.view.step} of {self.config.rules.max_steps}, not over yet: leaving now abandons this"
+            " incident (its half-played replay is kept)."
+        )
+        self.app.push_screen(ConfirmModal(question, detail, yes), lambda sure: then() if sure else None)
+
     def action_new_incident(self) -> None:
+        self.confirm_leaving("Start a new incident?", "new incident", self._new_incident)
+
+    def _new_incident(self) -> None:
         self.save_unsaved()
         self.start_incident(None)
 
@@ -264,4 +283,4 @@ class PlayScreen(IncidentScreen):
             self.saved = self.save_replay(self.recorder, self.replay_dir)
 
     def action_quit(self) -> None:
-        self.app.exit()
+        self.confirm_leaving("Quit MIRR?", "quit", self.app.exit)
