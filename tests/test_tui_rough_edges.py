@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from test_tui_app import SIZE, message_text, wait_until
+from textual.widgets import Input
 
 from mirr_tui.tui.app import make_app
 from mirr_tui.tui.modals import ConfirmModal, SummaryModal
@@ -67,3 +68,20 @@ async def test_quit_and_new_incident_mid_episode_ask_first(tmp_path):
         await pilot.press("w", "q", "y")
         await pilot.pause()
     assert not app.is_running and len(list(tmp_path.glob("*.json"))) == 2
+
+
+async def test_tab_completes_in_the_command_line_like_a_shell(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        command = screen.query_one("#command", Input)
+        await pilot.press("colon", *"diag", "tab")
+        assert command.value == "diagnose " and command.has_focus  # the focus stays in the command line
+        await pilot.press(*"pay", "tab")
+        assert command.value == "diagnose payment "
+        await pilot.press(*"ov", "tab", "enter")
+        assert screen.view.obs.diagnosis == {"service": "payment", "mode": "overloaded"}
+        await pilot.press("colon", "r", "tab")  # restart or rollback: Tab cannot choose
+        assert command.value == "r"
+        await pilot.press("o", "tab", *"pay", "tab")
+        assert command.value == "rollback payment "

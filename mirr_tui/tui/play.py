@@ -14,7 +14,7 @@ from textual.worker import get_current_worker
 
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
 from ..replay import ReplayRecorder
-from .command import ActionSuggester, complete_command
+from .command import CommandInput, complete_command
 from .incident import IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
@@ -70,10 +70,11 @@ class PlayScreen(IncidentScreen):
         self.command_error: str | None = None
 
     def compose_bar(self) -> ComposeResult:
-        yield Input(
+        yield CommandInput(
+            self.names,
+            FAULT_MODES,
             placeholder="logs auth · diagnose payment bad_deploy · rollback payment · break payment · wait"
-            "   (→ completes, esc closes)",
-            suggester=ActionSuggester(self.names, FAULT_MODES),
+            "   (tab completes, esc closes)",
             id="command",
             compact=True,
             disabled=True,
