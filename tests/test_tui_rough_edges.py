@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from test_tui_app import SIZE, message_text, wait_until
-from textual.widgets import Input
+from textual import events
+from textual.widgets import Footer, Input
 
 from mirr_tui.tui.app import make_app
 from mirr_tui.tui.modals import ConfirmModal, SummaryModal
+from mirr_tui.tui.widgets import LogView
 
 
 async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tmp_path):
@@ -85,3 +87,29 @@ async def test_tab_completes_in_the_command_line_like_a_shell(tmp_path):
         assert command.value == "r"
         await pilot.press("o", "tab", *"pay", "tab")
         assert command.value == "rollback payment "
+
+
+def footer_text(screen) -> str:
+    return " ".join(str(key.render()) for key in screen.query("FooterKey"))
+
+
+async def test_at_80x24_every_key_shows_in_the_footer_and_the_log_scrolls_from_the_keyboard(tmp_path):
+    app = make_app("play", seed=12, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await pilot.press("3", "l", "l", "l")
+        await pilot.pause()
+        footer = screen.query_one(Footer)
+        keys = list(screen.query("FooterKey"))
+        assert {"n", "?", "q", "PgUp", "PgDn", ":"} <= {key.key_display for key in keys}, footer_text(screen)
+        right = max(key.region.right for key in keys)
+        assert right <= footer.region.right, footer_text(screen)  # nothing cut at the edge
+        log = screen.query_one(LogView)
+        assert log.max_scroll_y > 0 and log.scroll_y == 0
+        await pilot.press("pagedown")
+        assert log.scroll_y > 0
+        await pilot.press("pageup")
+        assert log.scroll_y == 0
+        log.post_message(events.MouseScrollDown(log, 2, 2, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        assert log.scroll_y > 0  # the mouse wheel too

@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.actions import parse as parse_action
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -27,6 +28,12 @@ from .widgets import (
     _esc,
 )
 
+LOG_KEYS = Binding.Group("log", compact=False)
+# Every incident screen scrolls its log from the keyboard (each screen places these among its own keys).
+LOG_BINDINGS: list[BindingType] = [
+    Binding("pageup", "scroll_log(-1)", "log", group=LOG_KEYS, key_display="PgUp"),
+    Binding("pagedown", "scroll_log(1)", "log", group=LOG_KEYS, key_display="PgDn"),
+]
 MIN_SIZE = (80, 24)
 # Screen classes by terminal size (Textual applies them to every screen, modals included).
 HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (MIN_SIZE[0], "-w-compact"), (110, "-w-full")]
@@ -57,6 +64,7 @@ class IncidentScreen(MirrScreen):
 
     label = "play"
     selectable = True
+
     AUTO_FOCUS = ""  # keys go to the screen's bindings; the command line takes focus only when opened
 
     def __init__(self, config: EnvConfig) -> None:
@@ -90,6 +98,11 @@ class IncidentScreen(MirrScreen):
 
     def compose_bar(self) -> ComposeResult:
         yield ActionBar(id="actionbar")
+
+    def action_scroll_log(self, pages: int) -> None:
+        """PgUp / PgDn: the log by a page (the mouse wheel scrolls it too), at any size."""
+        log = self.query_one(LogView)
+        log.scroll_page_down(animate=False) if pages > 0 else log.scroll_page_up(animate=False)
 
     # -------------------------------------------------------------- drawing
     def header_label(self) -> str:

@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
 from ..replay import ReplayRecorder
 from .command import CommandInput, complete_command
-from .incident import IncidentScreen
+from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
 from .widgets import ActionBar
@@ -25,6 +25,7 @@ SERVICE_BINDINGS: list[BindingType] = [
     Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
     Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
 ]
+MOVE_KEYS = Binding.Group("moves", compact=True)
 GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait")
 
 
@@ -33,16 +34,18 @@ class PlayScreen(IncidentScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *SERVICE_BINDINGS,
-        Binding("l", "act('check_logs')", "logs"),
-        Binding("d", "diagnose", "diagnose"),
-        Binding("r", "act('restart')", "restart"),
-        Binding("b", "act('rollback')", "rollback"),
-        Binding("s", "act('scale_up')", "scale up"),
-        Binding("c", "act('circuit_break')", "breaker"),
-        Binding("w", "act('wait')", "wait"),
+        # One footer group: the action bar above spells each move out, so the footer fits 80 columns.
+        Binding("l", "act('check_logs')", "moves", group=MOVE_KEYS, tooltip="read the selected service's logs"),
+        Binding("d", "diagnose", "moves", group=MOVE_KEYS, tooltip="diagnose the selected service"),
+        Binding("r", "act('restart')", "moves", group=MOVE_KEYS, tooltip="restart"),
+        Binding("b", "act('rollback')", "moves", group=MOVE_KEYS, tooltip="rollback"),
+        Binding("s", "act('scale_up')", "moves", group=MOVE_KEYS, tooltip="scale up"),
+        Binding("c", "act('circuit_break')", "moves", group=MOVE_KEYS, tooltip="circuit breaker"),
+        Binding("w", "act('wait')", "moves", group=MOVE_KEYS, tooltip="wait one step"),
         Binding("colon,slash", "command", "command", key_display=":"),
         Binding("escape", "close_command", "close", show=False),
         Binding("n", "new_incident", "new"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]

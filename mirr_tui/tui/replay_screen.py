@@ -10,7 +10,7 @@ from textual.timer import Timer
 
 from ..core import EnvConfig
 from ..replay import Replay
-from .incident import IncidentScreen, reasoning_lines
+from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
 from .widgets import ActionBar, SideLine, _esc
 
@@ -32,6 +32,7 @@ class ReplayScreen(IncidentScreen):
         Binding("space", "play", "play/pause"),
         Binding("t", "truth", "truth"),
         Binding("escape", "back", "back"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]

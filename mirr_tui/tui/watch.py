@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 
 from ..core import EnvConfig, IncidentEnv, Observation
 from ..replay import ReplayRecorder
-from .incident import IncidentScreen, reasoning_lines
+from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import SummaryModal
 from .model import compare_agents, summarise
 from .widgets import SideLine, _esc
@@ -33,6 +33,7 @@ class WatchScreen(IncidentScreen):
         Binding("full_stop", "step_once", "one step", key_display="."),
         Binding("plus,equals_sign", "speed(1)", "faster", key_display="+"),
         Binding("minus", "speed(-1)", "slower", key_display="-"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
