@@ -6,9 +6,11 @@ from test_tui_app import SIZE, message_text, wait_until
 from textual import events
 from textual.widgets import Footer, Input
 
+from mirr_tui.core import IncidentEnv
 from mirr_tui.tui.app import make_app
-from mirr_tui.tui.modals import ConfirmModal, SummaryModal
-from mirr_tui.tui.widgets import LogView
+from mirr_tui.tui.modals import AlertsModal, ConfirmModal, SummaryModal
+from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
+from mirr_tui.tui.widgets import AlertStrip, LogView, ServicePanel
 
 
 async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tmp_path):
@@ -113,3 +115,55 @@ async def test_at_80x24_every_key_shows_in_the_footer_and_the_log_scrolls_from_t
         log.post_message(events.MouseScrollDown(log, 2, 2, 0, 1, 0, False, False, False))
         await pilot.pause()
         assert log.scroll_y > 0  # the mouse wheel too
+
+
+def test_alerts_and_panels_share_one_rounding(config):
+    """The strip's alerts are the core's alerts, worded with the panels' numbers (half up: 500.5ms shows 501ms
+    and alerts; 500.4ms shows 500ms and does not)."""
+    assert format_metric("latency_ms", 500.5).strip() == "501ms" and over_limit("latency_ms", 500.5, config.alerts)
+    assert format_metric("latency_ms", 500.4).strip() == "500ms" and not over_limit("latency_ms", 500.4, config.alerts)
+    assert format_metric("error_rate", 0.0549).strip() == "5%" and not over_limit("error_rate", 0.0549, config.alerts)
+    env = IncidentEnv(config)
+    moves = ["wait", "restart payment", "check_logs auth", "scale_up orders", "rollback database"]
+    seen = 0
+    for seed in range(60):
+        obs = env.reset(seed=seed)
+        for k in range(30):
+            lines = alert_lines(obs, config.alerts)
+            assert [line.split()[:2] for line in lines] == [a.split()[:2] for a in obs.alerts], (lines, obs.alerts)
+            for line in lines:  # every number an alert quotes is the number its panel shows
+                name, *_ = line.split()
+                service = obs.services[name]
+                for metric, word in ALERT_WORDS.items():
+                    if line.startswith(f"{name} {word} "):
+                        assert line.split(" > ")[0].endswith(format_metric(metric, getattr(service, metric)).strip())
+                        seen += 1
+            if obs.done:
+                break
+            obs = env.step(moves[(seed + k) % len(moves)])
+    assert seen > 100
+
+
+async def test_a_cut_alert_line_ends_with_an_ellipsis_and_a_lists_them_all(tmp_path):
+    app = make_app("play", seed=12, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        strip = screen.query_one(AlertStrip)
+        while len(" · ".join(strip.alerts)) < 2 * strip.content_region.width and not screen.view.done:
+            await pilot.press("w")
+        await pilot.pause()
+        shown = str(strip.render())
+        assert len(strip.render().wrap(strip.content_region.width)) <= 2
+        assert shown.rstrip().endswith("more (a)") and "…" in shown, shown
+        cut = shown.split(": ", 1)[1].split(" · … ")[0].split(" · ")
+        assert cut == list(strip.alerts[: len(cut)])  # whole alerts, never one cut mid-word
+        for name in screen.names:  # a panel's red numbers are exactly the metrics its alerts name
+            panel = screen.query_one(f"#panel-{name}", ServicePanel)
+            red = {m for m in ALERT_WORDS if panel._alerting(m, float(getattr(screen.view.obs.services[name], m)))}
+            named = {m for m, w in ALERT_WORDS.items() if any(a.startswith(f"{name} {w} ") for a in strip.alerts)}
+            assert red == named, name
+        await pilot.press("a")
+        assert isinstance(app.screen, AlertsModal)
+        assert str(app.screen.query_one("#alerts-list").render()).splitlines() == list(strip.alerts)
+        await pilot.press("escape")
+        assert app.screen is screen

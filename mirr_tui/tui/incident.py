@@ -14,8 +14,8 @@ from textual.widgets import Footer, Static
 
 from ..core import EnvConfig, Observation
 from ..replay import ReplayRecorder
-from .modals import HelpModal
-from .model import IncidentView, topology_tiers
+from .modals import AlertsModal, HelpModal
+from .model import IncidentView, alert_lines, topology_tiers
 from .widgets import (
     ActionBar,
     AlertStrip,
@@ -29,8 +29,10 @@ from .widgets import (
 )
 
 LOG_KEYS = Binding.Group("log", compact=False)
-# Every incident screen scrolls its log from the keyboard (each screen places these among its own keys).
+# Every incident screen lists all alerts and scrolls its log from the keyboard (each screen puts these among
+# its own keys).
 LOG_BINDINGS: list[BindingType] = [
+    Binding("a", "alerts", "alerts"),
     Binding("pageup", "scroll_log(-1)", "log", group=LOG_KEYS, key_display="PgUp"),
     Binding("pagedown", "scroll_log(1)", "log", group=LOG_KEYS, key_display="PgDn"),
 ]
@@ -98,6 +100,10 @@ class IncidentScreen(MirrScreen):
 
     def compose_bar(self) -> ComposeResult:
         yield ActionBar(id="actionbar")
+
+    def action_alerts(self) -> None:
+        """`a`: every alert of the step on screen, whatever fits on the strip."""
+        self.app.push_screen(AlertsModal(self.query_one(AlertStrip).alerts))
 
     def action_scroll_log(self, pages: int) -> None:
         """PgUp / PgDn: the log by a page (the mouse wheel scrolls it too), at any size."""
@@ -171,7 +177,7 @@ class IncidentScreen(MirrScreen):
                 truth=self._panel_truth(truth, name),
                 breaker=name in obs.breakers,
             )
-        self.query_one(AlertStrip).show(obs.alerts)
+        self.query_one(AlertStrip).show(alert_lines(obs, self.config.alerts))
         self.query_one(LogView).show(self.view.blocks_newest_first())
         title, lines = self.side_content()
         self.query_one(SidePane).show(title, lines)

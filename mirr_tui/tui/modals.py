@@ -286,6 +286,25 @@ during the episode the header shows only what was paid so far (invalid actions).
 """
 
 
+class AlertsModal(ModalScreen[None]):
+    """Every alert of the step on screen (the strip shows what fits)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,a,q", "close", "close", key_display="esc")]
+
+    def __init__(self, alerts: Sequence[str]) -> None:
+        super().__init__()
+        self.alerts = tuple(alerts)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="dialog -alerts"):
+            yield Static(f"alerts ({len(self.alerts)})", classes="dialog-title")
+            yield Static(Content("\n".join(self.alerts) or "none"), id="alerts-list")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class HelpModal(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close", key_display="esc")]
 

@@ -98,14 +98,53 @@ def metric_scale(metric: str, values: Sequence[float]) -> tuple[float, float, bo
     return 0.0, max([*values, 1.0]), False  # rps: relative to the busiest value seen
 
 
+def shown_number(metric: str, value: float) -> int:
+    """The whole number a panel shows for a metric (percent for the error rate), rounded half up: the one
+    rounding the panels, their red values and the alert strip share (the core alerts from the same boundary)."""
+    return math.floor((value * 100 if metric == "error_rate" else value) + 0.5)
+
+
+def over_limit(metric: str, value: float, thresholds: Any) -> bool:
+    """Whether the value as shown is over its alert limit (no limit: never)."""
+    limit = getattr(thresholds, metric, None)
+    if limit is None:
+        return False
+    return shown_number(metric, value) > (limit * 100 if metric == "error_rate" else limit)
+
+
 def format_metric(metric: str, value: float) -> str:
+    if metric == "latency_ms" and value >= 10000:
+        return f"{shown_number(metric, value / 1000):4d}s "
+    number = shown_number(metric, value)
     if metric == "error_rate":
-        return f"{value * 100:4.0f}%"
+        return f"{number:4d}%"
     if metric == "latency_ms":
-        return f"{value:5.0f}ms" if value < 10000 else f"{value / 1000:4.0f}s "
+        return f"{number:5d}ms"
     if metric in ("cpu", "memory"):
-        return f"{value:4.0f}%"
-    return f"{value:5.0f}"
+        return f"{number:4d}%"
+    return f"{number:5d}"
+
+
+ALERT_WORDS = {"error_rate": "error rate", "latency_ms": "p95", "cpu": "cpu", "memory": "memory"}
+
+
+def alert_lines(obs: Observation, thresholds: Any) -> list[str]:
+    """The observation's alerts worded with the panels' rounding, in the core's order: a scrape that failed,
+    a health check that is not ok, then each metric shown over its limit (`orders error rate 6% > 5%`)."""
+    lines = []
+    for name, service in obs.services.items():
+        if service.stale:
+            lines.append(f"{name} metrics stale: scrape failing")
+        if service.status != "ok":
+            lines.append(f"{name} health check {service.status}")
+        for metric, word in ALERT_WORDS.items():
+            value = float(getattr(service, metric))
+            if over_limit(metric, value, thresholds):
+                limit = getattr(thresholds, metric)
+                shown, unit = format_metric(metric, value).strip(), "%" if metric != "latency_ms" else "ms"
+                limit_text = f"{shown_number(metric, limit)}{unit}" if metric == "error_rate" else f"{limit:g}{unit}"
+                lines.append(f"{name} {word} {shown} > {limit_text}")
+    return lines
 
 
 class IncidentView:

@@ -42,7 +42,7 @@ class PlayScreen(IncidentScreen):
         Binding("s", "act('scale_up')", "moves", group=MOVE_KEYS, tooltip="scale up"),
         Binding("c", "act('circuit_break')", "moves", group=MOVE_KEYS, tooltip="circuit breaker"),
         Binding("w", "act('wait')", "moves", group=MOVE_KEYS, tooltip="wait one step"),
-        Binding("colon,slash", "command", "command", key_display=":"),
+        Binding("colon,slash", "command", "type", key_display=":"),  # type a command
         Binding("escape", "close_command", "close", show=False),
         Binding("n", "new_incident", "new"),
         *LOG_BINDINGS,

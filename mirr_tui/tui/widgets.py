@@ -25,6 +25,7 @@ from .model import (
     format_metric,
     format_money,
     metric_scale,
+    over_limit,
     sparkline,
 )
 
@@ -270,8 +271,7 @@ class ServicePanel(Widget):
         self.refresh(Region(0, 0, *self.content_size))
 
     def _alerting(self, metric: str, value: float) -> bool:
-        limit = getattr(self.thresholds, metric, None)
-        return limit is not None and value > limit
+        return over_limit(metric, value, self.thresholds)  # as shown: red exactly when the strip alerts
 
     def _cell(self, metric: str, width: int) -> list[str | tuple[str, str]]:
         """One metric as Content parts (assembled, not parsed: this runs for every panel on every step)."""
@@ -312,25 +312,56 @@ class ServicePanel(Widget):
 
 
 class AlertStrip(Static):
-    """The alerts raised from the noisy metrics this step."""
+    """The alerts raised from the noisy metrics this step, on the lines the layout gives them (two, one when
+    compact); a list that does not fit ends with `… +N more (a)`, and `a` opens the full list."""
 
-    shown: tuple[str, ...] | None = None
+    shown: tuple[tuple[str, ...], int, int] | None = None
+    alerts: tuple[str, ...] = ()
     _lines = 0
 
     def show(self, alerts: Sequence[str]) -> None:
-        if tuple(alerts) == self.shown:
-            return
-        self.shown = tuple(alerts)
-        if not alerts:
-            content = Content.from_markup("[$success]alerts: none[/]")
-        else:
-            body = " · ".join(_esc(a) for a in alerts)
-            content = Content.from_markup(f"[b $warning]alerts ({len(alerts)}): [/]{body}")
-        # A new layout only when the strip needs another number of lines (one or two).
+        self.alerts = tuple(alerts)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    @property
+    def room(self) -> int:
+        """How many lines the layout gives the strip (its max-height)."""
+        height = self.styles.max_height
+        return max(1, int(height.value)) if height is not None else 2
+
+    def _draw(self) -> None:
         width = self.content_region.width
+        key = (self.alerts, width, self.room)
+        if key == self.shown:
+            return
+        self.shown = key
+        content = fit_alerts(self.alerts, width, self.room) if width > 0 else Content("")
+        # A new layout only when the strip needs another number of lines (one or two).
         lines = len(content.wrap(width)) if width > 0 else 0
         self.update(content, layout=lines != self._lines)
         self._lines = lines
+
+
+def fit_alerts(alerts: Sequence[str], width: int, room: int) -> Content:
+    """As many alerts as fit in `room` lines of `width`, whole; the rest counted after `…` (`a` lists all)."""
+    if not alerts:
+        return Content.from_markup("[$success]alerts: none[/]")
+    head = f"[b $warning]alerts ({len(alerts)}): [/]"
+
+    def build(shown: int) -> Content:
+        body = " · ".join(_esc(a) for a in alerts[:shown])
+        rest = len(alerts) - shown
+        more = f"{' · ' if shown else ''}[b $warning]… +{rest} more (a)[/]" if rest else ""
+        return Content.from_markup(head + body + more)
+
+    for shown in range(len(alerts), -1, -1):
+        content = build(shown)
+        if len(content.wrap(width)) <= room and all(line.cell_length <= width for line in content.wrap(width)):
+            return content
+    return build(0)
 
 
 class LogView(ScrollView, can_focus=False):
