@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from test_tui_app import SIZE, message_text, wait_until
+from pathlib import Path
+
+from test_tui_app import SIZE, message_text, record, wait_until
 from textual import events
-from textual.widgets import Footer, Input
+from textual.widgets import DataTable, Footer, Input
 
 from mirr_tui.core import IncidentEnv
 from mirr_tui.tui.app import make_app
-from mirr_tui.tui.modals import AlertsModal, ConfirmModal, SummaryModal
+from mirr_tui.tui.browse import ReplayPickerScreen
+from mirr_tui.tui.modals import AlertsModal, ConfirmModal, HelpModal, SummaryModal
 from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
 from mirr_tui.tui.widgets import AlertStrip, LogView, ServicePanel
 
@@ -167,3 +170,33 @@ async def test_a_cut_alert_line_ends_with_an_ellipsis_and_a_lists_them_all(tmp_p
         assert str(app.screen.query_one("#alerts-list").render()).splitlines() == list(strip.alerts)
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_the_replay_picker_keeps_score_on_screen_sorts_newest_played_first_and_has_its_own_help(tmp_path):
+    import shutil
+
+    old = sorted((Path(__file__).parent.parent / "replays").glob("curated-*.json"))[0]
+    shutil.copy(old, tmp_path / ("curated-" + "x" * 60 + ".json"))  # long name, played before the one below
+    record(tmp_path, 23)
+    app = make_app("replay", replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayPickerScreen)
+        table = screen.query_one(DataTable)
+        columns = list(table.columns.values())
+        widths = [column.get_render_width(table) for column in columns]
+        labels = [column.label.plain for column in columns]
+        steps_end = sum(widths[: labels.index("steps") + 1])
+        assert steps_end <= SIZE[0] - 2, (labels, widths)
+        played = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
+        assert played == sorted(played, reverse=True)  # newest played first, curated or not
+        assert table.get_row_at(0)[1] == "heuristic"
+        await pilot.press("s")
+        labels = [column.label.plain for column in table.columns.values()]
+        assert labels[0].endswith("▲") and not any(label.endswith(("▲", "▼")) for label in labels[1:])
+        await pilot.press("s")
+        assert next(iter(table.columns.values())).label.plain.endswith("▼")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        text = str(app.screen.query_one("Static").render())
+        assert "MIRR replays" in text and "enter opens it" in text and "MIRR in brief" not in text

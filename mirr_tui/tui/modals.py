@@ -306,11 +306,17 @@ class AlertsModal(ModalScreen[None]):
 
 
 class HelpModal(ModalScreen[None]):
+    """The game's rules and keys, or another screen's own help text (markup)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close", key_display="esc")]
+
+    def __init__(self, text: str = HELP_TEXT) -> None:
+        super().__init__()
+        self.text = text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="dialog -help"):
-            yield Static(Content.from_markup(HELP_TEXT))
+            yield Static(Content.from_markup(self.text))
         yield Footer(compact=True, show_command_palette=False)
 
     def action_close(self) -> None:
