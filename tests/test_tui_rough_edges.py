@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from test_tui_app import SIZE, message_text, record, wait_until
 from textual import events
 from textual.widgets import DataTable, Footer, Input
@@ -14,6 +16,8 @@ from mirr_tui.tui.browse import ReplayPickerScreen
 from mirr_tui.tui.modals import AlertsModal, ConfirmModal, HelpModal, SummaryModal
 from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
 from mirr_tui.tui.widgets import AlertStrip, LogView, ServicePanel
+
+from helpers import clear_llm_environment
 
 
 async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tmp_path):
@@ -200,3 +204,45 @@ async def test_the_replay_picker_keeps_score_on_screen_sorts_newest_played_first
         assert isinstance(app.screen, HelpModal)
         text = str(app.screen.query_one("Static").render())
         assert "MIRR replays" in text and "enter opens it" in text and "MIRR in brief" not in text
+
+
+async def test_watching_an_agent_that_cannot_start_offers_no_pause_and_records_the_failure(tmp_path, monkeypatch):
+    clear_llm_environment(monkeypatch)
+    app = make_app("watch", agent="llm", seed=5, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert "cannot start agent 'llm'" in message_text(app) and "GROQ_API_KEY" in message_text(app)
+        shown = {key.key_display for key in screen.query("FooterKey")}
+        assert not shown & {"space", ".", "+", "-"} and "q" in shown, shown
+        assert screen.bar_actions() == [("q", "quit", True)]
+        await pilot.press("q")
+    assert app.failure.startswith("cannot start agent 'llm': GROQ_API_KEY is not set")
+
+
+def test_mirr_watch_with_an_agent_that_cannot_start_exits_2_like_mirr_eval(tmp_path, monkeypatch, capsys):
+    """The real app, run headless by the CLI: `q` on the error screen ends it; the CLI says why and exits 2."""
+    from mirr_tui import cli
+    from mirr_tui.tui.app import MirrApp
+
+    clear_llm_environment(monkeypatch)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))  # where eval would keep its results
+
+    def run_headless(self):
+        async def drive():
+            async with self.run_test(size=SIZE) as pilot:
+                await pilot.pause()
+                await pilot.press("q")
+
+        asyncio.run(drive())
+
+    monkeypatch.setattr(MirrApp, "run", run_headless)
+    with pytest.raises(SystemExit) as watched:
+        cli.main(["watch", "--agent", "llm", "--seed", "5", "--replays", str(tmp_path)])
+    watch_err = capsys.readouterr().err
+    with pytest.raises(SystemExit) as evaluated:
+        cli.main(["eval", "--agent", "llm", "-n", "1"])
+    eval_err = capsys.readouterr().err
+    assert watched.value.code == evaluated.value.code == 2
+    assert watch_err.startswith("mirr: cannot start agent 'llm': GROQ_API_KEY is not set"), watch_err
+    assert watch_err.strip() == eval_err.strip()

@@ -93,7 +93,10 @@ class WatchScreen(IncidentScreen):
         except Exception as exc:  # a missing key or bad option is shown in the app, not raised
             # The recorder is never started: no episode was played, so nothing is saved (an empty run would
             # count as a loss on the scoreboard; `mirr eval` likewise refuses before the first episode).
-            self._fail(f"cannot start agent {self.agent_name!r}: {type(exc).__name__}: {exc}")
+            # Worded as `mirr eval` words it; the app exits with its code (2) and prints it on stderr.
+            failure = f"cannot start agent {self.agent_name!r}: {exc}"
+            self.app.failure = failure  # type: ignore[attr-defined]
+            self._fail(failure)
             self.draw()
             return
         self.recorder = ReplayRecorder(
@@ -149,6 +152,8 @@ class WatchScreen(IncidentScreen):
         return text, error
 
     def bar_actions(self) -> list[tuple[str, str, bool]]:
+        if self.error:
+            return [("q", "quit", True)]  # nothing left to pause, step or speed up
         running = not self.finished
         return [
             ("space", "resume" if self.paused else "pause", running),
@@ -157,9 +162,9 @@ class WatchScreen(IncidentScreen):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pause", "speed") and self.finished:
-            return None
-        if action == "step_once" and (self.finished or not self.paused):
+        if action in ("pause", "speed", "step_once") and self.finished:
+            return False  # over (or never started): off the footer, not just greyed
+        if action == "step_once" and not self.paused:
             return None
         return True
 
