@@ -78,7 +78,7 @@ async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
         assert dict(summary.breakdown)["correct_diagnosis"] == 8 and dict(summary.breakdown)["correct_fix"] == 10
         assert set(summary.comparisons) == {"heuristic", "reasoner", "oracle"}
         assert summary.comparisons["oracle"][1] == "recovered"
-        assert screen.check_action("act", ("wait",)) is None  # the episode is over
+        assert not screen.check_action("act", ("wait",))  # the episode is over
         assert "replay saved to" in (app.exit_message or "")
         await pilot.press("q")
     saved = list(tmp_path.glob("*.json"))

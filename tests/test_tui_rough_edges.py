@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_tui_app import SIZE, message_text, record, wait_until
+from test_tui_app import SIZE, message_text, record, type_fast, wait_until
 from textual import events
 from textual.widgets import DataTable, Footer, Input
 
@@ -15,7 +15,7 @@ from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import ReplayPickerScreen
 from mirr_tui.tui.modals import AlertsModal, ConfirmModal, HelpModal, SummaryModal
 from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
-from mirr_tui.tui.widgets import AlertStrip, LogView, ServicePanel
+from mirr_tui.tui.widgets import AlertStrip, LogView, MessageLine, ServicePanel
 
 from helpers import clear_llm_environment
 
@@ -246,3 +246,61 @@ def test_mirr_watch_with_an_agent_that_cannot_start_exits_2_like_mirr_eval(tmp_p
     assert watched.value.code == evaluated.value.code == 2
     assert watch_err.startswith("mirr: cannot start agent 'llm': GROQ_API_KEY is not set"), watch_err
     assert watch_err.strip() == eval_err.strip()
+
+
+async def test_a_typo_is_explained_in_full_and_the_command_line_keeps_the_log_width(tmp_path):
+    app = make_app("play", seed=12, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        log = screen.query_one(LogView)
+        width = log.region.width
+        await type_fast(pilot, "colon", *"restrat payment")  # typed fast: no key reaches the board
+        command = screen.query_one("#command", Input)
+        assert command.value == "restrat payment" and screen.view.step == 0
+        assert log.region.width == width  # the log does not narrow while the command line is open
+        await pilot.press("enter")
+        line = screen.query_one(MessageLine)
+        text = " ".join(part.plain.strip() for part in line.render().wrap(line.content_region.width))
+        assert "unknown action 'restrat'" in text and text.endswith("circuit_break, wait"), text
+        assert line.region.height == len(line.render().wrap(line.content_region.width)) <= 3
+        assert screen.view.step == 0
+
+
+async def test_a_second_diagnosis_typed_is_refused_for_free_with_the_reason(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon", *"diagnose payment overloaded", "enter")
+        assert screen.view.step == 1 and screen.check_action("diagnose", ()) is None  # `d` struck out
+        await pilot.press("colon", *"diagnose auth crashed", "enter")
+        assert screen.view.step == 1 and screen.view.obs.valid and screen.view.obs.score == 0
+        text = message_text(app)
+        assert "not possible now (no step spent)" in text and "already diagnosed payment/overloaded" in text
+
+
+async def test_escape_closes_the_summary_e_reopens_it_and_no_saved_toast_lingers(tmp_path):
+    app = make_app("play", seed=1, scenario="checkout-3am", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.check_action("summary", ()) is False  # nothing to reopen yet: not in the footer
+        await pilot.press("4", "b")
+        while not screen.view.done:
+            await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        saved = next(tmp_path.glob("*.json"))
+        assert not [n for n in app._notifications if "saved" in n.message]  # no toast over the log
+        assert f"replay saved to {saved}" in str(app.screen.query_one("#summary-body").render())
+        await pilot.press("escape")
+        assert app.screen is screen
+        assert "e" in {key.key_display for key in screen.query("FooterKey")}
+        await pilot.press("e")
+        assert isinstance(app.screen, SummaryModal) and app.screen.summary is screen.summary
+        await pilot.press("escape", "2", "n")  # a new incident from the board: the episode is over, no question
+        assert screen.view.step == 0 and screen.summary is None
+        await pilot.press("l", "n", "y")  # one step into the next one, abandoned: saved, said on the line
+        await pilot.pause()
+        assert len(list(tmp_path.glob("*.json"))) == 2
+        assert not list(app._notifications), [n.message for n in app._notifications]
+        assert "the last incident's replay is saved to" in message_text(app)
+        await pilot.press("w")
+        assert "saved" not in message_text(app)

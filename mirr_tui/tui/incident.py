@@ -221,8 +221,9 @@ class IncidentScreen(MirrScreen):
         self.query_one(ActionBar).show(self.names, self.selected if self.selectable else None, self.bar_actions())
 
     # -------------------------------------------------------------- replays
-    def save_replay(self, recorder: ReplayRecorder | None, replay_dir: Path) -> Path | None:
-        """Save atomically and tell the user where; a failure is shown, never raised."""
+    def save_replay(self, recorder: ReplayRecorder | None, replay_dir: Path, announce: bool = True) -> Path | None:
+        """Save atomically and tell the user where (a toast unless `announce` is False: the caller shows the
+        path itself; the terminal is told on exit either way); a failure is shown, never raised."""
         if recorder is None or not recorder.started:
             return None
         try:
@@ -231,7 +232,8 @@ class IncidentScreen(MirrScreen):
             self.notify(f"could not save the replay: {exc}", severity="error", timeout=10)
             self.app.note_exit(f"could not save the replay in {replay_dir}: {exc}")  # type: ignore[attr-defined]
             return None
-        self.notify(f"replay saved to {path}", title="saved", timeout=6)
+        if announce:
+            self.notify(f"replay saved to {path}", title="saved", timeout=4)
         self.app.note_exit(f"replay saved to {path}")  # type: ignore[attr-defined]
         return path
 

@@ -207,7 +207,7 @@ class SummaryModal(ModalScreen[str | None]):
                 lines.append(f"{_indent(2)}{_right(_esc(name), f'{score:+.1f}', 18)}{score:+.1f}  {outcome_text}")
         if self.note:
             lines.append("")
-            lines.append(f"[$warning]{_esc(self.note)}[/]")
+            lines.append(f"[$text-muted]{_esc(self.note)}[/]")
         return Content.from_markup("\n".join(lines))
 
     def action_choose(self, choice: str | None) -> None:

@@ -42,9 +42,12 @@ class PlayScreen(IncidentScreen):
         Binding("s", "act('scale_up')", "moves", group=MOVE_KEYS, tooltip="scale up"),
         Binding("c", "act('circuit_break')", "moves", group=MOVE_KEYS, tooltip="circuit breaker"),
         Binding("w", "act('wait')", "moves", group=MOVE_KEYS, tooltip="wait one step"),
-        Binding("colon,slash", "command", "type", key_display=":"),  # type a command
+        # Priority: it acts as the key arrives, so the keys typed right after it reach the command line.
+        Binding("colon", "command(':')", "type", key_display=":", priority=True),  # type a command
+        Binding("slash", "command('/')", "type", show=False, priority=True),
         Binding("escape", "close_command", "close", show=False),
         Binding("n", "new_incident", "new"),
+        Binding("e", "summary", "summary"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
@@ -70,6 +73,8 @@ class PlayScreen(IncidentScreen):
         self.recorder: ReplayRecorder | None = None
         self.saved: Path | None = None
         self.summary_shown = False
+        self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
+        self.notice: str | None = None  # shown on the message line until the next move
         self.command_error: str | None = None
 
     def compose_bar(self) -> ComposeResult:
@@ -103,7 +108,10 @@ class PlayScreen(IncidentScreen):
         self.recorder.start(self.env, obs)
         self.saved = None
         self.summary_shown = False
+        self.summary = None
         self.command_error = None
+        # The last incident's toasts (posted, so cleared after them) do not follow the player into this one.
+        self.app.call_later(self.app.clear_notifications)
         self.view = IncidentView(self.names)
         self.view.apply(obs)
         self.draw()
@@ -120,7 +128,9 @@ class PlayScreen(IncidentScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         done = self.view.done
         if action in ("act", "command", "diagnose") and done:
-            return None
+            return False  # the episode is over: off the footer (the action bar strikes them out)
+        if action == "summary":
+            return self.summary is not None
         if action == "diagnose" and self.view.obs is not None and not self.view.obs.can_diagnose:
             return None  # one diagnosis per page, before its first fix
         if action == "close_command":
@@ -143,6 +153,8 @@ class PlayScreen(IncidentScreen):
     def message_content(self) -> tuple[str, bool]:
         if self.command_error:
             return self.command_error, True
+        if self.notice and self.steps_played == 0:
+            return self.notice, False
         return super().message_content()
 
     def action_select(self, index: int) -> None:
@@ -168,11 +180,14 @@ class PlayScreen(IncidentScreen):
 
         self.app.push_screen(DiagnoseModal(self.names, self.selected, self.config.fault_modes), chosen)
 
-    def action_command(self) -> None:
+    def action_command(self, key: str = ":") -> None:
         command = self.query_one("#command", Input)
+        if command.has_class("-open"):  # already typing: `:` and `/` are just characters there
+            command.insert_text_at_cursor(key)
+            return
         command.disabled = False
         command.add_class("-open")
-        command.focus()
+        self.set_focus(command)  # now, not after the keys already typed: they belong to the command line
         self.refresh_bindings()
 
     def action_close_command(self) -> None:
@@ -227,7 +242,8 @@ class PlayScreen(IncidentScreen):
             self.finish()
 
     def finish(self) -> None:
-        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        # No toast over the log: the summary says where the replay went (and the terminal on exit).
+        self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)
         self.show_summary()
 
     def show_summary(self) -> None:
@@ -251,13 +267,23 @@ class PlayScreen(IncidentScreen):
         if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
             return
 
+        self.summary = summary
+        self.refresh_bindings()
+        self.action_summary()
+
+    def action_summary(self) -> None:
+        """Open the end's summary (again: escape only closed it)."""
+        if self.summary is None:
+            return
+
         def closed(choice: str | None) -> None:
             if choice == "new":
                 self.action_new_incident()
             elif choice == "quit":
                 self.app.exit()
 
-        self.app.push_screen(SummaryModal(summary, self.player_name), closed)
+        note = f"replay saved to {self.saved}" if self.saved is not None else ""
+        self.app.push_screen(SummaryModal(self.summary, self.player_name, note=note), closed)
 
     @property
     def mid_episode(self) -> bool:
@@ -280,7 +306,10 @@ class PlayScreen(IncidentScreen):
 
     def _new_incident(self) -> None:
         self.save_unsaved()
+        saved = self.saved
         self.start_incident(None)
+        self.notice = f"the last incident's replay is saved to {saved}" if saved is not None else None
+        self.draw()
 
     def save_unsaved(self) -> None:
         if self.saved is None and self.steps_played > 0:

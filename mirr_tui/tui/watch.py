@@ -17,7 +17,7 @@ from ..core import EnvConfig, IncidentEnv, Observation
 from ..replay import ReplayRecorder
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import SummaryModal
-from .model import compare_agents, summarise
+from .model import EpisodeSummary, compare_agents, summarise
 from .widgets import SideLine, _esc
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
@@ -33,6 +33,7 @@ class WatchScreen(IncidentScreen):
         Binding("full_stop", "step_once", "one step", key_display="."),
         Binding("plus,equals_sign", "speed(1)", "faster", key_display="+"),
         Binding("minus", "speed(-1)", "slower", key_display="-"),
+        Binding("e", "summary", "summary"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
@@ -82,6 +83,7 @@ class WatchScreen(IncidentScreen):
         self.error: str | None = None
         self.finished = False
         self.saved: Path | None = None
+        self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
         self._wake = threading.Event()
         self._step_requested = False
 
@@ -166,6 +168,8 @@ class WatchScreen(IncidentScreen):
             return False  # over (or never started): off the footer, not just greyed
         if action == "step_once" and not self.paused:
             return None
+        if action == "summary":
+            return self.summary is not None
         return True
 
     # -------------------------------------------------------------- the agent's thread
@@ -239,15 +243,22 @@ class WatchScreen(IncidentScreen):
     @on(AgentFinished)
     def _finished(self, message: AgentFinished) -> None:
         self.finished = True
-        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)  # the summary says where
+        self.summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
         self.draw()
-        summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
+        self.action_summary()
+
+    def action_summary(self) -> None:
+        """Open the end's summary (again: escape only closed it)."""
+        if self.summary is None:
+            return
 
         def closed(choice: str | None) -> None:
             if choice == "quit":
                 self.app.exit()
 
-        self.app.push_screen(SummaryModal(summary, self.agent_name, allow_new=False), closed)
+        note = f"replay saved to {self.saved}" if self.saved is not None else ""
+        self.app.push_screen(SummaryModal(self.summary, self.agent_name, allow_new=False, note=note), closed)
 
     # -------------------------------------------------------------- keys
     def action_pause(self) -> None:

@@ -526,11 +526,26 @@ class SidePane(VerticalScroll, can_focus=False):
 
 
 class MessageLine(Static):
-    """The result of the last action; errors in the error colour."""
+    """The result of the last action; errors in the error colour. A long one wraps (up to three lines), so
+    an explanation such as the list of actions is never cut."""
+
+    _lines = 1
+    _text = ""
 
     def show(self, text: str, error: bool = False) -> None:
         self.set_class(error, "-error")
-        self.update(Content(text), layout=False)  # always one line
+        self._text = text
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        content = Content(self._text)
+        width = self.content_region.width
+        lines = min(3, len(content.wrap(width))) if width > 0 else 1
+        self.update(content, layout=lines != self._lines)  # a new layout only for another height
+        self._lines = lines
 
 
 class ActionBar(Widget):
