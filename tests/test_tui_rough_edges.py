@@ -304,3 +304,17 @@ async def test_escape_closes_the_summary_e_reopens_it_and_no_saved_toast_lingers
         assert "the last incident's replay is saved to" in message_text(app)
         await pilot.press("w")
         assert "saved" not in message_text(app)
+
+
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+async def test_clicking_a_service_panel_selects_it(tmp_path, size):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen
+        await pilot.pause()  # the size's layout (compact at 80x24) is in place
+        assert screen.selected == 0
+        await pilot.click("#panel-payment", offset=(4, 2))
+        assert screen.names[screen.selected] == "payment"
+        assert screen.query_one("#panel-payment", ServicePanel).has_class("-selected")
+        await pilot.press("l")  # the keys act on the clicked service
+        assert screen.view.obs.logs_service == "payment"

@@ -18,7 +18,7 @@ from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
-from .widgets import ActionBar
+from .widgets import ActionBar, ServicePanel
 
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
@@ -161,6 +161,10 @@ class PlayScreen(IncidentScreen):
         if 0 <= index < len(self.names):
             self.selected = index
             self.draw()
+
+    @on(ServicePanel.Clicked)
+    def _panel_clicked(self, event: ServicePanel.Clicked) -> None:
+        self.action_select(self.names.index(event.service))
 
     def action_cycle(self, delta: int) -> None:
         self.action_select((self.selected + delta) % len(self.names))

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
@@ -217,6 +218,16 @@ class ServicePanel(Widget):
     optional hidden truth."""
 
     DEFAULT_CSS = "ServicePanel { height: auto; }"
+
+    class Clicked(Message):
+        """A click on the panel (play selects its service)."""
+
+        def __init__(self, service: str) -> None:
+            super().__init__()
+            self.service = service
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked(self.service))
 
     def __init__(self, service: str, calls: Sequence[str], thresholds: AlertThresholds) -> None:
         super().__init__(id=f"panel-{service}", classes="panel")
