@@ -318,3 +318,21 @@ async def test_clicking_a_service_panel_selects_it(tmp_path, size):
         assert screen.query_one("#panel-payment", ServicePanel).has_class("-selected")
         await pilot.press("l")  # the keys act on the clicked service
         assert screen.view.obs.logs_service == "payment"
+
+
+async def test_a_loss_ends_with_a_post_mortem_that_teaches(tmp_path):
+    app = make_app("play", seed=1, scenario="checkout-3am", replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("4")
+        while not screen.view.done:
+            await pilot.press("r")  # restart the bad deploy until it collapses
+        await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        body = str(app.screen.query_one("#summary-body").render())
+        post = body[body.index("post-mortem") :]
+        steps = screen.view.end_step
+        assert "payment/bad_deploy" in post and "the fix was rollback payment" in post
+        assert f"steps 1-{steps} restart payment x{steps} {-2.0 * steps:+.1f} wrong fix:" in post
+        assert "same bad build" in post and "payment true health" in post  # why it made it worse, and by how much
+        assert "payment's logs were never read" in post and "step 0" in post  # what showed it, and when
+        assert app.screen.summary.post_mortem.faults[0].wrong_moves[0].step == 1

@@ -16,6 +16,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
+from ..postmortem import PostMortem
 from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money
 from .widgets import _esc
 
@@ -116,6 +117,52 @@ def _right(markup: str, value: str, width: int) -> str:
     return markup + " " * max(1, width - shown - len(value))
 
 
+EVIDENCE_LABELS = {"metric": "metric", "alert": "alert", "caller": "caller", "log": "its log", "pointer": "pointer"}
+
+
+def post_mortem_markup(pm: PostMortem) -> list[str]:
+    """The post-mortem section of the summary: per fault, what it was and when it showed, the right fix,
+    every wrong-fix row with its step and why it did not help, then the lessons."""
+    lines = ["[b]post-mortem[/] [$text-muted](what it was, when it showed, what would have fixed it)[/]"]
+    for fault in pm.faults:
+        lines.append(f"{_indent(2)}[b]{_esc(fault.verdict())}[/]")
+        evidence = [
+            e
+            for e in (
+                fault.first_metric,
+                fault.first_alert,
+                fault.first_caller_alert,
+                fault.first_pointer,
+                fault.first_log,
+            )
+            if e
+        ]
+        for item in sorted(evidence, key=lambda e: e.step):
+            label = f"{EVIDENCE_LABELS[item.kind]:<9}"
+            lines.append(f"{_indent(4)}[$text-muted]{f'step {item.step}':<11}{label} [/]{_esc(item.text)}")
+        if fault.first_log is None:
+            read = (
+                f"{fault.service}'s logs read at step {'/'.join(map(str, fault.logs_read_at))} showed no signature line"
+                if fault.logs_read_at
+                else f"{fault.service}'s logs were never read"
+            )
+            lines.append(
+                f"{_indent(4)}[$warning]{_esc(read)}[/] [$text-muted](its signature: {_esc(fault.signature)})[/]"
+            )
+        for run in fault.wrong_runs():
+            times = f" x{run.count}" if run.count > 1 else ""
+            effect = f" [$error]({_esc(run.effect)})[/]" if run.effect else ""
+            lines.append(
+                f"{_indent(4)}[$text-muted]{run.steps:<11}[/][b]{_esc(run.move)}{times}[/] [$error]{run.value:+.1f}[/]"
+                f" [$text-muted]wrong fix:[/] {_esc(run.why)}{effect}"
+            )
+    lessons = pm.lessons()
+    if lessons:
+        lines.append(f"{_indent(2)}[b]lessons[/]")
+        lines.extend(f"{_indent(4)}· {_esc(lesson)}" for lesson in lessons)
+    return lines
+
+
 class SummaryModal(ModalScreen[str | None]):
     """The end of an episode: outcome, score by reward row, the truth, a timeline, other agents' scores."""
 
@@ -197,6 +244,9 @@ class SummaryModal(ModalScreen[str | None]):
             fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
             lines.append(f"{_indent(11)}{verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
+        if s.post_mortem is not None:
+            lines.append("")
+            lines.extend(post_mortem_markup(s.post_mortem))
         if s.comparisons:
             lines.append("")
             lines.append("[b]same incident, other players[/]")

@@ -157,6 +157,7 @@ class IncidentView:
         }
         self.entries: list[LogEntry] = []
         self.obs: Observation | None = None
+        self.observations: list[Observation] = []  # every one applied, in order (the post-mortem reads them)
         self.breakdown: dict[str, float] = {}
         self.reasoning: list[tuple[int, str]] = []
         self.logs_read: dict[str, list[int]] = {}
@@ -219,6 +220,7 @@ class IncidentView:
         """Fold one observation (reset or step) into the view."""
         before = self.obs
         self.obs = obs
+        self.observations.append(obs)
         for name, service in obs.services.items():
             if name in self.history:
                 for metric in METRICS:
@@ -397,6 +399,7 @@ class EpisodeSummary:
     currency: str = "$"
     moves: list[tuple[int, str, str]] = field(default_factory=list)  # (step, move, verdict) for fixes, breakers
     comparisons: dict[str, tuple[float, str]] = field(default_factory=dict)
+    post_mortem: Any = None  # a postmortem.PostMortem, built by the screen from the episode's observations
 
     # The first fault (the incident that paged the player): what a one-fault episode is about.
     @property

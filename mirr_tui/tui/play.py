@@ -13,6 +13,7 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
+from ..postmortem import build_post_mortem
 from ..replay import ReplayRecorder
 from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
@@ -265,6 +266,8 @@ class PlayScreen(IncidentScreen):
             comparisons = {}
         if not get_current_worker().is_cancelled:
             summary = summarise(view, truth, comparisons, self.config.impact.currency)
+            truths = [frame.truth for frame in getattr(episode, "frames", ())] or [truth]
+            summary.post_mortem = build_post_mortem(self.config, view.observations, truths)
             self.app.call_from_thread(self._open_summary, episode, summary)
 
     def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:

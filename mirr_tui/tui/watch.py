@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from ..core import EnvConfig, IncidentEnv, Observation
+from ..postmortem import build_post_mortem
 from ..replay import ReplayRecorder
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import SummaryModal
@@ -245,6 +246,8 @@ class WatchScreen(IncidentScreen):
         self.finished = True
         self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)  # the summary says where
         self.summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
+        truths = [frame.truth for frame in self.recorder.frames] or [message.truth]
+        self.summary.post_mortem = build_post_mortem(self.config, self.view.observations, truths)
         self.draw()
         self.action_summary()
 
