@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
 from ..postmortem import PostMortem
-from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money
+from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money, row_runs
 from .widgets import _esc
 
 SERVICE_KEYS = Binding.Group("service", compact=True)
@@ -142,13 +142,11 @@ def post_mortem_markup(pm: PostMortem) -> list[str]:
             lines.append(f"{_indent(4)}[$text-muted]{f'step {item.step}':<11}{label} [/]{_esc(item.text)}")
         if fault.first_log is None:
             read = (
-                f"{fault.service}'s logs read at step {'/'.join(map(str, fault.logs_read_at))} showed no signature line"
+                f"read at step {'/'.join(map(str, fault.logs_read_at))}: no signature line yet"
                 if fault.logs_read_at
-                else f"{fault.service}'s logs were never read"
+                else "never read"
             )
-            lines.append(
-                f"{_indent(4)}[$warning]{_esc(read)}[/] [$text-muted](its signature: {_esc(fault.signature)})[/]"
-            )
+            lines.append(f"{_indent(4)}[$text-muted]{'':<11}{'its log':<9} [/][$warning]{_esc(read)}[/]")
         for run in fault.wrong_runs():
             times = f" x{run.count}" if run.count > 1 else ""
             effect = f" [$error]({_esc(run.effect)})[/]" if run.effect else ""
@@ -201,12 +199,19 @@ class SummaryModal(ModalScreen[str | None]):
         # No text run may start with a space (some SVG viewers drop leading spaces and shift the text):
         # indents are runs of their own (`_indent`), padding goes at the end of the run before.
         s = self.summary
-        lines = ["[b]score, settled at the end[/] [$text-muted](each row with the step it belongs to)[/]"]
-        for row, value, step in s.rows:
+        lines: list[str] = []
+        teach_first = s.post_mortem is not None and s.outcome != "recovered"  # a loss: what went wrong first
+        if teach_first:
+            lines.extend([*post_mortem_markup(s.post_mortem), ""])
+        lines.append("[b]score, settled at the end[/] [$text-muted](each row with the step it belongs to)[/]")
+        for row, value, first, last, count in row_runs(s.rows):
             style = "$success" if value > 0 else "$error" if value < 0 else "$text-muted"
-            at = f"step {step:>2}" if step is not None else "       "
+            at = f"step {first:>2}" if first is not None else "       "
+            if count > 1:
+                at = f"steps {first}-{last}"
+            label = ROW_LABELS.get(row, row) + (f" x{count}" if count > 1 else "")
             lines.append(
-                f"{_indent(2)}[$text-muted]{at}  [/]{_right(_esc(ROW_LABELS.get(row, row)), f'{value:+.1f}', 32)}"
+                f"{_indent(2)}[$text-muted]{at:<7}  [/]{_right(_esc(label), f'{value:+.1f}', 32)}"
                 f"[{style}]{value:+.1f}[/]"
             )
         if not s.rows:
@@ -244,7 +249,7 @@ class SummaryModal(ModalScreen[str | None]):
             fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
             lines.append(f"{_indent(11)}{verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
-        if s.post_mortem is not None:
+        if s.post_mortem is not None and not teach_first:
             lines.append("")
             lines.extend(post_mortem_markup(s.post_mortem))
         if s.comparisons:

@@ -445,10 +445,38 @@ class EpisodeSummary:
             events.append((step, 1, f"{move} ({verdict})" if verdict else move))
         if self.end_step is not None:
             events.append((self.end_step, 3, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
-        parts = [f"step {step}: {text}" for step, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
+        # The same move on consecutive steps reads once: `steps 1-20: restart payment x20 (wrong fix)`.
+        runs: list[list[Any]] = []  # [first step, last step, text, count]
+        for step, _, text in sorted(events, key=lambda e: (e[0], e[1])):
+            if runs and runs[-1][2] == text and runs[-1][1] == step - 1:
+                runs[-1][1], runs[-1][3] = step, runs[-1][3] + 1
+            else:
+                runs.append([step, step, text, 1])
+        parts = [
+            f"step {first}: {text}" if count == 1 else f"steps {first}-{last}: {_times(text, count)}"
+            for first, last, text, count in runs
+        ]
         if all(fault.diagnosis is None for fault in self.faults):
             parts.insert(0, "no diagnosis")
         return " → ".join(parts)
+
+
+def _times(text: str, count: int) -> str:
+    """`restart payment x20 (wrong fix)`: the count goes before a trailing verdict."""
+    head, paren, verdict = text.partition(" (")
+    return f"{head} x{count}{paren}{verdict}"
+
+
+def row_runs(rows: Sequence[tuple[str, float, int | None]]) -> list[tuple[str, float, int | None, int | None, int]]:
+    """Score rows with a run of the same row on consecutive steps as one: (row, total, first, last, count)."""
+    runs: list[list[Any]] = []
+    for row, value, step in rows:
+        last = runs[-1] if runs else None
+        if last and step is not None and last[3] is not None and last[0] == row and last[3] == step - 1:
+            last[1], last[3], last[4] = last[1] + value, step, last[4] + 1
+        else:
+            runs.append([row, value, step, step, 1])
+    return [(row, total, first, last, count) for row, total, first, last, count in runs]
 
 
 MOVE_VERDICTS = {"correct_fix": "right fix", "lucky_fix": "right fix, undiagnosed", "wrong_fix": "wrong fix"}
