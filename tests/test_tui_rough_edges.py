@@ -336,3 +336,15 @@ async def test_a_loss_ends_with_a_post_mortem_that_teaches(tmp_path):
         assert "same bad build" in post and "payment true health" in post  # why it made it worse, and by how much
         assert "payment's logs were never read" in post and "step 0" in post  # what showed it, and when
         assert app.screen.summary.post_mortem.faults[0].wrong_moves[0].step == 1
+
+
+@pytest.mark.parametrize("mode", ["watch", "replay"])
+async def test_the_watch_and_replay_footers_fit_80_columns(tmp_path, mode):
+    path = record(tmp_path, 23)
+    app = make_app(mode, agent="heuristic", seed=5, speed=0.25, replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        keys = list(screen.query("FooterKey"))
+        assert {"?", "q", "PgUp", "PgDn", "a"} <= {key.key_display for key in keys}, footer_text(screen)
+        assert max(key.region.right for key in keys) <= screen.query_one(Footer).region.right, footer_text(screen)

@@ -21,6 +21,7 @@ from .modals import SummaryModal
 from .model import EpisodeSummary, compare_agents, summarise
 from .widgets import SideLine, _esc
 
+SPEED_KEYS = Binding.Group("speed", compact=False)  # "+ - speed": one footer entry, so 80 columns hold every key
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
 
 
@@ -30,10 +31,10 @@ class WatchScreen(IncidentScreen):
     label = "watch"
     selectable = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "pause/play"),
+        Binding("space", "pause", "pause"),
         Binding("full_stop", "step_once", "one step", key_display="."),
-        Binding("plus,equals_sign", "speed(1)", "faster", key_display="+"),
-        Binding("minus", "speed(-1)", "slower", key_display="-"),
+        Binding("plus,equals_sign", "speed(1)", "speed", key_display="+", group=SPEED_KEYS),
+        Binding("minus", "speed(-1)", "speed", key_display="-", group=SPEED_KEYS),
         Binding("e", "summary", "summary"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
