@@ -121,6 +121,10 @@ class IncidentScreen(MirrScreen):
         """The extra part when the terminal is narrow (defaults to the long one)."""
         return ""
 
+    def panel_mark(self, name: str) -> str | None:
+        """The player's mark on a service panel (play: suspect / cleared), else None."""
+        return None
+
     def truth(self) -> dict[str, Any] | None:
         """The hidden state to reveal on the panels (replay with `t`), else None."""
         return None
@@ -176,6 +180,7 @@ class IncidentScreen(MirrScreen):
                 index=n + 1,
                 truth=self._panel_truth(truth, name),
                 breaker=name in obs.breakers,
+                mark=self.panel_mark(name),
             )
         self.query_one(AlertStrip).show(alert_lines(obs, self.config.alerts))
         self.query_one(LogView).show(self.view.blocks_newest_first())

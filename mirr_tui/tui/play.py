@@ -19,13 +19,15 @@ from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
-from .widgets import ActionBar, ServicePanel
+from .notebook import next_mark, notebook_lines
+from .widgets import ActionBar, ServicePanel, SideLine, _esc
 
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
     Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
     Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
 ]
+MARK_BINDING = Binding("m", "mark", "service", group=SERVICE_KEYS, tooltip="mark the service suspect / cleared")
 MOVE_KEYS = Binding.Group("moves", compact=True)
 GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait")
 
@@ -35,6 +37,7 @@ class PlayScreen(IncidentScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *SERVICE_BINDINGS,
+        MARK_BINDING,
         # One footer group: the action bar above spells each move out, so the footer fits 80 columns.
         Binding("l", "act('check_logs')", "moves", group=MOVE_KEYS, tooltip="read the selected service's logs"),
         Binding("d", "diagnose", "moves", group=MOVE_KEYS, tooltip="diagnose the selected service"),
@@ -76,6 +79,7 @@ class PlayScreen(IncidentScreen):
         self.summary_shown = False
         self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
         self.notice: str | None = None  # shown on the message line until the next move
+        self.marks: dict[str, str] = {}  # the player's own suspicions: service -> "suspect" | "cleared"
         self.command_error: str | None = None
 
     def compose_bar(self) -> ComposeResult:
@@ -110,6 +114,7 @@ class PlayScreen(IncidentScreen):
         self.saved = None
         self.summary_shown = False
         self.summary = None
+        self.marks = {}
         self.command_error = None
         # The last incident's toasts (posted, so cleared after them) do not follow the player into this one.
         self.app.call_later(self.app.clear_notifications)
@@ -162,6 +167,32 @@ class PlayScreen(IncidentScreen):
         if 0 <= index < len(self.names):
             self.selected = index
             self.draw()
+
+    def action_mark(self) -> None:
+        """`m`: the selected service becomes suspect, then cleared, then unmarked (free: not a move)."""
+        name = self.names[self.selected]
+        mark = next_mark(self.marks.get(name))
+        if mark is None:
+            self.marks.pop(name, None)
+        else:
+            self.marks[name] = mark
+        self.draw()
+
+    def panel_mark(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        """The notebook: the diagnosis and fixes so far, then a line per service read or marked."""
+        notes = self.view.notes()
+        rows = notebook_lines(self.view.entries, self.names, self.marks)
+        lines: list[SideLine] = []
+        for note in notes:
+            if note.startswith("logs read:") and rows:
+                lines.append("[b]logs (l) · marks (m: ? suspect, ✓ cleared)[/]")
+                lines.extend((f"[b]{_esc(head)}[/]", _esc(text)) for head, text in rows)
+            else:
+                lines.append(_esc(note))
+        return "notebook", lines
 
     @on(ServicePanel.Clicked)
     def _panel_clicked(self, event: ServicePanel.Clicked) -> None:

@@ -249,6 +249,7 @@ class ServicePanel(Widget):
         index: int,
         truth: Mapping[str, Any] | None = None,
         breaker: bool = False,
+        mark: str | None = None,
     ) -> None:
         self.view, self.history, self.truth = view, history, truth
         status = view.status if view else "ok"
@@ -265,6 +266,8 @@ class ServicePanel(Widget):
             title += " [reverse] stale [/]"  # the scrape failed: frozen last values (and its last health check)
         if breaker:
             title += " [b reverse] breaker open [/]"
+        if mark is not None:  # the player's own note: suspect or cleared
+            title += f" [b $warning]? {mark}[/]" if mark == "suspect" else f" [$success]✓ {mark}[/]"
         if truth is not None:
             root = ""
             if truth.get("root"):
