@@ -80,6 +80,7 @@ class PlayScreen(IncidentScreen):
         self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
         self.notice: str | None = None  # shown on the message line until the next move
         self.marks: dict[str, str] = {}  # the player's own suspicions: service -> "suspect" | "cleared"
+        self._notebook: tuple[tuple[object, ...], list[tuple[str, str]]] | None = None
         self.command_error: str | None = None
 
     def compose_bar(self) -> ComposeResult:
@@ -184,7 +185,10 @@ class PlayScreen(IncidentScreen):
     def side_content(self) -> tuple[str, list[SideLine]]:
         """The notebook: the diagnosis and fixes so far, then a line per service read or marked."""
         notes = self.view.notes()
-        rows = notebook_lines(self.view.entries, self.names, self.marks)
+        key = (id(self.view), len(self.view.entries), tuple(self.marks.items()))
+        if self._notebook is None or self._notebook[0] != key:  # only when a log was read or a mark changed
+            self._notebook = (key, notebook_lines(self.view.entries, self.names, self.marks))
+        rows = self._notebook[1]
         lines: list[SideLine] = []
         for note in notes:
             if note.startswith("logs read:") and rows:

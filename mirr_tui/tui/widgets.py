@@ -363,17 +363,29 @@ def fit_alerts(alerts: Sequence[str], width: int, room: int) -> Content:
     """As many alerts as fit in `room` lines of `width`, whole; the rest counted after `…` (`a` lists all)."""
     if not alerts:
         return Content.from_markup("[$success]alerts: none[/]")
-    head = f"[b $warning]alerts ({len(alerts)}): [/]"
+    head = (f"alerts ({len(alerts)}): ", "b $warning")
 
-    def build(shown: int) -> Content:
-        body = " · ".join(_esc(a) for a in alerts[:shown])
+    def build(shown: int) -> Content:  # assembled, not parsed: this runs on most steps
         rest = len(alerts) - shown
-        more = f"{' · ' if shown else ''}[b $warning]… +{rest} more (a)[/]" if rest else ""
-        return Content.from_markup(head + body + more)
+        more = [(f"{' · ' if shown else ''}… +{rest} more (a)", "b $warning")] if rest else []
+        return Content.assemble(head, " · ".join(alerts[:shown]), *more)
 
-    for shown in range(len(alerts), -1, -1):
-        content = build(shown)
-        if len(content.wrap(width)) <= room and all(line.cell_length <= width for line in content.wrap(width)):
+    def fits(content: Content) -> bool:
+        lines = content.wrap(width)
+        return len(lines) <= room and all(line.cell_length <= width for line in lines)
+
+    content = build(len(alerts))
+    if content.cell_length <= width or fits(content):  # the usual case: one measure
+        return content
+    # Start from the most alerts whose plain text could fill the lines, then drop one at a time (a wrap each).
+    budget = room * width - len(f"alerts ({len(alerts)}): · … +{len(alerts)} more (a)")
+    shown, used = 0, 0
+    while shown < len(alerts) and used + len(alerts[shown]) + 3 <= budget:
+        used += len(alerts[shown]) + 3
+        shown += 1
+    for count in range(shown, -1, -1):
+        content = build(count)
+        if fits(content):
             return content
     return build(0)
 
