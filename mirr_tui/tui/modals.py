@@ -333,9 +333,11 @@ during the episode the header shows only what was paid so far (invalid actions).
   user impact (failed requests, lost revenue) is information, not score
 
 [b]Keys[/]
-  1-5 or ←/→ pick a service · l logs · d diagnose · r restart
-  b rollback · s scale up · c breaker · w wait · n new · q quit
-  : or / type a command (tab/→ completes, enter plays it)
+  1-5, ←/→ or a click pick a service · m mark it suspect/cleared
+  l logs · d diagnose · r restart · b rollback · s scale up
+  c breaker · w wait · n new · q quit (mid-episode: asks first)
+  : or / type a command (tab completes, → takes the suggestion)
+  a every alert · PgUp/PgDn scroll the log · e the end summary
   watch: space pause · . one step · +/- speed
   replay: ←/→ step · home/end · space play · t truth
 """
