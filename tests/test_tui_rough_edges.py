@@ -348,3 +348,10 @@ async def test_the_watch_and_replay_footers_fit_80_columns(tmp_path, mode):
         keys = list(screen.query("FooterKey"))
         assert {"?", "q", "PgUp", "PgDn", "a"} <= {key.key_display for key in keys}, footer_text(screen)
         assert max(key.region.right for key in keys) <= screen.query_one(Footer).region.right, footer_text(screen)
+
+
+async def test_tab_completes_in_typing_order_when_typed_fast(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_fast(pilot, "colon", *"diag", "tab", *"au", "tab", *"cr", "tab")
+        assert app.screen.query_one("#command", Input).value == "diagnose auth crashed "

@@ -3,9 +3,7 @@ Tab completes like a shell)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from textual.binding import Binding, BindingType
+from textual import events
 from textual.suggester import Suggester
 from textual.widgets import Input
 
@@ -76,7 +74,15 @@ def complete_command(text: str, services: tuple[str, ...], modes: tuple[str, ...
 class CommandInput(Input):
     """The command line: Tab completes the word being typed (instead of moving the focus)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("tab", "complete", "complete", show=False)]
+    async def _on_key(self, event: events.Key) -> None:
+        # Handled with the key, not as a binding: a binding's action runs after the keys already queued, so
+        # a fast `diag<Tab>au<Tab>` would complete `diagau`.
+        if event.key == "tab":
+            event.stop()
+            event.prevent_default()
+            self.action_complete()
+            return
+        await super()._on_key(event)
 
     def __init__(self, services: tuple[str, ...], modes: tuple[str, ...], **kwargs: object) -> None:
         super().__init__(suggester=ActionSuggester(services, modes), **kwargs)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from .model import LogEntry
 MARKS = ("suspect", "cleared")  # `m` cycles a service: unmarked → suspect → cleared → unmarked
 MARK_SIGNS = {"suspect": "?", "cleared": "✓"}
 QUIET_LEVELS = ("INFO", "DEBUG")
+LOUDNESS = {"FATAL": 3, "ERROR": 2, "WARN": 1}
 GIST_WORDS = 6
 VERSION = re.compile(r"\bv\d+\.\d+\.\d+\b")
 NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*")  # a number on its own (not the 2 of SerializerV2.write)
@@ -49,6 +50,7 @@ def digest(service: str, lines: Sequence[LogEntry], services: Iterable[str]) -> 
     others = [name for name in services if name != service]
     waits: Counter[str] = Counter()
     complaints: Counter[str] = Counter()
+    severity: dict[str, int] = {}  # a complaint's loudest level: FATAL and ERROR lines come first
     builds: list[str] = []
     for line in lines:
         for build in VERSION.findall(line.text):
@@ -60,9 +62,12 @@ def digest(service: str, lines: Sequence[LogEntry], services: Iterable[str]) -> 
         if named:
             waits[named[0]] += 1
         else:
-            complaints[gist(line.text)] += 1
+            text = gist(line.text)
+            complaints[text] += 1
+            severity[text] = max(severity.get(text, 0), LOUDNESS.get(line.level, 0))
     parts = [f"waiting on {name}" + (f" x{n}" if n > 1 else "") for name, n in waits.most_common()]
-    parts += [f"{text}" + (f" x{n}" if n > 1 else "") for text, n in complaints.most_common(2)]
+    loudest = sorted(complaints.items(), key=lambda item: (-severity[item[0]], -item[1]))[:2]
+    parts += [text + (f" x{n}" if n > 1 else "") for text, n in loudest]
     if len(complaints) > 2:
         parts.append(f"+{len(complaints) - 2} more")
     if builds:

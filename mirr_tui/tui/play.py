@@ -192,7 +192,7 @@ class PlayScreen(IncidentScreen):
         lines: list[SideLine] = []
         for note in notes:
             if note.startswith("logs read:") and rows:
-                lines.append("[b]logs (l) · marks (m: ? suspect, ✓ cleared)[/]")
+                lines.append("[b]logs (l) · marks (m)[/]")
                 lines.extend((f"[b]{_esc(head)}[/]", _esc(text)) for head, text in rows)
             else:
                 lines.append(_esc(note))
