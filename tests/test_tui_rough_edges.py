@@ -32,6 +32,7 @@ async def test_the_timeline_is_chronological_a_move_before_the_page_it_led_to(tm
         while not screen.view.done:
             await pilot.press("w")
         await wait_until(pilot, lambda: isinstance(app.screen, SummaryModal))
+        assert not list(app._notifications)  # the page's toast does not outlive the episode over the board
         timeline = app.screen.summary.timeline()
         move = f"step {paged_at}: {'opened' if paged_at % 2 == 1 else 'closed'} gateway's breakers"
         assert timeline.index(move) < timeline.index(f"step {paged_at}: paged again"), timeline

@@ -282,6 +282,7 @@ class PlayScreen(IncidentScreen):
             self.finish()
 
     def finish(self) -> None:
+        self.app.clear_notifications()  # toasts of the episode (a page long ago) would cover the board under the summary
         # No toast over the log: the summary says where the replay went (and the terminal on exit).
         self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)
         self.show_summary()

@@ -245,6 +245,7 @@ class WatchScreen(IncidentScreen):
     @on(AgentFinished)
     def _finished(self, message: AgentFinished) -> None:
         self.finished = True
+        self.app.clear_notifications()  # the episode's toasts (a page long ago) would cover the board and the log
         self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)  # the summary says where
         self.summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
         truths = [frame.truth for frame in self.recorder.frames] or [message.truth]
