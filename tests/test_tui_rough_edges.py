@@ -15,7 +15,7 @@ from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import ReplayPickerScreen
 from mirr_tui.tui.modals import AlertsModal, ConfirmModal, HelpModal, SummaryModal
 from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
-from mirr_tui.tui.widgets import AlertStrip, LogView, MessageLine, ServicePanel
+from mirr_tui.tui.widgets import AlertStrip, LogView, MessageLine, ServicePanel, fit_alerts
 
 from helpers import clear_llm_environment
 
@@ -161,10 +161,10 @@ async def test_a_cut_alert_line_ends_with_an_ellipsis_and_a_lists_them_all(tmp_p
             await pilot.press("w")
         await pilot.pause()
         shown = str(strip.render())
-        assert len(strip.render().wrap(strip.content_region.width)) <= 2
+        assert len(strip.render().wrap(strip.content_region.width)) == len(shown.splitlines()) <= 2  # no wrap
         assert shown.rstrip().endswith("more (a)") and "…" in shown, shown
-        cut = shown.split(": ", 1)[1].split(" · … ")[0].split(" · ")
-        assert cut == list(strip.alerts[: len(cut)])  # whole alerts, never one cut mid-word
+        cut = [a for line in shown.split(": ", 1)[1].splitlines() for a in line.split(" · ") if "more (a)" not in a]
+        assert cut == list(strip.alerts[: len(cut)])  # whole alerts, lines broken between them, never inside one
         for name in screen.names:  # a panel's red numbers are exactly the metrics its alerts name
             panel = screen.query_one(f"#panel-{name}", ServicePanel)
             red = {m for m in ALERT_WORDS if panel._alerting(m, float(getattr(screen.view.obs.services[name], m)))}
@@ -356,3 +356,21 @@ async def test_tab_completes_in_typing_order_when_typed_fast(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await type_fast(pilot, "colon", *"diag", "tab", *"au", "tab", *"cr", "tab")
         assert app.screen.query_one("#command", Input).value == "diagnose auth crashed "
+
+
+def test_alerts_pack_whole_into_the_lines_with_room_for_the_count():
+    import random
+
+    rng = random.Random(12)
+    words = ["orders", "payment", "error rate 38% > 5%", "p95 1149ms > 500ms", "cpu 100% > 90%", "health check down"]
+    for _ in range(500):
+        alerts = [f"{rng.choice(words[:2])} {rng.choice(words[2:])}" for _ in range(rng.randrange(1, 12))]
+        width, room = rng.randrange(30, 130), rng.choice((1, 2))
+        content = fit_alerts(alerts, width, room)
+        lines = content.plain.splitlines()
+        assert len(lines) <= room and all(len(line) <= width for line in lines), (lines, width)
+        body = [line.split("): ", 1)[-1] for line in lines]
+        shown = [a for line in body for a in line.split(" · ") if a and "more (a)" not in a]
+        assert shown == alerts[: len(shown)]
+        rest = len(alerts) - len(shown)
+        assert (f"… +{rest} more (a)" in content.plain) == (rest > 0)

@@ -359,35 +359,50 @@ class AlertStrip(Static):
         self._lines = lines
 
 
+def pack_alerts(alerts: Sequence[str], width: int, room: int) -> tuple[list[list[str]], int]:
+    """Whole alerts packed into at most `room` lines of `width` (a line breaks between alerts, never inside
+    one), the first after the `alerts (N): ` head; returns (lines, how many alerts were left out). When some
+    are left out, the last line keeps room for `· … +K more (a)`."""
+    head = len(f"alerts ({len(alerts)}): ")
+    lines: list[list[str]] = [[]]
+    used = head
+    for alert in alerts:
+        text = alert if len(alert) <= width - 1 else alert[: width - 2] + "…"
+        extra = len(text) + (3 if lines[-1] else 0)
+        if used + extra > width:
+            if len(lines) == room:
+                break
+            lines.append([])
+            used, extra = 0, len(text)
+        lines[-1].append(text)
+        used += extra
+    shown = sum(len(line) for line in lines)
+    if shown < len(alerts):
+        while True:
+            rest = len(alerts) - shown
+            tag = len(f" · … +{rest} more (a)")
+            last = lines[-1]
+            length = (head if len(lines) == 1 else 0) + sum(len(t) for t in last) + 3 * max(0, len(last) - 1)
+            if length + tag <= width or not last:
+                break
+            last.pop()
+            shown -= 1
+    return lines, len(alerts) - shown
+
+
 def fit_alerts(alerts: Sequence[str], width: int, room: int) -> Content:
     """As many alerts as fit in `room` lines of `width`, whole; the rest counted after `…` (`a` lists all)."""
     if not alerts:
         return Content.from_markup("[$success]alerts: none[/]")
-    head = (f"alerts ({len(alerts)}): ", "b $warning")
-
-    def build(shown: int) -> Content:  # assembled, not parsed: this runs on most steps
-        rest = len(alerts) - shown
-        more = [(f"{' · ' if shown else ''}… +{rest} more (a)", "b $warning")] if rest else []
-        return Content.assemble(head, " · ".join(alerts[:shown]), *more)
-
-    def fits(content: Content) -> bool:
-        lines = content.wrap(width)
-        return len(lines) <= room and all(line.cell_length <= width for line in lines)
-
-    content = build(len(alerts))
-    if content.cell_length <= width or fits(content):  # the usual case: one measure
-        return content
-    # Start from the most alerts whose plain text could fill the lines, then drop one at a time (a wrap each).
-    budget = room * width - len(f"alerts ({len(alerts)}): · … +{len(alerts)} more (a)")
-    shown, used = 0, 0
-    while shown < len(alerts) and used + len(alerts[shown]) + 3 <= budget:
-        used += len(alerts[shown]) + 3
-        shown += 1
-    for count in range(shown, -1, -1):
-        content = build(count)
-        if fits(content):
-            return content
-    return build(0)
+    lines, rest = pack_alerts(alerts, width, room)
+    parts: list[str | tuple[str, str]] = [(f"alerts ({len(alerts)}): ", "b $warning")]
+    for n, line in enumerate(lines):  # assembled, not parsed: this runs on most steps
+        if n:
+            parts.append("\n")
+        parts.append(" · ".join(line))
+    if rest:
+        parts.append((f"{' · ' if lines[-1] else ''}… +{rest} more (a)", "b $warning"))
+    return Content.assemble(*parts)
 
 
 class LogView(ScrollView, can_focus=False):
