@@ -161,6 +161,28 @@ def post_mortem_markup(pm: PostMortem) -> list[str]:
     return lines
 
 
+def hanging(lines: Sequence[str], width: int) -> Content:
+    """Markup lines as one Content; at a known `width` each long line wraps under its own text (its leading
+    indent plus two), not at column 0."""
+    rows: list[Content] = []
+    for markup in lines:
+        line = Content.from_markup(markup)
+        plain = line.plain
+        indent = len(plain) - len(plain.lstrip(" "))
+        if width <= 0 or line.cell_length <= width:
+            rows.append(line)
+            continue
+        hang = min(indent + 2, width // 2)
+        first = line.wrap(width)[0]
+        rows.append(first)
+        cut = len(first.plain.rstrip())
+        rest = line[cut:]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")) :]  # the words after the first line
+        for part in rest.wrap(width - hang):
+            rows.append(Content.assemble((" " * hang, "i"), part))
+    return Content("\n").join(rows)
+
+
 class SummaryModal(ModalScreen[str | None]):
     """The end of an episode: outcome, score by reward row, the truth, a timeline, other agents' scores."""
 
@@ -176,6 +198,7 @@ class SummaryModal(ModalScreen[str | None]):
         self.player = player
         self.allow_new = allow_new
         self.note = note
+        self._width = 0  # the body's width once known: long lines then wrap under their own indent
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="dialog -summary"):
@@ -263,7 +286,14 @@ class SummaryModal(ModalScreen[str | None]):
         if self.note:
             lines.append("")
             lines.append(f"[$text-muted]{_esc(self.note)}[/]")
-        return Content.from_markup("\n".join(lines))
+        return hanging(lines, self._width)
+
+    def on_resize(self) -> None:
+        body = self.query_one("#summary-body", Static)
+        width = body.content_region.width or self.query_one("#dialog").scrollable_content_region.width
+        if width != self._width and width > 20:
+            self._width = width
+            body.update(self._body())
 
     def action_choose(self, choice: str | None) -> None:
         self.dismiss(choice)
