@@ -76,12 +76,19 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(sessions: int, port: int | None = None, ready_timeout: float = 90.0, referee: bool = False) -> Server:
-    """`mirr serve` on 127.0.0.1 in a subprocess (`--referee` with referee=True); returns once /health answers."""
+def start_server(
+    sessions: int,
+    port: int | None = None,
+    ready_timeout: float = 90.0,
+    referee: bool = False,
+    extra: tuple[str, ...] = (),
+) -> Server:
+    """`mirr serve` on 127.0.0.1 in a subprocess (`--referee` with referee=True, then any `extra` arguments);
+    returns once /health answers."""
     port = port or free_port()
     log = Path(tempfile.mkstemp(prefix="mirr-serve-", suffix=".log")[1])
     command = [sys.executable, "-m", "mirr_tui.cli", "serve", "--host", HOST, "--port", str(port)]
-    command += ["--sessions", str(sessions)] + (["--referee"] if referee else [])
+    command += ["--sessions", str(sessions)] + (["--referee"] if referee else []) + list(extra)
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(process, port, log)

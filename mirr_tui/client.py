@@ -230,6 +230,16 @@ def server_info(url: str, timeout: float = 10.0) -> dict[str, Any]:
 
 def server_is_referee(url: str, timeout: float = 10.0) -> bool:
     """Whether the server at `url` hands out the hidden truth (`mirr serve --referee`)."""
+    # servers from before the flag always sent the truth
+    return bool(_checked_info(url, timeout).get("referee", True))
+
+
+def server_draws_secret_seeds(url: str, timeout: float = 10.0) -> bool:
+    """Whether the server at `url` picks every seed itself (`mirr serve --secret-seeds`)."""
+    return bool(_checked_info(url, timeout).get("secret_seeds", False))
+
+
+def _checked_info(url: str, timeout: float) -> dict[str, Any]:
     base = http_url(url)
     try:
         info = server_info(url, timeout)
@@ -242,8 +252,7 @@ def server_is_referee(url: str, timeout: float = 10.0) -> bool:
         raise RemoteError(f"{base} is not a MIRR server (its /mirr is not JSON)") from None
     if not isinstance(info, dict):
         raise RemoteError(f"{base} is not a MIRR server (its /mirr is not an object)")
-    # servers from before the flag always sent the truth
-    return bool(info.get("referee", True))
+    return info
 
 
 def _http_get(url: str, timeout: float) -> str:

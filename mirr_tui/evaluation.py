@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .core import FAULT_MODES, IncidentEnv
@@ -115,7 +116,7 @@ def check_can_play(env: Any, agent: Any, recording: bool = False) -> None:
 def run_episode(
     env: IncidentEnv,
     agent: Any,
-    seed: int,
+    seed: int | None,
     options: dict[str, Any] | None = None,
     recorder: ReplayRecorder | None = None,
     on_step: Callable[[Any], None] | None = None,
@@ -156,6 +157,8 @@ def run_episode(
         error = f"{type(exc).__name__}: {exc}"
         if recorder is not None:
             recorder.note_error(error)
+    if seed is None:  # a secret seed, drawn by the env or the server: revealed now the episode is over
+        seed = obs.metadata.get("seed", getattr(env, "seed", None))
     if not reveals_truth(env):
         verdict = diagnosis_verdict(seen)
         return EpisodeResult(
@@ -228,9 +231,35 @@ def summarise(agent_name: str, results: list[EpisodeResult], difficulty: str) ->
     )
 
 
+def incident_options(difficulty: str | None, scenario: str | None) -> dict[str, Any] | None:
+    """The reset options an evaluation passes to every episode."""
+    options = {"difficulty": difficulty} if difficulty else {}
+    if scenario:
+        options["scenario"] = scenario
+    return options or None
+
+
+def play_and_save(
+    env: Any,
+    agent: Any,
+    agent_name: str,
+    seed: int | None,
+    options: dict[str, Any] | None,
+    replay_dir: str | Path | None,
+) -> EpisodeResult:
+    """One evaluation episode; its replay saved in `replay_dir` when given."""
+    recorder = None
+    if replay_dir is not None:
+        recorder = ReplayRecorder(player_kind="agent", player_name=agent_name, player_details=agent.describe())
+    result = run_episode(env, agent, seed, options=options, recorder=recorder)
+    if recorder is not None:
+        recorder.save_to_dir(replay_dir)
+    return result
+
+
 def evaluate(
     agent_name: str,
-    seeds: Iterable[int],
+    seeds: Iterable[int | None],
     difficulty: str | None = None,
     env: IncidentEnv | None = None,
     agent_options: dict[str, Any] | None = None,
@@ -244,18 +273,11 @@ def evaluate(
     env = env or IncidentEnv(difficulty=difficulty)
     agent = agents.create(agent_name, config=env.config, **(agent_options or {}))
     check_can_play(env, agent, recording=replay_dir is not None)
-    options = {"difficulty": difficulty} if difficulty else {}
-    if scenario:
-        options["scenario"] = scenario
+    options = incident_options(difficulty, scenario)
     results: list[EpisodeResult] = []
     try:
         for seed in seeds:
-            recorder = None
-            if replay_dir is not None:
-                recorder = ReplayRecorder(player_kind="agent", player_name=agent_name, player_details=agent.describe())
-            result = run_episode(env, agent, seed, options=options or None, recorder=recorder)
-            if recorder is not None:
-                recorder.save_to_dir(replay_dir)
+            result = play_and_save(env, agent, agent_name, seed, options, replay_dir)
             results.append(result)
             if on_episode is not None:
                 on_episode(result)

@@ -1,6 +1,8 @@
-"""MIRR as a Gymnasium environment: `import mirr_tui.gym_env; gymnasium.make("MIRR-v0")`.
+"""MIRR as a Gymnasium environment: `gymnasium.make("mirr_tui:MIRR-v0")` (the module prefix imports `mirr_tui`,
+which registers the id), or `import mirr_tui.gym_env; gymnasium.make("MIRR-v0")`.
+`gymnasium.make_vec("mirr_tui:MIRR-v0", num_envs=N)` runs N incidents in one batched env (core/batch.py).
 
-Observation (a Dict, all from what a player sees, never the hidden truth):
+Observation (a Dict, all from what a player sees, never the hidden truth), `observation="dict"` (default):
   metrics   Box (services x 5): latency_ms, error_rate, cpu, memory, rps, in the config's service order
             (latency clipped at 60 s and rps at 10x the busiest baseline; the core clips the rest)
   status    MultiDiscrete (services): 0 ok, 1 degraded, 2 down (health checks, which can lie)
@@ -12,6 +14,13 @@ Observation (a Dict, all from what a player sees, never the hidden truth):
   can_diagnose Discrete 2: diagnose is legal now (before the first fix of this page)
   page      Discrete 3: 1, or 2 once a second fault has paged the player (0 is never used)
   remaining Discrete (max_steps + 1): steps left in the budget
+`observation="numeric"`: Box and Discrete spaces only (for stable-baselines3 and other array learners):
+  metrics, stale, breakers, logs_from, diagnosed, can_diagnose, page, remaining as above, and
+  status    Box (services) int: 0 ok, 1 degraded, 2 down
+  log_counts Box (templates) int: the lines `check_logs` returned this step, counted per template of the fixed
+            vocabulary `mirr_tui.core.logs.LOG_TEMPLATES` (all zero on other steps)
+  log_blame Box (services) int: how many of those lines blame each service as the callee they wait on
+`action_masks()` (MaskablePPO's convention) marks the moves legal now: diagnose only while it can be committed.
 Action: Discrete, one index per well-formed move of every core action type, circuit_break included
 (`env.unwrapped.actions[i]` is the core Action; `env.unwrapped.action_index(action)` goes back).
 Reward is the core's per-step reward: rows that judge hidden truth are paid on the last step.
@@ -36,10 +45,12 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
         f"the Gymnasium adapter needs the `gym` extra ({exc.name} is missing): pip install -e '.[gym]'"
     ) from exc
 
-from .core import ACTION_TYPES, FAULT_MODES, METRICS, Action, EnvConfig, IncidentEnv, Observation, load_config
+from .core import METRICS, Action, EnvConfig, IncidentEnv, Observation, load_config
+from .core.actions import all_actions
+from .core.logs import BLAME_TEMPLATES, LOG_TEMPLATES
 from .core.types import STATUSES
+from .gym_registration import ENV_ID, register
 
-ENV_ID = "MIRR-v0"
 LOG_CHARS = 4096  # check_logs returns 5-8 lines; longer text is cut (never happens with the shipped logs)
 LOG_CHARSET = frozenset(string.printable)
 # Upper bounds per metric. The core clips rates and percentages; latency and rps have no hard cap
@@ -47,19 +58,42 @@ LOG_CHARSET = frozenset(string.printable)
 LATENCY_CAP_MS = 60_000.0
 RPS_CAP_FACTOR = 10.0
 TERMINAL_OUTCOMES = ("recovered", "collapsed")
+OBSERVATIONS = ("dict", "numeric")
 
 
-def all_actions(service_names: tuple[str, ...]) -> tuple[Action, ...]:
-    """Every well-formed move for these services, in a fixed order (the Discrete action space)."""
-    moves: list[Action] = []
-    for kind in ACTION_TYPES:
-        if kind == "wait":
-            moves.append(Action("wait"))
-        elif kind == "diagnose":
-            moves.extend(Action("diagnose", name, mode) for name in service_names for mode in FAULT_MODES)
-        else:
-            moves.extend(Action(kind, name) for name in service_names)  # type: ignore[arg-type]
-    return tuple(moves)
+def metric_caps(config: EnvConfig) -> np.ndarray:
+    """The metrics Box's upper bounds (services x metrics), float32."""
+    rps_cap = RPS_CAP_FACTOR * max(spec.baseline.rps for spec in config.services)
+    caps = {"latency_ms": LATENCY_CAP_MS, "error_rate": 1.0, "cpu": 100.0, "memory": 100.0, "rps": rps_cap}
+    return np.array([[caps[m] for m in METRICS] for _ in config.services], dtype=np.float32)
+
+
+def numeric_space(config: EnvConfig) -> spaces.Dict:
+    """The numeric observation space (Box and Discrete only), shared by MirrGymEnv and the batched vector env."""
+    n = len(config.services)
+    max_steps = config.rules.max_steps
+    # A read returns at most log_lines[1] drawn lines plus the fixed ones (signature, decoy, blocked, breakers).
+    max_lines = config.rules.log_lines[1] + len(LOG_TEMPLATES) + n
+    return spaces.Dict(
+        {
+            "metrics": spaces.Box(low=0.0, high=metric_caps(config), dtype=np.float32),
+            "status": spaces.Box(low=0, high=len(STATUSES) - 1, shape=(n,), dtype=np.int64),
+            "stale": spaces.Box(low=0, high=1, shape=(n,), dtype=np.int8),
+            "breakers": spaces.Box(low=0, high=1, shape=(n,), dtype=np.int8),
+            "log_counts": spaces.Box(low=0, high=max_lines, shape=(len(LOG_TEMPLATES),), dtype=np.int64),
+            "log_blame": spaces.Box(low=0, high=max_lines, shape=(n,), dtype=np.int64),
+            "logs_from": spaces.Discrete(n + 1),
+            "diagnosed": spaces.Discrete(2),
+            "can_diagnose": spaces.Discrete(2),
+            "page": spaces.Discrete(3),
+            "remaining": spaces.Discrete(max_steps + 1),
+        }
+    )
+
+
+def diagnose_moves(actions: tuple[Action, ...]) -> np.ndarray:
+    """A boolean mask over the action space: which indices are diagnose moves."""
+    return np.array([move.type == "diagnose" for move in actions], dtype=bool)
 
 
 class MirrGymEnv(gymnasium.Env):
@@ -73,7 +107,11 @@ class MirrGymEnv(gymnasium.Env):
         config: EnvConfig | str | None = None,
         difficulty: str | None = None,
         scenario: str | None = None,
+        observation: str = "dict",
     ) -> None:
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
+        self.observation_kind = observation
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
@@ -86,24 +124,26 @@ class MirrGymEnv(gymnasium.Env):
         self.actions = all_actions(names)
         self._action_index = {move: i for i, move in enumerate(self.actions)}
         max_steps = self.core.config.rules.max_steps
-        rps_cap = RPS_CAP_FACTOR * max(spec.baseline.rps for spec in self.core.config.services)
-        caps = {"latency_ms": LATENCY_CAP_MS, "error_rate": 1.0, "cpu": 100.0, "memory": 100.0, "rps": rps_cap}
-        high = np.array([[caps[m] for m in METRICS] for _ in names], dtype=np.float32)
+        high = metric_caps(self.core.config)
         self._metric_high = high
-        self.observation_space = spaces.Dict(
-            {
-                "metrics": spaces.Box(low=0.0, high=high, dtype=np.float32),
-                "status": spaces.MultiDiscrete([len(STATUSES)] * len(names)),
-                "logs": spaces.Text(max_length=LOG_CHARS, min_length=0, charset="".join(sorted(LOG_CHARSET))),
-                "logs_from": spaces.Discrete(len(names) + 1),
-                "stale": spaces.MultiBinary(len(names)),
-                "breakers": spaces.MultiBinary(len(names)),
-                "diagnosed": spaces.Discrete(2),
-                "can_diagnose": spaces.Discrete(2),
-                "page": spaces.Discrete(3),
-                "remaining": spaces.Discrete(max_steps + 1),
-            }
-        )
+        self._diagnose = diagnose_moves(self.actions)
+        if observation == "numeric":
+            self.observation_space = numeric_space(self.core.config)
+        else:
+            self.observation_space = spaces.Dict(
+                {
+                    "metrics": spaces.Box(low=0.0, high=high, dtype=np.float32),
+                    "status": spaces.MultiDiscrete([len(STATUSES)] * len(names)),
+                    "logs": spaces.Text(max_length=LOG_CHARS, min_length=0, charset="".join(sorted(LOG_CHARSET))),
+                    "logs_from": spaces.Discrete(len(names) + 1),
+                    "stale": spaces.MultiBinary(len(names)),
+                    "breakers": spaces.MultiBinary(len(names)),
+                    "diagnosed": spaces.Discrete(2),
+                    "can_diagnose": spaces.Discrete(2),
+                    "page": spaces.Discrete(3),
+                    "remaining": spaces.Discrete(max_steps + 1),
+                }
+            )
         self.action_space = spaces.Discrete(len(self.actions))
         self._last: Observation | None = None
 
@@ -137,6 +177,13 @@ class MirrGymEnv(gymnasium.Env):
             return "MIRR: call reset() to page the on-call engineer\n"
         return self.core.render() + "\n"
 
+    def action_masks(self) -> np.ndarray:
+        """Which moves are legal now (MaskablePPO's `action_masks()`): every move but diagnose once this page's
+        diagnosis window has closed (a committed diagnosis or a fix). Before reset: every move."""
+        if self._last is None:
+            return np.ones(len(self.actions), dtype=bool)
+        return ~self._diagnose | bool(self._last.can_diagnose)
+
     # ------------------------------------------------------------------ helpers
     def action_index(self, action: Action | str | dict[str, Any]) -> int:
         """The Discrete index of a move given as an Action, its text (`logs payment`) or its dict."""
@@ -148,6 +195,8 @@ class MirrGymEnv(gymnasium.Env):
         return self._action_index[move]
 
     def _encode(self, obs: Observation) -> dict[str, Any]:
+        if self.observation_kind == "numeric":
+            return self._encode_numeric(obs)
         metrics = np.array(
             [[getattr(obs.services[name], m) for m in METRICS] for name in self.services], dtype=np.float32
         )
@@ -165,6 +214,33 @@ class MirrGymEnv(gymnasium.Env):
             "logs_from": logs_from,
             "stale": stale,
             "breakers": breakers,
+            "diagnosed": int(obs.diagnosis is not None),
+            "can_diagnose": int(obs.can_diagnose),
+            "page": min(max(int(obs.page), 0), 2),
+            "remaining": max(0, obs.remaining),
+        }
+
+    def _encode_numeric(self, obs: Observation) -> dict[str, Any]:
+        services = [obs.services[name] for name in self.services]
+        metrics = np.array([[getattr(view, m) for m in METRICS] for view in services], dtype=np.float32)
+        np.clip(metrics, 0.0, self._metric_high, out=metrics)
+        counts = np.zeros(len(LOG_TEMPLATES), dtype=np.int64)
+        blame = np.zeros(len(self.services), dtype=np.int64)
+        read = self.core.last_log_read if obs.logs is not None else None
+        if read is not None:
+            templates, callee = read
+            np.add.at(counts, list(templates), 1)
+            if callee >= 0:
+                blame[callee] = sum(1 for t in templates if t in BLAME_TEMPLATES)
+        logs_from = self.services.index(obs.logs_service) if obs.logs_service in self.services else len(self.services)
+        return {
+            "metrics": metrics,
+            "status": np.array([STATUSES.index(view.status) for view in services], dtype=np.int64),
+            "stale": np.array([view.stale for view in services], dtype=np.int8),
+            "breakers": np.array([name in obs.breakers for name in self.services], dtype=np.int8),
+            "log_counts": counts,
+            "log_blame": blame,
+            "logs_from": logs_from,
             "diagnosed": int(obs.diagnosis is not None),
             "can_diagnose": int(obs.can_diagnose),
             "page": min(max(int(obs.page), 0), 2),
@@ -193,12 +269,6 @@ class MirrGymEnv(gymnasium.Env):
         }
 
 
-def register() -> None:
-    """Register MIRR-v0 with Gymnasium (done on import; safe to call again)."""
-    if ENV_ID not in gymnasium.registry:
-        gymnasium.register(id=ENV_ID, entry_point="mirr_tui.gym_env:MirrGymEnv")
-
-
 register()
 
-__all__ = ["ENV_ID", "MirrGymEnv", "all_actions", "register"]
+__all__ = ["ENV_ID", "OBSERVATIONS", "MirrGymEnv", "all_actions", "metric_caps", "numeric_space", "register"]

@@ -7,6 +7,7 @@ agent's reasoning) and a summary. Saving is atomic; loading validates; `verify_r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -73,6 +74,7 @@ class Replay:
     summary: dict[str, Any]
     error: str | None = None
     path: Path | None = None
+    digest: str | None = None  # sha256 of the file's bytes when loaded from one (the verdict cache's key)
 
     @property
     def player_name(self) -> str:
@@ -81,6 +83,11 @@ class Replay:
     @property
     def is_human(self) -> bool:
         return self.player.get("kind") == "human"
+
+    @property
+    def abandoned(self) -> bool:
+        """Saved before the episode ended (the player quit or started another) with no agent error."""
+        return bool(self.summary.get("abandoned")) and not self.error
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -107,7 +114,7 @@ def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
     faults = truth.get("faults") or []
     first = faults[0] if faults and isinstance(faults[0], dict) else {}
     impact = obs.get("impact") or {}
-    return {
+    summary: dict[str, Any] = {
         "outcome": obs.get("outcome"),
         "score": obs.get("score", 0.0),
         "diagnosis": truth.get("diagnosis") if faults else obs.get("diagnosis"),
@@ -119,6 +126,9 @@ def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
         "failed_requests": impact.get("failed_requests", 0),
         "cost": impact.get("cost", 0.0),
     }
+    if not obs.get("done"):  # saved mid-episode: only then is the key written, so v2 files stay valid
+        summary["abandoned"] = True
+    return summary
 
 
 class ReplayRecorder:
@@ -214,6 +224,11 @@ def save_replay(replay: Replay, path: str | Path) -> Path:
 
 def load_replay(path: str | Path) -> Replay:
     """Read and validate a replay file; raises ReplayError with a clear reason."""
+    return parse_replay(read_replay_bytes(path), path)
+
+
+def read_replay_bytes(path: str | Path) -> bytes:
+    """A replay file's bytes: regular files only (a FIFO or /dev/zero would hang), at most MAX_BYTES."""
     path = Path(path)
     try:
         info = os.stat(path)
@@ -231,11 +246,20 @@ def load_replay(path: str | Path) -> Replay:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as handle:
             raw = handle.read(MAX_BYTES + 1)
-        text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ReplayError(f"{path}: cannot read ({exc})") from None
     if len(raw) > MAX_BYTES:
         raise ReplayError(f"{path}: too large for a replay (over {MAX_BYTES:,} bytes)")
+    return raw
+
+
+def parse_replay(raw: bytes, path: str | Path) -> Replay:
+    """Validate a replay file's bytes (as read by `read_replay_bytes`) into a Replay."""
+    path = Path(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReplayError(f"{path}: cannot read ({exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -244,7 +268,12 @@ def load_replay(path: str | Path) -> Replay:
         raise ReplayError(f"{path} is not a MIRR replay (unreadable JSON: {type(exc).__name__})") from None
     replay = replay_from_dict(data, source=str(path))
     replay.path = path
+    replay.digest = content_digest(raw)
     return replay
+
+
+def content_digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def replay_from_dict(data: Any, source: str = "replay") -> Replay:
@@ -253,7 +282,7 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
     if data.get("format") != FORMAT:
         raise ReplayError(f'{source} is not a MIRR replay (missing "format": "{FORMAT}")')
     version = data.get("version")
-    if version in RULES and version != VERSION:
+    if isinstance(version, int) and version in RULES and version != VERSION:  # a list is unhashable
         raise ReplayError(
             f"{source}: replay version {version} was played under {RULES[version]}; this MIRR plays"
             f" {RULES[VERSION]} (replay version {VERSION}) and cannot re-simulate it"
@@ -276,7 +305,7 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
                 raise ReplayError(f'{source}: frame {n} is missing "{key}"')
         try:
             Observation.from_dict(raw["observation"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # OverflowError: 1e309
             raise ReplayError(
                 f"{source}: frame {n} has a malformed observation ({type(exc).__name__}: {exc})"
             ) from None
@@ -310,6 +339,28 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
         summary=data["summary"],
         error=data.get("error"),
     )
+
+
+HEADER_KEYS = ("env", "seed", "scenario", "difficulty", "options", "player", "started_at", "summary", "error")
+
+
+def replay_header(replay: Replay) -> dict[str, Any]:
+    """Everything but the frames: what the scoreboard reads (kept in the verdict cache)."""
+    return {key: getattr(replay, key) for key in HEADER_KEYS}
+
+
+def replay_from_header(header: Any, path: Path, digest: str) -> Replay | None:
+    """A frameless Replay from `replay_header`'s dict, or None if it is not one."""
+    if not isinstance(header, dict) or set(header) != set(HEADER_KEYS):
+        return None
+    kinds = {"env": dict, "seed": int, "player": dict, "summary": dict, "difficulty": str, "started_at": str}
+    if any(not isinstance(header[k], t) or isinstance(header[k], bool) for k, t in kinds.items()):
+        return None
+    try:
+        _check_header(header, str(path))
+    except ReplayError:
+        return None
+    return Replay(**header, frames=[], path=path, digest=digest)
 
 
 def _is_number(value: Any, integer: bool = False) -> bool:
@@ -362,6 +413,8 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
         if frame.step != 0:
             obs = env.step(frame.input)
         got = _jsonable(obs.to_dict())
+        if obs.done and (frame.observation.get("metadata") or {}).get("seed") == replay.seed:
+            got["metadata"]["seed"] = replay.seed  # a --secret-seeds server reveals the seed at the end
         if got != frame.observation:
             return VerifyResult(
                 False,
@@ -377,8 +430,10 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
     # The scoreboard reads the header and summary, so they must agree with the re-simulated frames.
     claimed = {"difficulty": replay.difficulty, "scenario": replay.scenario}
     actual = {"difficulty": env.state.difficulty, "scenario": env.state.scenario}
-    claimed |= {f"summary.{key}": replay.summary.get(key) for key in summary_of(replay.frames)}
-    actual |= {f"summary.{key}": value for key, value in summary_of(replay.frames).items()}
+    summary = summary_of(replay.frames)
+    keys = [*summary, *({"abandoned"} - set(summary))]  # a finished run claiming abandoned would hide a loss
+    claimed |= {f"summary.{key}": replay.summary.get(key) for key in keys}
+    actual |= {f"summary.{key}": summary.get(key) for key in keys}
     for key, value in actual.items():
         if claimed[key] != value:
             return VerifyResult(False, f"{key} is {claimed[key]!r} but the frames say {value!r}", None)

@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .replay import Replay, ReplayError, load_replay
+from .replay import Replay, ReplayError, content_digest, parse_replay, read_replay_bytes
+from .tags import SHORT, TAGS
+from .verdicts import VerdictCache
 
 
 @dataclass(slots=True)
 class PlayerScore:
     player: str
     kind: str  # human | agent
-    episodes: int
+    episodes: int  # finished ones: every rate and score below is over these
     success_rate: float
     diagnosis_accuracy: float
     mean_score: float
     best_score: float
     best_replay: Path | None
+    abandoned: int = 0  # quit mid-episode: counted apart, never a loss
+    tags: dict[str, int] = field(default_factory=dict)  # failure tag -> finished episodes that carry it
 
 
-PLAYER_COLUMNS = ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best")
+PLAYER_COLUMNS = ("player", "kind", "episodes", "success", "diagnosis", "mean score", "best", "abandoned")
 _OUTCOME_WORDS = {"recovered": "recovered", "collapsed": "collapsed", "timed_out": "timed out", "aborted": "aborted"}
 
 
 def player_cells(player: PlayerScore) -> tuple[str, ...]:
     """One scoreboard row as text, in PLAYER_COLUMNS order (the CLI table and the app share it)."""
+    if not player.episodes:  # only abandoned runs: no rate to show
+        return (player.player, player.kind, "0", "-", "-", "-", "-", str(player.abandoned))
     return (
         player.player,
         player.kind,
@@ -36,7 +42,18 @@ def player_cells(player: PlayerScore) -> tuple[str, ...]:
         f"{player.diagnosis_accuracy:.0%}",
         f"{player.mean_score:+.1f}",
         f"{player.best_score:+.1f}",
+        str(player.abandoned),
     )
+
+
+TAG_COLUMNS = ("player", *SHORT.values())
+
+
+def tag_cells(player: PlayerScore) -> tuple[str, ...]:
+    """One row of the "how they fail" table: the share of finished episodes with each tag."""
+    if not player.episodes:
+        return (player.player, *("-" for _ in TAGS))
+    return (player.player, *(f"{player.tags.get(tag, 0) / player.episodes:.0%}" for tag in TAGS))
 
 
 def result_text(score: float, outcome: str | None) -> str:
@@ -75,8 +92,9 @@ class HeadToHead:
 class Scoreboard:
     players: list[PlayerScore]
     head_to_head: list[HeadToHead]
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-    replays: list[Replay] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # unreadable files, with the reason
+    replays: list[Replay] = field(default_factory=list)  # the counted ones (headers: frames may not be loaded)
+    unverified: list[tuple[Path, str]] = field(default_factory=list)  # readable, but the frames disagree
 
     @property
     def rival_names(self) -> list[str]:
@@ -90,44 +108,78 @@ def player_label(replay: Replay) -> str:
     return f"{name} ({model})" if model else name
 
 
-def build_scoreboard(directory: str | Path) -> Scoreboard:
-    """Read every `*.json` in `directory` (not recursive). Unreadable files are listed, not fatal."""
+def build_scoreboard(directory: str | Path, cache: VerdictCache | None = None) -> Scoreboard:
+    """Read every `*.json` in `directory` (not recursive) and count only the replays that verify.
+
+    Unreadable files are listed in `skipped`, files whose frames do not re-simulate to what they claim
+    (an edited score, seed or outcome) in `unverified`; neither is fatal. Verdicts are cached by content.
+    """
     directory = Path(directory)
     replays: list[Replay] = []
     skipped: list[tuple[Path, str]] = []
+    unverified: list[tuple[Path, str]] = []
+    tagged: dict[Path, list[str]] = {}
     if directory.is_dir():
+        verdicts = cache or VerdictCache()
         for path in sorted(directory.glob("*.json")):
             try:
-                replays.append(load_replay(path))
+                raw = read_replay_bytes(path)
+                known = verdicts.lookup(content_digest(raw), path)
+                if known is None:
+                    replay = parse_replay(raw, path)
+                    result, tags = verdicts.check(replay)
+                else:
+                    result, replay, tags = known
             except ReplayError as exc:
                 skipped.append((path, str(exc).removeprefix(f"{path}: ").removeprefix(str(path) + " ")))
-    return scoreboard_from(replays, skipped)
+                continue
+            if result.ok:
+                replays.append(replay)
+                tagged[path] = tags
+            else:
+                unverified.append((path, result.message))
+        verdicts.save()
+    board = scoreboard_from(replays, skipped, tagged)
+    board.unverified = unverified
+    return board
 
 
-def scoreboard_from(replays: list[Replay], skipped: list[tuple[Path, str]] | None = None) -> Scoreboard:
+def scoreboard_from(
+    replays: list[Replay],
+    skipped: list[tuple[Path, str]] | None = None,
+    tagged: dict[Path, list[str]] | None = None,
+) -> Scoreboard:
+    """The board from verified replays; `tagged` maps a replay's path to its failure tags (mirr_tui.tags)."""
+    tagged = tagged or {}
     by_player: dict[str, list[Replay]] = defaultdict(list)
     for replay in replays:
         by_player[player_label(replay)].append(replay)
     players = []
-    for label, runs in by_player.items():
+    for label, every_run in by_player.items():
+        runs = [r for r in every_run if not r.abandoned]
         scores = [float(r.summary.get("score", 0.0)) for r in runs]
-        best = max(runs, key=lambda r: float(r.summary.get("score", 0.0)))
+        best = max(runs, key=lambda r: float(r.summary.get("score", 0.0))) if runs else None
+        finished = max(len(runs), 1)
         players.append(
             PlayerScore(
                 player=label,
-                kind="human" if runs[0].is_human else "agent",
+                kind="human" if every_run[0].is_human else "agent",
                 episodes=len(runs),
-                success_rate=sum(r.summary.get("outcome") == "recovered" for r in runs) / len(runs),
-                diagnosis_accuracy=sum(bool(r.summary.get("diagnosis_correct")) for r in runs) / len(runs),
-                mean_score=statistics.fmean(scores),
-                best_score=max(scores),
-                best_replay=best.path,
+                success_rate=sum(r.summary.get("outcome") == "recovered" for r in runs) / finished,
+                diagnosis_accuracy=sum(bool(r.summary.get("diagnosis_correct")) for r in runs) / finished,
+                mean_score=statistics.fmean(scores) if scores else 0.0,
+                best_score=max(scores, default=0.0),
+                best_replay=best.path if best else every_run[-1].path,
+                abandoned=len(every_run) - len(runs),
+                tags=dict(Counter(tag for r in runs for tag in tagged.get(r.path, []))),
             )
         )
-    players.sort(key=lambda p: (-p.mean_score, p.player))
+    players.sort(key=lambda p: (not p.episodes, -p.mean_score, p.player))
 
     by_incident: dict[tuple[int, str, str | None], list[Replay]] = defaultdict(list)
     for replay in replays:
+        if replay.abandoned:
+            continue
         by_incident[(replay.seed, replay.difficulty, replay.scenario)].append(replay)
     head_to_head = []
     for (seed, difficulty, scenario), runs in sorted(

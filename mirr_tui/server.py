@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import threading
 import types
 import typing
@@ -22,12 +21,15 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 try:
-    from openenv.core.env_server.http_server import create_app
-    from openenv.core.env_server.interfaces import Environment
-    from openenv.core.env_server.types import Action as OpenEnvAction
-    from openenv.core.env_server.types import EnvironmentMetadata
-    from openenv.core.env_server.types import Observation as OpenEnvObservation
-    from openenv.core.env_server.types import State as OpenEnvState
+    from .openenv_loader import (
+        ConcurrencyConfig,
+        Environment,
+        EnvironmentMetadata,
+        OpenEnvAction,
+        OpenEnvObservation,
+        OpenEnvState,
+        create_app,
+    )
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
     raise ModuleNotFoundError(
         f"the MIRR server needs the `server` extra ({exc.name} is missing): pip install -e '.[server]'"
@@ -41,11 +43,12 @@ from .core import Action as CoreAction
 from .core import EnvState as CoreState
 from .core import Observation as CoreObservation
 from .core.actions import ALIASES
+from .seeds import MAX_SEED, secret_seed
+from .server_guards import DEFAULT_IDLE_TIMEOUT, FrameGuard, OriginGuard
 
 DEFAULT_SESSIONS = 64
 RESET_OPTIONS = ("service", "mode", "scenario", "difficulty")
 MAX_EPISODE_ID = 128  # characters; an id is echoed on every observation
-MAX_SEED = 2**63  # seeds are 0 <= seed < MAX_SEED
 
 
 def check_reset_args(seed: Any, episode_id: Any) -> None:
@@ -55,55 +58,6 @@ def check_reset_args(seed: Any, episode_id: Any) -> None:
         raise ValueError(f"seed must be an integer with 0 <= seed < 2**63, got {shown}")
     if episode_id is not None and (not isinstance(episode_id, str) or len(episode_id) > MAX_EPISODE_ID):
         raise ValueError(f"episode_id must be a string of at most {MAX_EPISODE_ID} characters")
-
-
-def _frame_problem(text: str) -> str | None:
-    """Why a WebSocket text frame cannot reach OpenEnv's handler (which ends the session on these), or None."""
-    try:
-        message = json.loads(text)
-    except RecursionError:
-        return "Invalid JSON: nested too deeply"
-    except ValueError as exc:  # JSONDecodeError, and ints past Python's digit limit
-        return f"Invalid JSON: {str(exc)[:200]}"
-    if not isinstance(message, dict):
-        return f"a message is a JSON object with a type, got {type(message).__name__}"
-    kind = message.get("type", "")
-    if not isinstance(kind, str):
-        return "a message's type is a string"
-    data = message.get("data", {})
-    if kind in ("reset", "step", "mcp") and not isinstance(data, dict):
-        return f"a {kind} message's data is an object"
-    return None  # a bad seed or episode id is MirrEnvironment.reset's ValueError: an EXECUTION_ERROR frame
-
-
-class FrameGuard:
-    """ASGI middleware in front of /ws: a frame OpenEnv's handler would die on (not an object, not JSON, too
-    deep, an int past Python's digit limit) gets an error frame and the session carries on."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket" or scope.get("path") != "/ws":
-            await self.app(scope, receive, send)
-            return
-
-        async def guarded_receive() -> dict[str, Any]:
-            while True:
-                message = await receive()
-                if message["type"] != "websocket.receive":
-                    return message
-                text = message.get("text")
-                if text is None:  # a binary frame: left to OpenEnv, which ends the session (the load bench checks it)
-                    return message
-                problem = _frame_problem(text)
-                if problem is None:
-                    return {"type": "websocket.receive", "text": text}
-                code = "INVALID_JSON" if problem.startswith("Invalid JSON") else "VALIDATION_ERROR"
-                frame = {"type": "error", "data": {"message": problem, "code": code}}
-                await send({"type": "websocket.send", "text": json.dumps(frame)})
-
-        await self.app(scope, guarded_receive, send)
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -248,10 +202,12 @@ class MirrEnvironment(Environment):
         models: WireModels | None = None,
         counter: SessionCounter | None = None,
         referee: bool = False,
+        secret_seeds: bool = False,
     ) -> None:
         super().__init__()
         self.core = IncidentEnv(config)
         self.referee = referee
+        self.secret_seeds = secret_seeds
         self.models = models or build_models(self.core.config, referee=referee)
         self._counter = counter or SessionCounter()
         self._closed = False
@@ -272,6 +228,15 @@ class MirrEnvironment(Environment):
         unknown = sorted(set(merged) - set(RESET_OPTIONS))
         if unknown:
             raise ValueError(f"unknown reset option {unknown[0]!r} (known: {', '.join(RESET_OPTIONS)})")
+        if self.secret_seeds:
+            chosen = sorted(k for k in merged if k != "difficulty")
+            if seed is not None or chosen:
+                what = "a seed" if seed is not None else f"the {chosen[0]!r} option"
+                raise ValueError(
+                    f"this server draws secret seeds (mirr serve --secret-seeds), so a client cannot pick {what};"
+                    " reset without one (difficulty may be chosen): the seed is revealed when the episode ends"
+                )
+            seed = secret_seed()
         obs = self.core.reset(seed=seed, episode_id=episode_id, options=merged or None)
         self._counter.add("episodes")
         return self.models.observation.model_validate(obs.to_dict())
@@ -288,7 +253,22 @@ class MirrEnvironment(Environment):
             )
         obs = self.core.step(move)
         self._counter.add("steps")
-        return self.models.observation.model_validate(obs.to_dict())
+        payload = obs.to_dict()
+        if self.secret_seeds and obs.done:  # over: the incident may be rebuilt and verified now
+            payload["metadata"]["seed"] = self.core.seed
+        return self.models.observation.model_validate(payload)
+
+    # OpenEnv hands a plain reset/step to a thread pool; a MIRR step takes microseconds, far less than the
+    # hand-off, so the async forms (which OpenEnv awaits directly) play it inline on the event loop.
+    async def reset_async(
+        self, seed: int | None = None, episode_id: str | None = None, **kwargs: Any
+    ) -> OpenEnvObservation:
+        return self.reset(seed=seed, episode_id=episode_id, **kwargs)
+
+    async def step_async(
+        self, action: OpenEnvAction, timeout_s: float | None = None, **kwargs: Any
+    ) -> OpenEnvObservation:
+        return self.step(action, timeout_s=timeout_s, **kwargs)
 
     @property
     def state(self) -> OpenEnvState:
@@ -314,29 +294,42 @@ class MirrEnvironment(Environment):
 
 # ---------------------------------------------------------------------------------------- app
 def make_app(
-    config: EnvConfig | str | Path | None = None, sessions: int = DEFAULT_SESSIONS, referee: bool = False
+    config: EnvConfig | str | Path | None = None,
+    sessions: int = DEFAULT_SESSIONS,
+    referee: bool = False,
+    secret_seeds: bool = False,
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    allow_origins: tuple[str, ...] = (),
 ) -> FastAPI:
     """The FastAPI app: OpenEnv's routes (/ws, /reset, /step, /state, /schema, /health, /metadata) plus
     GET /mirr (identity, config hash, live session counts, referee) and GET /mirr/config (the manifest).
 
     `referee=True` hands every client the hidden truth on `state` (the oracle and replays of remote
-    runs need it); leave it off for a server that players or agents under test can reach."""
+    runs need it); leave it off for a server that players or agents under test can reach.
+    `secret_seeds=True` draws every incident from a seed no client can pick or guess, revealed in the
+    final observation's metadata (`seed`) so the episode can be verified afterwards.
+    A session (WebSocket or HTTP MCP) silent for `idle_timeout` seconds is closed (0 or None: never), and a
+    request from a browser page on another origin is refused unless `allow_origins` names it (`*`: any)."""
     cfg = config if isinstance(config, EnvConfig) else load_config(config)
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
+    if idle_timeout is not None and idle_timeout < 0:
+        raise ValueError(f"idle_timeout must be at least 0 seconds, got {idle_timeout}")
     models = build_models(cfg, referee=referee)
     counter = SessionCounter()
-    factory = functools.partial(MirrEnvironment, cfg, models, counter, referee)
+    factory = functools.partial(MirrEnvironment, cfg, models, counter, referee, secret_seeds)
     app = create_app(
         factory,
         models.action,
         models.observation,
         env_name="mirr",
-        max_concurrent_envs=sessions,
+        # the idle timeout also reaps sessions made by HTTP MCP `openenv/session/create` (no socket held)
+        concurrency_config=ConcurrencyConfig(max_concurrent_envs=sessions, session_timeout=idle_timeout or None),
         state_cls=models.state,
     )
     app.state.mirr_sessions = counter
-    app.add_middleware(FrameGuard)
+    app.add_middleware(FrameGuard, idle_timeout=idle_timeout)
+    app.add_middleware(OriginGuard, allowed=allow_origins)  # outermost: a foreign page reaches nothing
     manifest_text = Path(cfg.source).read_text(encoding="utf-8") if Path(cfg.source).is_file() else ""
 
     @app.get("/mirr", tags=["Environment Info"], summary="MIRR identity, config hash and live sessions")
@@ -347,6 +340,8 @@ def make_app(
             "config_hash": cfg.hash,
             "max_sessions": sessions,
             "referee": referee,
+            "secret_seeds": secret_seeds,
+            "idle_timeout_s": idle_timeout or None,
             "sessions": counter.snapshot(),
         }
 

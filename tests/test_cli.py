@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 import agents
 from mirr_tui.cli import _run_eval, app
-from mirr_tui.core import Action, IncidentEnv
+from mirr_tui.cli.evaluate import Spread
+from mirr_tui.core import Action, IncidentEnv, load_config
 from mirr_tui.evaluation import diagnosis_verdict, run_episode
+from mirr_tui.replay import load_replay
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -214,7 +216,8 @@ class ServerThatDies(IncidentEnv):
 def test_an_env_failure_is_not_an_agent_error_and_eval_keeps_the_finished_episodes():
     with pytest.raises(ConnectionError):
         run_episode(ServerThatDies(0), agents.create("reasoner"), seed=1)
-    summary, failure = _run_eval("reasoner", range(10), None, ServerThatDies(3), {}, None, None, quiet=True)
+    spread = Spread(load_config(), [], 1, True, None, None, None, env=ServerThatDies(3))
+    summary, failure = _run_eval("reasoner", range(10), {}, spread, quiet=True)
     assert failure == "lost the connection"
     assert summary.episodes == 3 and summary.errors == 0 and summary.success_rate == 1.0
 
@@ -362,7 +365,7 @@ def test_results_log_masks_url_credentials_and_secret_keys():
         {"base_url": "http://user:SECRET@host/v1", "api_token": "T0K", "Password": "pw", "model": "m", "n": 3}
     )
     assert "SECRET" not in str(logged) and "T0K" not in str(logged) and "pw" not in str(logged.values())
-    assert logged == {"base_url": "http://***@host/v1", "model": "m", "n": 3}
+    assert logged == {"base_url": "http://user:***@host/v1", "model": "m", "n": 3}
 
 
 def test_hostile_replay_files_are_skipped_with_a_reason_not_a_crash_or_a_hang(tmp_path):
@@ -393,3 +396,42 @@ def test_hostile_replay_files_are_skipped_with_a_reason_not_a_crash_or_a_hang(tm
     assert "+nan" not in out.output and "+inf" not in out.output
     verify = run("replay", tmp_path / "fifo.json", "--verify")
     assert verify.exit_code == 2 and "not a regular file" in verify.output
+
+
+def test_eval_secret_seeds_are_unguessable_the_same_for_every_agent_and_revealed_afterwards(tmp_path, results):
+    """Issue 10 item 13: `--secret-seeds` plays incidents from the whole seed space and logs them at the end."""
+    folder = tmp_path / "runs"
+    out = run("eval", "--agent", "all", "-n", 3, "--secret-seeds", "--results", results, "--save-replays", folder)
+    assert out.exit_code == 0, out.output
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    revealed = [r["seeds"]["revealed"] for r in records]
+    assert len(records) == len(agents.available()) - 1  # every offline agent
+    assert all(seeds == revealed[0] for seeds in revealed) and len(set(revealed[0])) == 3
+    assert not set(revealed[0]) & set(range(1000)) and all(r["seeds"]["secret"] for r in records)
+    heuristic = next(r for r in records if r["agent"] == "heuristic")
+    again = json.loads(
+        run("eval", "--agent", "heuristic", "-n", 1, "--json", "--no-results", "--seed", revealed[0][0]).output
+    )
+    first = [load_replay(p) for p in folder.glob("*heuristic*.json") if load_replay(p).seed == revealed[0][0]]
+    assert first and first[0].summary["score"] == again["mean_reward"]
+    assert heuristic["metrics"]["episodes"] == 3
+    mixed = run("eval", "--secret-seeds", "--seed", 4, "--no-results")
+    assert mixed.exit_code == 2 and "drop --seed" in mixed.output
+
+
+def test_eval_workers_spread_episodes_over_processes_with_the_serial_results(tmp_path, results):
+    """Issue 13 item 6: `--workers N` plays in N local processes; the table, JSON and replays are the serial run's."""
+    serial = run("eval", "--agent", "reasoner", "-n", 24, "--seed", 50, "--json", "--no-results")
+    folder = tmp_path / "runs"
+    spread = run(
+        "eval", "--agent", "reasoner", "-n", 24, "--seed", 50, "--json", "--workers", 2,
+        "--results", results, "--save-replays", folder,
+    )  # fmt: skip
+    assert serial.exit_code == 0 and spread.exit_code == 0, spread.output
+    one, two = json.loads(serial.output), json.loads(spread.output)
+    assert {**one, "seconds": 0} == {**two, "seconds": 0}
+    assert len(results.read_text().splitlines()) == 1  # one record for the run, not one per worker
+    replays = sorted(load_replay(p).seed for p in folder.glob("*.json"))
+    assert replays == list(range(50, 74))
+    table = run("eval", "--agent", "naive", "-n", 12, "--no-results")
+    assert run("eval", "--agent", "naive", "-n", 12, "--no-results", "--workers", 3).output == table.output

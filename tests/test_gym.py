@@ -180,3 +180,96 @@ def test_bad_actions_and_options_fail_loudly(env):
         env.step(env.action_space.n)
     with pytest.raises(Exception, match="scenario"):
         MirrGymEnv(scenario="no-such-incident")
+
+
+# ---------------------------------------------------------------------- the numeric observation (issue 11 item 5)
+def _template_pattern(level: str, text: str):
+    import re
+
+    parts = re.split(r"\{[a-z_0-9]+\}", text)
+    return re.compile(re.escape(level) + " " + "(.+?)".join(re.escape(p) for p in parts) + "$")
+
+
+def test_module_prefixed_id_works_in_a_fresh_interpreter_either_import_order():
+    import subprocess
+    import sys
+
+    for code in (
+        "import gymnasium; e = gymnasium.make('mirr_tui:MIRR-v0', observation='numeric'); o, _ = e.reset(seed=1);"
+        " assert e.observation_space.contains(o)",
+        "import mirr_tui, gymnasium; e = gymnasium.make('mirr_tui:MIRR-v0'); e.reset(seed=1)",
+        "import mirr_tui, sys; assert 'gymnasium' not in sys.modules and 'numpy' not in sys.modules",
+    ):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+
+
+def test_numeric_observation_is_boxes_and_discretes_and_counts_the_log_templates():
+    from mirr_tui.core.logs import BLAME_TEMPLATES, LOG_TEMPLATES, VICTIM
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gymnasium.make(ENV_ID, observation="numeric", difficulty="hard").unwrapped)
+    env = gymnasium.make(ENV_ID, observation="numeric", difficulty="hard")
+    inner = env.unwrapped
+    space = env.observation_space
+    assert all(isinstance(s, gymnasium.spaces.Box | gymnasium.spaces.Discrete) for s in space.values())
+    patterns = [_template_pattern(level, text) for level, text in LOG_TEMPLATES]
+    rng = np.random.default_rng(3)
+    reads = blamed = 0
+    for seed in range(40):
+        obs, _ = env.reset(seed=seed)
+        assert space.contains(obs) and not obs["log_counts"].any()
+        for _ in range(12):
+            name = inner.services[int(rng.integers(len(inner.services)))]
+            obs, _, terminated, truncated, _ = env.step(inner.action_index(f"logs {name}"))
+            assert space.contains(obs)
+            lines = inner.core.observation.logs
+            assert obs["logs_from"] == inner.services.index(name)
+            # every line is counted once, under a template its text matches
+            assert obs["log_counts"].sum() == len(lines)
+            for template in np.flatnonzero(obs["log_counts"]):
+                matching = sum(1 for line in lines if patterns[template].match(f"{line.level} {line.text}"))
+                assert matching >= obs["log_counts"][template]
+            victims = [
+                line
+                for line in lines
+                if any(_template_pattern(lv, t).match(f"{line.level} {line.text}") for lv, t in VICTIM)
+            ]
+            if victims:
+                callee = int(np.argmax(obs["log_blame"]))
+                assert all(inner.services[callee] in line.text for line in victims)
+                blamed += 1
+            assert obs["log_blame"].sum() == sum(obs["log_counts"][t] for t in BLAME_TEMPLATES)
+            reads += 1
+            if terminated or truncated:
+                break
+    assert reads > 100 and blamed > 5
+    with pytest.raises(ValueError, match="observation"):
+        MirrGymEnv(observation="pixels")
+
+
+def test_action_masks_close_diagnose_when_the_rules_refuse_it():
+    env = gymnasium.make(ENV_ID, observation="numeric")
+    inner = env.unwrapped
+    diagnose = np.array([move.type == "diagnose" for move in inner.actions])
+    env.reset(seed=4)
+    assert inner.action_masks().all()
+    env.step(inner.action_index("diagnose payment crashed"))
+    masks = inner.action_masks()
+    assert not masks[diagnose].any() and masks[~diagnose].all()
+    # a masked move is exactly a move the core refuses; an unmasked one is never refused
+    _, reward, *_ = env.step(int(np.flatnonzero(diagnose)[0]))
+    assert reward == inner.core.config.rewards.invalid and not inner.core.observation.valid
+    env.reset(seed=5)
+    env.step(inner.action_index("restart gateway"))  # a fix closes the window too
+    assert not inner.action_masks()[diagnose].any()
+    rng = np.random.default_rng(0)
+    for seed in range(10):
+        env.reset(seed=seed)
+        done = False
+        while not done:
+            legal = np.flatnonzero(inner.action_masks())
+            _, _, terminated, truncated, info = env.step(int(rng.choice(legal)))
+            assert info["valid"]
+            done = terminated or truncated

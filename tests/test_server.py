@@ -364,3 +364,134 @@ def test_property_garbage_frames_never_end_a_session(http):
             assert send(ws, {"type": "state"})["data"]["episode_id"] == "after"
 
     run()
+
+
+def test_a_secret_seed_server_picks_every_seed_and_reveals_it_when_the_episode_ends(config):
+    """Issue 10 item 13: a client can neither pick the incident nor learn its seed before the end."""
+    with TestClient(make_app(config, sessions=2, secret_seeds=True)) as client:
+        assert client.get("/mirr").json()["secret_seeds"] is True
+        with session(client) as ws:
+            for data in ({"seed": 3}, {"options": {"service": "payment"}}, {"scenario": "checkout-3am"}):
+                reply = send(ws, {"type": "reset", "data": data})
+                assert reply["type"] == "error" and "secret seeds" in reply["data"]["message"]
+            reply = send(ws, {"type": "reset", "data": {"options": {"difficulty": "hard"}}})
+            first = observation_from_payload(reply["data"])
+            assert "seed" not in first.metadata
+            moves, obs = [], first
+            while not obs.done:
+                moves.append({"type": "wait"})
+                reply = send(ws, {"type": "step", "data": moves[-1]})
+                obs = observation_from_payload(reply["data"])
+                assert obs.done or "seed" not in obs.metadata
+            seed = obs.metadata["seed"]
+            assert isinstance(seed, int) and 0 <= seed < 2**63
+        # revealed, the seed rebuilds the episode exactly (so it can be verified)
+        local = IncidentEnv(config)
+        again = local.reset(seed=seed, episode_id=first.metadata["episode_id"], options={"difficulty": "hard"})
+        assert again == first
+        for move in moves:
+            again = local.step(move)
+        assert dataclasses.replace(obs, metadata={}) == dataclasses.replace(again, metadata={})
+
+
+def test_an_idle_websocket_session_is_told_why_and_closed_and_its_slot_freed(config):
+    """Issue 10 item 9: idle clients held every slot until a restart."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with TestClient(make_app(config, sessions=1, idle_timeout=0.6)) as client:
+        with client.websocket_connect("/ws") as ws:
+            for _ in range(4):  # a client that keeps talking is never cut, however long it plays
+                assert send(ws, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
+                time.sleep(0.3)
+            time.sleep(0.4)
+            frame = json.loads(ws.receive_text())
+            assert frame["data"]["code"] == "IDLE_TIMEOUT" and "0.6 s" in frame["data"]["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1001
+        assert open_sessions(client, settle=0) == 0
+        with session(client) as ws:  # the one slot is free again
+            assert send(ws, {"type": "reset", "data": {"seed": 2}})["type"] == "observation"
+
+
+def test_sessions_made_over_http_mcp_are_reaped_when_idle(config):
+    request = {"jsonrpc": "2.0", "method": "openenv/session/create", "params": {}, "id": 1}
+    with TestClient(make_app(config, sessions=2, idle_timeout=0.5)) as client:
+        for n in range(2):
+            reply = client.post("/mcp", json={**request, "id": n}).json()
+            assert "session_id" in reply["result"], reply
+        full = client.post("/mcp", json=request).json()
+        assert "error" in full  # every slot is held ...
+        deadline = time.monotonic() + 15
+        while client.get("/mirr").json()["sessions"]["open"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.get("/mirr").json()["sessions"]["open"] == 0  # ... until the reaper frees them
+        assert "session_id" in client.post("/mcp", json=request).json()["result"]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "ok"),
+    [
+        ((), None, True),  # not a browser: no Origin header
+        ((), "http://testserver", True),  # same origin as the Host header
+        ((), "https://evil.example", False),
+        ((), "null", False),  # a sandboxed iframe or a file:// page
+        (("https://lab.example",), "https://lab.example", True),
+        (("https://lab.example",), "https://evil.example", False),
+        (("*",), "https://evil.example", True),
+    ],
+)
+def test_a_foreign_origin_is_refused_unless_allowed(config, allowed, origin, ok):
+    from starlette.websockets import WebSocketDisconnect
+
+    headers = {"origin": origin} if origin else {}
+    with TestClient(make_app(config, sessions=2, allow_origins=allowed)) as client:
+        # text/plain: the "simple" cross-site request a page can send without a CORS preflight
+        reply = client.post("/reset", content=b'{"seed": 1}', headers={**headers, "content-type": "text/plain"})
+        assert (reply.status_code != 403) == ok
+        if not ok:
+            assert "--allow-origin" in reply.json()["detail"]
+        if ok:
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                assert send(ws, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
+                ws.send_text(json.dumps({"type": "close"}))
+                assert ws.receive()["type"] == "websocket.close"
+        else:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws", headers=headers):
+                pass
+            assert refused.value.code == 1008
+        assert open_sessions(client, settle=0) == 0
+
+
+def test_a_plain_server_never_loads_gradio_yet_it_stays_importable():
+    """Issue 13 item 5: OpenEnv's package imports its Gradio playground eagerly (~140 MiB); we hold it back."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, sys; import mirr_tui.server as s; s.make_app(); "
+        "assert 'gradio' not in sys.modules, 'gradio loaded'; "
+        "assert importlib.util.find_spec('gradio') is not None, 'gradio left marked absent'"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "ENABLE_WEB_INTERFACE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_reset_and_step_run_inline_not_through_a_thread_pool(config, monkeypatch):
+    """Issue 13 item 5: a step takes microseconds; OpenEnv's thread-pool hand-off cost more than the step."""
+    import threading
+
+    seen = []
+    original = IncidentEnv.step
+
+    def recording_step(self, action):
+        seen.append(threading.current_thread().name)
+        return original(self, action)
+
+    monkeypatch.setattr(IncidentEnv, "step", recording_step)
+    with TestClient(make_app(config, sessions=1)) as client, session(client) as ws:
+        send(ws, {"type": "reset", "data": {"seed": 1}})
+        for _ in range(3):
+            assert send(ws, {"type": "step", "data": {"type": "wait"}})["type"] == "observation"
+    assert len(seen) == 3 and not any(name.startswith("ThreadPoolExecutor") for name in seen), seen

@@ -27,6 +27,7 @@ from mirr_tui.client import (
 )
 from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import evaluate
+from mirr_tui.replay import load_replay, verify_replay
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -303,3 +304,57 @@ def test_a_server_that_is_not_mirr_is_named_as_such(status, body, message):
     finally:
         other.shutdown()
         other.server_close()
+
+
+@pytest.fixture(scope="module")
+def secret_server():
+    """`mirr serve --secret-seeds --referee`: the server draws every seed and reveals it at the end."""
+    running = bench.start_server(sessions=4, referee=True, extra=("--secret-seeds",))
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.log.unlink(missing_ok=True)
+
+
+def test_eval_on_a_secret_seed_server_reveals_seeds_that_re_simulate(secret_server, tmp_path):
+    """Issue 10 item 13: the server picks the seeds; the results log and replays reveal them afterwards."""
+    runner = CliRunner()
+    refused = runner.invoke(cli_app, ["eval", "-n", "2", "--no-results", "--remote", secret_server.url])
+    assert refused.exit_code == 2 and "add --secret-seeds" in refused.output
+    log, folder = tmp_path / "results.jsonl", tmp_path / "replays"
+    command = ["eval", "--agent", "reasoner", "-n", "3", "--secret-seeds", "--remote", secret_server.url]
+    result = runner.invoke(cli_app, [*command, "--results", str(log), "--save-replays", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(log.read_text())
+    seeds = record["seeds"]["revealed"]
+    assert record["seeds"]["secret"] is True and len(seeds) == 3 and all(isinstance(s, int) for s in seeds)
+    assert len(set(seeds)) == 3 and not set(seeds) & set(range(1000))  # 3 draws in 2**63: never small
+    replays = [load_replay(p) for p in sorted(folder.glob("*.json"))]
+    assert sorted(r.seed for r in replays) == sorted(seeds) and all(verify_replay(r).ok for r in replays)
+    local, _ = evaluate("reasoner", seeds)
+    assert {**local.to_dict(), "seconds": 0} == {**record["metrics"], "seconds": 0}  # all but the wall time
+
+
+def test_eval_over_two_servers_and_several_sessions_each_matches_one_server(server, referee_server, tmp_path):
+    """Issue 13 item 6: `--remote A,B --workers 2` spreads episodes over 4 sessions; same table, one log record."""
+    runner = CliRunner()
+    command = ["eval", "--agent", "heuristic", "-n", "20", "--seed", "100"]
+    one = runner.invoke(cli_app, [*command, "--no-results", "--remote", server.url])
+    log = tmp_path / "results.jsonl"
+    urls = f"{server.url},{referee_server.url.replace('http://', 'ws://')}"
+    spread = runner.invoke(cli_app, [*command, "--results", str(log), "--remote", urls, "--workers", "2"])
+    assert one.exit_code == 0 and spread.exit_code == 0, spread.output
+    assert spread.stdout == one.stdout  # the plain server's table: one of the two keeps the truth
+    assert len(log.read_text().splitlines()) == 1
+    bad = runner.invoke(cli_app, [*command, "--no-results", "--remote", f"{server.url},http://127.0.0.1:9"])
+    assert bad.exit_code == 2 and "127.0.0.1:9" in bad.output
+
+
+def test_the_server_declines_per_message_compression(server):
+    """Issue 13 item 5: compressing every small observation cost more CPU than the step itself."""
+    from websockets.sync.client import connect
+
+    with connect(server.url.replace("http://", "ws://") + "/ws") as ws:  # the client offers permessage-deflate
+        assert ws.request.headers.get("Sec-WebSocket-Extensions", "").startswith("permessage-deflate")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None

@@ -204,6 +204,8 @@ async def test_quitting_mid_episode_saves_the_replay(tmp_path):
     assert len(saved) == 1 and app.exit_message == f"replay saved to {saved[0]}"
     replay = load_replay(saved[0])
     assert replay.summary["steps"] == 2 and replay.summary["outcome"] is None
+    assert replay.abandoned and replay.summary["abandoned"] is True  # not a loss (issue 10 item 2)
+    assert verify_replay(replay).ok
     assert replay.frames[1].input == {"type": "check_logs", "service": "auth"}
 
 
@@ -363,6 +365,34 @@ async def test_the_replay_picker_lists_and_opens_replays(tmp_path):
         assert isinstance(app.screen, ReplayPickerScreen)
 
 
+async def test_picker_and_scores_show_markup_names_as_text_and_abandoned_runs_as_such(tmp_path):
+    record(tmp_path, 23, "naive", player="[/bold]x")
+    env = IncidentEnv()
+    recorder = ReplayRecorder(player_kind="human", player_name="[red]quitter")
+    recorder.start(env, env.reset(seed=4))
+    recorder.record("wait", env.step("wait"), env.state)
+    left = recorder.save_to_dir(tmp_path)
+    forged = record(tmp_path, 24, "naive")
+    data = json.loads(forged.read_text())
+    data["summary"]["score"] = 99.5
+    forged.write_text(json.dumps(data))
+    app = make_app("replay", replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(DataTable)
+        rows = {str(row.key.value): [str(cell) for cell in table.get_row(row.key)] for row in table.ordered_rows}
+        assert rows[left.name][1] == "[red]quitter" and rows[left.name][4] == "abandoned"
+        assert "[/bold]x" in {row[1] for row in rows.values()}
+        await pilot.press("q")
+    app = make_app("scores", replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        players = app.screen.query_one("#players", DataTable)
+        cells = {str(players.get_row_at(n)[0]): [str(c) for c in players.get_row_at(n)] for n in range(2)}
+        assert cells["[red]quitter"][2:] == ["0", "-", "-", "-", "-", "1"]
+        assert cells["[/bold]x"][2] == "1"
+        assert f"not counted {forged.name}" in str(app.screen.query_one("#skipped").render())
+        await pilot.press("q")
+
+
 # ------------------------------------------------------------------------------------ scores
 async def test_scores_sort_and_open_a_replay(tmp_path):
     record(tmp_path, 11, "heuristic")
@@ -374,13 +404,13 @@ async def test_scores_sort_and_open_a_replay(tmp_path):
         assert isinstance(screen, ScoresScreen)
         players = screen.query_one("#players", DataTable)
         assert players.row_count == 3
-        names = [players.get_row_at(n)[0] for n in range(3)]
+        names = [str(players.get_row_at(n)[0]) for n in range(3)]
         assert names[0] == "oracle"  # sorted by mean score
         await pilot.click("#players", offset=(3, 0))  # the "player" header: sort by name
-        assert [players.get_row_at(n)[0] for n in range(3)] == sorted(names)
+        assert [str(players.get_row_at(n)[0]) for n in range(3)] == sorted(names)
         await pilot.click("#players", offset=(3, 0))
-        assert [players.get_row_at(n)[0] for n in range(3)] == sorted(names, reverse=True)
-        players.move_cursor(row=[players.get_row_at(n)[0] for n in range(3)].index("tester"))
+        assert [str(players.get_row_at(n)[0]) for n in range(3)] == sorted(names, reverse=True)
+        players.move_cursor(row=[str(players.get_row_at(n)[0]) for n in range(3)].index("tester"))
         await pilot.press("enter")
         assert isinstance(app.screen, ReplayScreen) and app.screen.replay.path == human
         await pilot.press("escape")

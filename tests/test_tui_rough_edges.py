@@ -195,7 +195,7 @@ async def test_the_replay_picker_keeps_score_on_screen_sorts_newest_played_first
         assert steps_end <= SIZE[0] - 2, (labels, widths)
         played = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
         assert played == sorted(played, reverse=True)  # newest played first, curated or not
-        assert table.get_row_at(0)[1] == "heuristic"
+        assert str(table.get_row_at(0)[1]) == "heuristic"
         await pilot.press("s")
         labels = [column.label.plain for column in table.columns.values()]
         assert labels[0].endswith("▲") and not any(label.endswith(("▲", "▼")) for label in labels[1:])

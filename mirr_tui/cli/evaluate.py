@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..seeds import secret_seed
 from . import (
     AgentOptionOpt,
     ConfigOpt,
@@ -37,7 +40,17 @@ def eval_command(
     episodes: Annotated[
         int, typer.Option("--episodes", "-n", help="Episodes (one per seed).", min=1, max=1_000_000_000)
     ] = 100,
-    seed: Annotated[int, typer.Option("--seed", help="First seed; episodes use seed, seed+1, ...", min=0)] = 0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="First seed (default 0); episodes use seed, seed+1, ...", min=0)
+    ] = None,
+    secret_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--secret-seeds",
+            help="Play incidents from secret seeds no agent can guess (on a `mirr serve --secret-seeds` server,"
+            " the server draws them); each is revealed in the replay and the results log afterwards.",
+        ),
+    ] = False,
     difficulty: DifficultyOpt = None,
     scenario: ScenarioOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a list with --agent all).")] = False,
@@ -51,17 +64,33 @@ def eval_command(
     option: AgentOptionOpt = None,
     config: ConfigOpt = None,
     remote: Annotated[
-        str | None, typer.Option("--remote", help="Play on a `mirr serve` at this URL (http://host:port or ws://...).")
+        str | None,
+        typer.Option(
+            "--remote",
+            help="Play on a `mirr serve` at this URL (http://host:port or ws://...); several, comma-separated,"
+            " share the episodes.",
+        ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Episodes in parallel: local processes, or sessions per --remote server. Same results.",
+            min=1,
+            max=256,
+        ),
+    ] = 1,
 ) -> None:
     """Headless evaluation: success rate, diagnosis accuracy, rewards, per-mode breakdown."""
     import agents
 
-    from ..core import IncidentEnv
     from ..evaluation import truth_needed
 
-    cfg = load_env_config(config) if remote is None else _remote_config(remote, config)
-    referee = remote is None or _remote_referee(remote)
+    urls = [url.strip() for url in remote.split(",") if url.strip()] if remote is not None else []
+    if remote is not None and not urls:
+        fail("--remote needs a URL (or several, comma-separated)")
+    cfg = load_env_config(config) if not urls else _remote_config(urls, config)
+    referee = not urls or all(_remote_referee(url) for url in urls)
     if not referee and save_replays is not None:
         fail(truth_needed(None, recording=True))
     check_incident_options(cfg, scenario, difficulty)
@@ -70,7 +99,20 @@ def eval_command(
     agent_options = parse_agent_options(option)
     if agent == "all" and agent_options:
         fail("-o options belong to one agent; with --agent all every agent plays with its defaults")
-    seeds = range(seed, seed + episodes)
+    if secret_seeds and seed is not None:
+        fail("--secret-seeds draws every seed; drop --seed")
+    draws = {_remote_secret_seeds(url) for url in urls}
+    if len(draws) > 1:
+        fail("some of these servers draw secret seeds and some do not: use servers started alike")
+    server_draws = draws == {True}
+    if server_draws and not secret_seeds:
+        fail(f"{remote} draws secret seeds (mirr serve --secret-seeds): add --secret-seeds, and drop --seed")
+    if server_draws and scenario:
+        fail(f"{remote} draws secret seeds, so it lets a client choose only the difficulty: drop --scenario")
+    first = seed or 0
+    seeds: Sequence[int | None] = range(first, first + episodes)
+    if secret_seeds:  # drawn once, so with --agent all every agent meets the same incidents
+        seeds = [None] * episodes if server_draws else [secret_seed() for _ in range(episodes)]
     results_log = results or default_results_file()
     summaries = []
     with _terminate_as_interrupt():  # a kill stops it like Ctrl-C: what finished is kept and logged
@@ -92,23 +134,14 @@ def eval_command(
                 typer.echo(f"mirr: skipping agent {name!r}: {problem}", err=True)
                 continue
             check_writable(save_replays, append_to=results_log if results is not None and not no_results else None)
-            env = (
-                IncidentEnv(cfg, difficulty=difficulty)
-                if remote is None
-                else _remote_env(remote, cfg, difficulty, referee=referee)
-            )
-            try:
-                summary, failure = _run_eval(
-                    name, seeds, difficulty, env, options, scenario, save_replays, quiet=as_json
-                )
-            finally:
-                env.close()
+            spread = Spread(cfg, urls, workers, referee, difficulty, scenario, save_replays)
+            summary, failure = _run_eval(name, seeds, options, spread, quiet=as_json)
             summaries.append(summary)
             if not no_results:
-                _append_results(results_log, summary, options, seed, cfg, scenario)
+                _append_results(results_log, summary, options, None if secret_seeds else first, cfg, scenario)
             if failure is not None:  # show and keep what finished, then say why the run stopped
                 _show_eval(summaries, as_json)
-                fail(f"remote play on {remote} failed: {failure}" if remote else failure)
+                fail(f"remote play on {', '.join(urls)} failed: {failure}" if urls else failure)
     _show_eval(summaries, as_json)
     if any(s.episodes < episodes for s in summaries):
         raise typer.Exit(130)
@@ -140,19 +173,36 @@ def _show_eval(summaries: list[Any], as_json: bool) -> None:
         _print_eval(summaries)
 
 
-def _remote_config(url: str, config: Path | None) -> Any:
-    """The server's own openenv.yaml; a different local --config is a mistake worth one line."""
+def _remote_config(urls: list[str], config: Path | None) -> Any:
+    """The servers' own openenv.yaml (every server must play the same one); a different local --config is a
+    mistake worth one line."""
     try:
         from ..client import RemoteError, fetch_server_config
     except ModuleNotFoundError as exc:
         fail(f"--remote needs the server extra: pip install -e '.[server]' ({exc})")
+    configs = []
+    for url in urls:
+        try:
+            configs.append(fetch_server_config(url))
+        except (RemoteError, ValueError) as exc:
+            fail(str(exc))
+    cfg = configs[0]
+    for url, other in zip(urls[1:], configs[1:], strict=True):
+        if other.hash != cfg.hash:
+            fail(f"{url} plays a different openenv.yaml than {urls[0]} (config {other.hash}, not {cfg.hash})")
+    if config is not None and load_env_config(config).hash != cfg.hash:
+        fail(f"{config} differs from the openenv.yaml the server at {urls[0]} plays; drop --config to use the server's")
+    return cfg
+
+
+def _remote_secret_seeds(url: str) -> bool:
+    """Whether the server picks every seed itself (`mirr serve --secret-seeds`), from its GET /mirr."""
+    from ..client import RemoteError, server_draws_secret_seeds
+
     try:
-        cfg = fetch_server_config(url)
+        return server_draws_secret_seeds(url)
     except (RemoteError, ValueError) as exc:
         fail(str(exc))
-    if config is not None and load_env_config(config).hash != cfg.hash:
-        fail(f"{config} differs from the openenv.yaml the server at {url} plays; drop --config to use the server's")
-    return cfg
 
 
 def _remote_referee(url: str) -> bool:
@@ -175,22 +225,85 @@ def _remote_env(url: str, cfg: Any, difficulty: str | None, referee: bool) -> An
 OFFLINE_EXCLUDED = {"llm"}
 
 
+@dataclass(frozen=True)
+class Spread:
+    """Where an evaluation's episodes are played: one local env, local processes, or server sessions."""
+
+    cfg: Any
+    urls: list[str]
+    workers: int
+    referee: bool
+    difficulty: str | None
+    scenario: str | None
+    save_replays: Path | None
+    env: Any = None  # one env to play on instead of a new IncidentEnv (a test's server that dies)
+
+    def play(self, name: str, seeds: Sequence[int | None], options: dict[str, Any], tick: Any) -> list[Any]:
+        """The finished episodes in seed order (RemoteFailure from parallel if a server went away)."""
+        import agents
+
+        from ..core import IncidentEnv
+        from ..evaluation import evaluate, incident_options
+        from ..parallel import play_in_processes, play_on_servers, sessions_per_server
+
+        reset_options = incident_options(self.difficulty, self.scenario)
+        if not self.urls and self.workers == 1:
+            env = self.env or IncidentEnv(self.cfg, difficulty=self.difficulty)
+            try:
+                _, results = evaluate(
+                    name,
+                    seeds,
+                    self.difficulty,
+                    env=env,
+                    agent_options=options,
+                    scenario=self.scenario,
+                    replay_dir=self.save_replays,
+                    on_episode=tick,
+                )
+            finally:
+                env.close()
+            return results
+        if not self.urls:
+            return play_in_processes(
+                name,
+                seeds,
+                self.workers,
+                str(self.cfg.source),
+                self.difficulty,
+                options,
+                reset_options,
+                self.save_replays,
+                on_episode=tick,
+            )
+        factories = [
+            functools.partial(_remote_env, url, self.cfg, self.difficulty, self.referee)
+            for url in sessions_per_server(self.urls, self.workers)
+        ]
+        return play_on_servers(
+            name,
+            seeds,
+            factories,
+            lambda: agents.create(name, config=self.cfg, **options),
+            reset_options,
+            self.save_replays,
+            on_episode=tick,
+        )
+
+    @property
+    def default_difficulty(self) -> str:
+        return self.cfg.difficulty(self.difficulty).name
+
+
 def _run_eval(
-    name: str,
-    seeds: range,
-    difficulty: str | None,
-    env: Any,
-    options: dict[str, Any],
-    scenario: str | None,
-    save_replays: Path | None,
-    quiet: bool,
+    name: str, seeds: Sequence[int | None], options: dict[str, Any], spread: Spread, quiet: bool
 ) -> tuple[Any, str | None]:
     """(summary of the finished episodes, why the run stopped early or None)."""
     from contextlib import nullcontext
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..evaluation import evaluate, summarise
+    from ..evaluation import summarise
+    from ..parallel import RemoteFailure
 
     show = not quiet and len(seeds) >= 50 and sys.stderr.isatty()
     columns = (
@@ -211,41 +324,32 @@ def _run_eval(
                 progress.update(task, advance=1, rate=f"{rate:.0%}")
 
         try:
-            summary, _ = evaluate(
-                name,
-                seeds,
-                difficulty,
-                env=env,
-                agent_options=options,
-                scenario=scenario,
-                replay_dir=save_replays,
-                on_episode=tick,
-            )
+            results = spread.play(name, seeds, options, tick)
+        except RemoteFailure as exc:
+            return summarise(name, exc.results, spread.default_difficulty), str(exc)
         except (ConnectionError, RuntimeError, OSError) as exc:  # a server that went away, a full disk
-            return summarise(name, finished, difficulty or env.default_difficulty), str(exc)
-    return summary, None
+            return summarise(name, finished, spread.default_difficulty), str(exc)
+    return summarise(name, results, spread.default_difficulty), None
 
 
 _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "auth", "credential", "cookie")
 
 
-def _mask_userinfo(value: Any) -> Any:
-    """user:SECRET@host in a URL-like string becomes ***@host (a local helper; agents.llm_settings may grow one)."""
-    if not isinstance(value, str) or "@" not in value:
-        return value
-    import re
-
-    return re.sub(r"(?<=://)[^/@\s]*@", "***@", value)
-
-
 def _loggable_options(options: dict[str, Any]) -> dict[str, Any]:
     """Agent options as the results log keeps them: secret-looking keys dropped, URL credentials masked."""
-    return {k: _mask_userinfo(v) for k, v in options.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+    from agents.llm_settings import mask_url
+
+    return {
+        k: mask_url(v) if isinstance(v, str) else v
+        for k, v in options.items()
+        if not any(word in k.lower() for word in _SECRET_WORDS)
+    }
 
 
 def _append_results(
-    path: Path, summary: Any, options: dict[str, Any], first_seed: int, cfg: Any, scenario: str | None
+    path: Path, summary: Any, options: dict[str, Any], first_seed: int | None, cfg: Any, scenario: str | None
 ) -> None:
+    """One JSON line per agent run. Secret seeds (`first_seed` None) are listed, revealed now the run is over."""
     from datetime import UTC, datetime
 
     from .. import __version__
@@ -254,7 +358,11 @@ def _append_results(
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "agent": summary.agent,
         "options": _loggable_options(options),
-        "seeds": {"first": first_seed, "count": summary.episodes},
+        "seeds": (
+            {"first": first_seed, "count": summary.episodes}
+            if first_seed is not None
+            else {"secret": True, "count": summary.episodes, "revealed": summary.seeds}
+        ),
         "difficulty": summary.difficulty,
         "scenario": scenario,
         "config_hash": cfg.hash,

@@ -20,7 +20,7 @@ def scores(
     plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
 ) -> None:
-    """Human-vs-agent scoreboard from saved replays."""
+    """Human-vs-agent scoreboard from saved replays (only those that re-simulate are counted)."""
     from ..scores import build_scoreboard
 
     folder = directory or default_replay_dir()
@@ -47,6 +47,8 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
                 "diagnosis_accuracy": p.diagnosis_accuracy,
                 "mean_score": p.mean_score,
                 "best_score": p.best_score,
+                "abandoned": p.abandoned,
+                "tags": p.tags,
             }
             for p in board.players
         ],
@@ -60,6 +62,7 @@ def _scoreboard_json(board: Any) -> dict[str, Any]:
             for h in board.head_to_head
         ],
         "skipped": [{"file": str(path), "reason": reason} for path, reason in board.skipped],
+        "unverified": [{"file": str(path), "reason": reason} for path, reason in board.unverified],
     }
 
 
@@ -67,7 +70,7 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..scores import PLAYER_COLUMNS, player_cells
+    from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, player_cells, tag_cells
 
     console = rich_console()
     if not board.players:
@@ -78,6 +81,13 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
             table.add_column(column, justify="left" if column in ("player", "kind") else "right")
         for p in board.players:
             table.add_row(*(escape(cell) for cell in player_cells(p)))
+        console.print(table)
+    if any(p.episodes for p in board.players):
+        table = Table(title="how they fail (share of finished episodes with each habit)")
+        for column in TAG_COLUMNS:
+            table.add_column(column, justify="left" if column == "player" else "right")
+        for p in board.players:
+            table.add_row(*(escape(cell) for cell in tag_cells(p)))
         console.print(table)
     if board.head_to_head:
         names = board.rival_names
@@ -97,3 +107,5 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
         console.print(table)
     for path, reason in board.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(path.name)}: {escape(reason)}")
+    for path, reason in board.unverified:
+        console.print(f"[red]not counted[/red] {escape(path.name)} (does not re-simulate): {escape(reason)}")

@@ -23,6 +23,30 @@ def serve(
             "for `mirr eval --agent oracle --remote` and saving replays of remote runs. Off by default.",
         ),
     ] = False,
+    secret_seeds: Annotated[
+        bool,
+        typer.Option(
+            "--secret-seeds",
+            help="Draw every incident from a secret seed no client can pick or guess (for benchmarks); "
+            "the seed is revealed in the final observation's metadata, so each episode can be verified.",
+        ),
+    ] = False,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--idle-timeout",
+            help="Close a session (WebSocket or HTTP MCP) that sends nothing for this many seconds; 0: never.",
+            min=0,
+        ),
+    ] = 300.0,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="Let browser pages from this origin (https://host[:port]) use the server; repeat for more, "
+            "'*' for any. By default a page on another site is refused (it could fill every session).",
+        ),
+    ] = None,
 ) -> None:
     """Serve MIRR as an OpenEnv environment (WebSocket sessions at /ws; needs the server extra)."""
     cfg = load_env_config(config)
@@ -35,12 +59,24 @@ def serve(
     problem = listen_problem(host, port)
     if problem:
         fail(f"cannot listen on {host}:{port}: {problem}")
-    application = make_app(cfg, sessions=sessions, referee=referee)
+    application = make_app(
+        cfg,
+        sessions=sessions,
+        referee=referee,
+        secret_seeds=secret_seeds,
+        idle_timeout=idle_timeout,
+        allow_origins=tuple(allow_origin or ()),
+    )
     shown = "; referee: state reveals the hidden truth" if referee else ""
+    shown += "; secret seeds" if secret_seeds else ""
+    shown += f"; idle sessions closed after {idle_timeout:g} s" if idle_timeout else ""
     typer.echo(
         f"mirr: serving {cfg.id} on http://{host}:{port} (WebSocket /ws, {sessions} sessions{shown}); Ctrl-C stops"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    # no per-message deflate: observations are small and compressing each one cost more CPU than the step
+    uvicorn.run(
+        application, host=host, port=port, log_level="warning", ws_max_size=1 << 20, ws_per_message_deflate=False
+    )
 
 
 def listen_problem(host: str, port: int) -> str | None:

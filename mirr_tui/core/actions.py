@@ -130,6 +130,20 @@ class Action:
         return cls(kind, words[0])  # type: ignore[arg-type]
 
 
+def all_actions(service_names: tuple[str, ...]) -> tuple[Action, ...]:
+    """Every well-formed move for these services, in a fixed order: the integer action ids of the Gymnasium
+    adapter's Discrete space and of the batched env (core/batch.py)."""
+    moves: list[Action] = []
+    for kind in ACTION_TYPES:
+        if kind == "wait":
+            moves.append(Action("wait"))
+        elif kind == "diagnose":
+            moves.extend(Action("diagnose", name, mode) for name in service_names for mode in FAULT_MODES)
+        else:
+            moves.extend(Action(kind, name) for name in service_names)  # type: ignore[arg-type]
+    return tuple(moves)
+
+
 def coerce_action(value: Any) -> Action:
     """Turn an Action, dict or text into an Action, or raise InvalidAction."""
     if isinstance(value, Action):

@@ -11,7 +11,6 @@ diagnosis and fix); `circuit_break` buys time without fixing anything.
 
 from __future__ import annotations
 
-import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,28 @@ import numpy as np
 
 from .actions import FIX_TYPES, Action, InvalidAction, coerce_action
 from .config import DECOY_KINDS, FAULT_MODES, ConfigError, EnvConfig, load_config
-from .observe import ACTIVE, DORMANT, FIXED, PENDING, Fault, ObservationBuilder
+from .draws import decode_incident, incident_bounds, load, raw_count, stream_states
+from .observe import (
+    ACTIVE,
+    DORMANT,
+    FIXED,
+    PENDING,
+    Fault,
+    ObservationBuilder,
+    alert_cuts,
+    next_version,
+    previous_version,
+)
 from .types import EnvState, Observation, RewardEvent, ServiceTruth
 
 _MAX_SEED = 2**63 - 1
+# Ranges of the incident's uniform draws (the batched env, core/batch.py, reads the same block with these).
+MASKED_CPU = (70.0, 78.0)  # under the cpu alert even with noise
+SILENT_ERRORS = (0.006, 0.03)
+PASS_FACTOR = (0.8, 1.2)  # pass-through factor per caller
+# How each service shows sickness (latency, errors, cpu, rps responses): a, b, e, c, r of observe.py
+STYLE_RANGES = ((1.0, 5.0), (4.0, 14.0), (0.6, 1.0), (-0.4, 1.2), (0.0, 0.6))
+MECHANIC_DRAWS = 8  # u[0..7]: decoy, masked, silent, secondary, compound, spares (u[6] picks the secondary)
 
 
 class IncidentEnv(ObservationBuilder):
@@ -43,17 +60,15 @@ class IncidentEnv(ObservationBuilder):
         self._base_latency = [b.latency_ms for b in self._base]
         limits = self.config.alerts
         self._alert_limits = (limits.error_rate, limits.latency_ms, limits.cpu, limits.memory)
-        # Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
-        # alerts when its rounded form is over the limit, i.e. from the next rounding boundary up.
-        self._alert_cuts = (
-            (math.floor(limits.error_rate * 100) + 0.5) / 100,
-            math.floor(limits.latency_ms) + 0.5,
-            math.floor(limits.cpu) + 0.5,
-            math.floor(limits.memory) + 0.5,
-        )
+        self._alert_cuts = alert_cuts(self._alert_limits)
         n = len(self.names)
         self._caps = np.array([np.inf, 1.0, 100.0, 100.0, np.inf] * n)
         self._scale = np.array([10.0, 10_000.0, 10.0, 10.0, 10.0] * n)
+        self._bitgens = tuple(np.random.PCG64(0) for _ in range(3))  # reseeded at every reset
+        self._generators = tuple(np.random.Generator(b) for b in self._bitgens)
+        self._bounds = incident_bounds(n, len(FAULT_MODES))
+        self._raw_count = raw_count(self._bounds, 22 + 7 * n)
+        self._noise_size = 5 * n * (self.config.rules.max_steps + 1)  # reset's observation and one per step
         self._started = False
 
     # ------------------------------------------------------------------ OpenEnv interface
@@ -81,35 +96,44 @@ class IncidentEnv(ObservationBuilder):
         if mode is not None and mode not in FAULT_MODES:
             raise ConfigError(f"unknown fault mode {mode!r} (known: {', '.join(FAULT_MODES)})")
 
-        incident, noise, logs = (np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(3))
+        # The three streams numpy's SeedSequence(seed).spawn(3) seeds, loaded into this env's reusable PCG64s
+        # (core/draws.py: the same bits without building three generators a reset).
+        incident = self._bitgens[0]
+        for bitgen, state in zip(self._bitgens, stream_states(seed), strict=True):
+            load(bitgen, state)
         n = len(self.names)
-        drawn_root = self.names[int(incident.integers(n))]
-        drawn_mode = FAULT_MODES[int(incident.integers(len(FAULT_MODES)))]
+        ints, doubles = decode_incident(
+            incident.random_raw(self._raw_count).tolist(), self._bounds, 22 + 7 * n, incident
+        )  # type: ignore[misc]
+        drawn = iter(ints)
+        drawn_root = self.names[next(drawn)]
+        drawn_mode = FAULT_MODES[next(drawn)]
         self.seed = seed
         # Random, not derived from the seed: an id in the player's channel must not rebuild the incident.
         self.episode_id = episode_id or str(uuid.uuid4())
         self.difficulty = difficulty
         self.scenario = scenario
-        self._noise_rng, self._logs_rng = noise, logs
+        self._logs_rng = self._generators[2]
+        # Each episode's noise in one block from its stream (the same values as one draw per observation).
+        self._noise_low, self._noise_high = 1.0 - difficulty.noise, 1.0 + difficulty.noise
+        self._noise_block = self._generators[1].uniform(self._noise_low, self._noise_high, size=self._noise_size)
+        self._noise_at = 0
 
-        self._version = [
-            f"v{1 + int(incident.integers(4))}.{int(incident.integers(20))}.{int(incident.integers(1, 9))}"
-            for _ in range(n)
-        ]
-        self._prev_version = [_previous(v) for v in self._version]
-        self._replicas = [2 + int(incident.integers(3)) for _ in range(n)]
+        self._version = [f"v{next(drawn)}.{next(drawn)}.{next(drawn)}" for _ in range(n)]
+        self._prev_version = [previous_version(v) for v in self._version]
+        self._replicas = [next(drawn) for _ in range(n)]
         self._memory = [b.memory / 100 for b in self._base]
         self._own = [1.0] * n
         self._eff = [1.0] * n
         self._blip = [False] * n
         self._warmup = [False] * n
         self._breaker = [False] * n
-        self._deploy_minutes = int(incident.integers(4, 40))
+        self._deploy_minutes = next(drawn)
 
         # Every draw below happens whatever the options say, so a chosen incident keeps the seed's other draws.
         first = Fault(self._index[root or drawn_root], mode or drawn_mode)
         # One block of uniform draws for the rest of the incident (one call is far cheaper than thirty).
-        block = iter(incident.random(22 + 7 * n).tolist())
+        block = iter(doubles)
 
         def draw(low: float = 0.0, high: float = 1.0) -> float:
             return low + (high - low) * next(block)
@@ -117,20 +141,18 @@ class IncidentEnv(ObservationBuilder):
         def pick(count: int) -> int:
             return min(count - 1, int(next(block) * count))
 
-        u = [draw() for _ in range(8)]  # mechanics: decoy, masked, silent, secondary, compound, spares
+        u = [draw() for _ in range(MECHANIC_DRAWS)]
         first.bad_health = draw(*rules.bad_deploy_health)
         first.leak_start = draw(*rules.leak_start_memory)
-        first.masked_cpu = draw(70, 78)  # under the cpu alert even with noise
+        first.masked_cpu = draw(*MASKED_CPU)
         first.masked = u[1] < difficulty.masked
         first.silent = u[2] < difficulty.silent
-        first.silent_errors = draw(0.006, 0.03)
-        self._pass = [draw(0.8, 1.2) for _ in range(n)]  # pass-through factor per caller
+        first.silent_errors = draw(*SILENT_ERRORS)
+        self._pass = [draw(*PASS_FACTOR) for _ in range(n)]
         shield_u = [draw() for _ in range(n)]
         # How each service shows sickness this episode (latency, errors, cpu, rps responses): victims and roots
         # vary, so the shape of a panel's numbers says "sick", not "root" or "victim".
-        self._style = [
-            (draw(1.0, 5.0), draw(4.0, 14.0), draw(0.6, 1.0), draw(-0.4, 1.2), draw(0.0, 0.6)) for _ in range(n)
-        ]
+        self._style = [tuple(draw(lo, hi) for lo, hi in STYLE_RANGES) for _ in range(n)]
         decoy_pick = pick(n - 1)
         decoy_kind = DECOY_KINDS[pick(len(DECOY_KINDS))]
         self._decoy_level = draw()  # where in its kind's range the anomaly sits
@@ -165,7 +187,8 @@ class IncidentEnv(ObservationBuilder):
             (b_lo, b_hi), (m_lo, m_hi) = rules.bad_deploy_health, rules.leak_start_memory
             second.bad_health = b_lo + second_u[0] * (b_hi - b_lo)
             second.leak_start = m_lo + second_u[1] * (m_hi - m_lo)
-            second.masked_cpu = 70 + 8 * second_u[2]
+            c_lo, c_hi = MASKED_CPU
+            second.masked_cpu = c_lo + second_u[2] * (c_hi - c_lo)
             self._faults.append(second)
         self._can_go_stale = self._decoy_kind == "flapping" or any(
             f.silent and f.mode == "crashed" for f in self._faults
@@ -186,6 +209,7 @@ class IncidentEnv(ObservationBuilder):
         self._outcome: str | None = None
         self._failed = 0.0
         self._stale_shown: dict[int, list[float]] = {}
+        self._last_log_templates: tuple[tuple[int, ...], int] | None = None
         self._started = True
 
         for _ in range(onset):
@@ -242,7 +266,9 @@ class IncidentEnv(ObservationBuilder):
         if self._done:  # the end: every deferred row is paid now, each with its own step
             events = [*self._deferred, *events]
             self._deferred = []
-        reward = sum((e.value for e in events), 0.0)
+        reward = 0.0
+        for event in events:  # left to right from 0.0, as sum() adds
+            reward += event.value
         self._score += reward
         # A well-formed move the rules refuse now (a second diagnose) is recorded as the move; garbage as its text.
         action_record = well_formed.to_dict() if well_formed is not None else {"raw": _raw_text(action)}
@@ -252,18 +278,11 @@ class IncidentEnv(ObservationBuilder):
         if self._outcome is not None:
             message = f"{message} · {self._outcome_text()}" if message else self._outcome_text()
         obs = self._observe(
-            message=message,
-            action=action_record,
-            valid=error is None,
-            error=error,
-            events=tuple(events),
-            logs=logs,
-            logs_service=logs_service,
-            reward=reward,
-            metrics=metrics,
+            message, action_record, error is None, error, tuple(events), logs, logs_service, reward, metrics
         )
-        for i in range(len(self._blip)):
-            self._blip[i] = self._warmup[i] = False
+        if True in self._blip or True in self._warmup:
+            n = len(self._blip)
+            self._blip, self._warmup = [False] * n, [False] * n
         self._last = obs
         return obs
 
@@ -320,6 +339,12 @@ class IncidentEnv(ObservationBuilder):
     def started(self) -> bool:
         """Whether an incident has been reset (step and state need one)."""
         return self._started
+
+    @property
+    def last_log_read(self) -> tuple[tuple[int, ...], int] | None:
+        """The last `check_logs` as drawn: its template ids (core.logs.LOG_TEMPLATES) in display order and the
+        index of the callee its victim lines blame (-1: none). None before the episode's first read."""
+        return self._last_log_templates
 
     @property
     def observation(self) -> Observation:
@@ -403,7 +428,10 @@ class IncidentEnv(ObservationBuilder):
                 fault.oom = False
                 self._memory[i] = self._base[i].memory / 100
                 if kind == "rollback":
-                    self._version[i], self._prev_version[i] = self._prev_version[i], _previous(self._prev_version[i])
+                    self._version[i], self._prev_version[i] = (
+                        self._prev_version[i],
+                        previous_version(self._prev_version[i]),
+                    )
                 if kind == "scale_up":
                     self._replicas[i] += 2
             if not fault.fix_paid:
@@ -447,7 +475,7 @@ class IncidentEnv(ObservationBuilder):
         fault.started_at = self.step_count
         if fault.mode == "bad_deploy":
             self._prev_version[r] = self._version[r]
-            self._version[r] = _next(self._version[r])
+            self._version[r] = next_version(self._version[r])
         if fault.mode == "memory_leak":
             # masked: the leak already hit its limit and was OOM-killed before anyone was paged
             self._memory[r] = 0.99 if fault.masked else fault.leak_start
@@ -590,18 +618,6 @@ def _fix_text(kind: str, name: str, replicas: int, version: str) -> str:
     if kind == "rollback":
         return f"rolled back {name} to {version}"
     return f"scaled up {name} to {replicas} replicas"
-
-
-def _previous(version: str) -> str:
-    major, minor, patch = version.lstrip("v").split(".")
-    if int(patch) > 0:
-        return f"v{major}.{minor}.{int(patch) - 1}"
-    return f"v{major}.{max(0, int(minor) - 1)}.9"
-
-
-def _next(version: str) -> str:
-    major, minor, patch = version.lstrip("v").split(".")
-    return f"v{major}.{minor}.{int(patch) + 1}"
 
 
 def _raw_text(value: Any) -> str:

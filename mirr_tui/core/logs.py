@@ -99,16 +99,44 @@ BREAKER = ("WARN", "breaker to {breaker} held open by an operator: serving degra
 DECOY_MODES = {"cpu_spike": "overloaded", "steady_heap": "memory_leak", "canary": "bad_deploy", "flapping": "crashed"}
 
 
-def generate_logs(
+# One vocabulary of every template, in a fixed order: a log line is a template id plus its arguments, so
+# the batched env (core/batch.py) and the numeric Gymnasium observation count lines without parsing text.
+LOG_TEMPLATES: tuple[tuple[str, str], ...] = (
+    *(line for mode in ("crashed", "memory_leak", "overloaded", "bad_deploy") for line in SIGNATURES[mode]),
+    OOM_KILLED,
+    RELAPSE,
+    *VICTIM,
+    *ROUTINE,
+    *RED_HERRINGS,
+    *LOOKALIKES,
+    *SECONDARY,
+    *CRASH_FILLER,
+    BREAKER,
+)
+TEMPLATE_ID: dict[tuple[str, str], int] = {line: i for i, line in enumerate(LOG_TEMPLATES)}
+assert len(TEMPLATE_ID) == len(LOG_TEMPLATES), "log templates must be distinct"
+# Lines that blame the callee they wait on (the `{callee}` of a victim or a blocked caller).
+BLAME_TEMPLATES = frozenset(TEMPLATE_ID[line] for line in (*VICTIM, *SECONDARY))
+_SIGNATURE_IDS = {mode: tuple(TEMPLATE_ID[line] for line in lines) for mode, lines in SIGNATURES.items()}
+_VICTIM_IDS = tuple(TEMPLATE_ID[line] for line in VICTIM)
+_SECONDARY_IDS = tuple(TEMPLATE_ID[line] for line in SECONDARY)
+_HERRING_IDS = tuple(TEMPLATE_ID[line] for line in RED_HERRINGS)
+_HERRING_LOOKALIKE_IDS = tuple(TEMPLATE_ID[line] for line in RED_HERRINGS + LOOKALIKES)
+_FILLER_IDS = {
+    True: tuple(TEMPLATE_ID[line] for line in CRASH_FILLER),
+    False: tuple(TEMPLATE_ID[line] for line in ROUTINE),
+}
+_OOM_ID, _RELAPSE_ID, _BREAKER_ID = TEMPLATE_ID[OOM_KILLED], TEMPLATE_ID[RELAPSE], TEMPLATE_ID[BREAKER]
+DECOY_ARGS = -1  # a line's `extra`: the decoy's own numbers; an index >= 0 names the service behind a breaker
+
+
+def draw_log_lines(
     rng: np.random.Generator,
-    step: int,
-    service: str,
     *,
     root_mode: str | None,
     oom_killed: bool,
     relapsed: bool,
-    sick_callee: str | None,
-    fields: dict[str, object],
+    sick_callee: bool,
     red_herrings: int,
     line_range: tuple[int, int],
     lookalikes: bool,
@@ -116,42 +144,106 @@ def generate_logs(
     min_signature_lines: int,
     crashed: bool = False,
     decoy: str | None = None,
-    decoy_fields: dict[str, object] | None = None,
     secondary: bool = False,
-    breakers: tuple[str, ...] = (),
-) -> tuple[LogLine, ...]:
-    """The recent lines of one service. `root_mode` is set only while its fault is active; `decoy` is a
-    decoy kind (a bystander's benign anomaly); `secondary` marks a victim blocked on `sick_callee`."""
+    breakers: tuple[int, ...] = (),
+) -> tuple[list[int], list[int | None], list[float]]:
+    """Every draw of one `check_logs`, nothing formatted: the template ids in display order, each line's extra
+    arguments (None; DECOY_ARGS; a breaker's service index) and the ten numbers the templates may quote.
+    `root_mode` is set only while its fault is active; `decoy` is a decoy kind (a bystander's benign anomaly);
+    `secondary` marks a victim blocked on its sick callee."""
     count = int(rng.integers(line_range[0], line_range[1] + 1))
-    picks: list[tuple[tuple[str, str], dict[str, object] | None]] = []
+    ids: list[int] = []
+    extras: list[int | None] = []
     if root_mode is not None:
-        signature = SIGNATURES[root_mode]
+        signature = _SIGNATURE_IDS[root_mode]
         n_sig = min(len(signature), max(min_signature_lines, int(count * signature_share)))
         chosen = [signature[i] for i in rng.choice(len(signature), size=n_sig, replace=False)]
         if oom_killed:
-            chosen[0] = OOM_KILLED
+            chosen[0] = _OOM_ID
         elif relapsed:
-            chosen[0] = RELAPSE
-        picks += [(line, None) for line in chosen]
+            chosen[0] = _RELAPSE_ID
+        ids += chosen
+        extras += [None] * len(chosen)
     if decoy is not None:
-        signature = SIGNATURES[DECOY_MODES[decoy]]
-        picks += [(signature[i], decoy_fields) for i in rng.choice(len(signature), size=2, replace=False)]
-    if sick_callee is not None:
+        signature = _SIGNATURE_IDS[DECOY_MODES[decoy]]
+        ids += [signature[i] for i in rng.choice(len(signature), size=2, replace=False)]
+        extras += [DECOY_ARGS, DECOY_ARGS]
+    if sick_callee:
         if secondary:
-            picks += [(line, None) for line in SECONDARY]
-        n_victim = max(2, (count - len(picks)) // 2)
-        picks += [(VICTIM[i], None) for i in rng.choice(len(VICTIM), size=n_victim, replace=False)]
-    picks += [(BREAKER, {"breaker": name}) for name in breakers]
-    if root_mode is None and red_herrings and (lookalikes or sick_callee is None):
-        pool = RED_HERRINGS + LOOKALIKES if lookalikes else RED_HERRINGS
-        picks += [(pool[i], None) for i in rng.choice(len(pool), size=red_herrings, replace=False)]
-    filler = CRASH_FILLER if crashed else ROUTINE
-    while len(picks) < count:
-        picks.append((filler[int(rng.integers(len(filler)))], None))
-    order = rng.permutation(len(picks))
+            ids += _SECONDARY_IDS
+            extras += [None] * len(_SECONDARY_IDS)
+        n_victim = max(2, (count - len(ids)) // 2)
+        ids += [_VICTIM_IDS[i] for i in rng.choice(len(_VICTIM_IDS), size=n_victim, replace=False)]
+        extras += [None] * n_victim
+    ids += [_BREAKER_ID] * len(breakers)
+    extras += list(breakers)
+    if root_mode is None and red_herrings and (lookalikes or not sick_callee):
+        pool = _HERRING_LOOKALIKE_IDS if lookalikes else _HERRING_IDS
+        ids += [pool[i] for i in rng.choice(len(pool), size=red_herrings, replace=False)]
+        extras += [None] * red_herrings
+    filler = _FILLER_IDS[crashed]
+    while len(ids) < count:
+        ids.append(filler[int(rng.integers(len(filler)))])
+        extras.append(None)
+    order = rng.permutation(len(ids)).tolist()
+    numbers = rng.random(10).tolist()  # every number the templates may quote, in one draw
+    return [ids[i] for i in order], [extras[i] for i in order], numbers
+
+
+def log_fields(
+    memory: float,
+    overload_steps: int,
+    base_latency: float,
+    replicas: int,
+    version: str,
+    previous: str,
+    deploy_minutes: int,
+    step: int,
+) -> dict[str, object]:
+    """The numbers a service's own lines quote, from its hidden state (`memory` is a fraction)."""
+    return {
+        "mem": f"{memory * 100:.0f}",
+        "gc": f"{20 + 200 * max(0.0, memory - 0.7):.0f}",
+        "pause": f"{400 + int(4000 * max(0.0, memory - 0.7))}",
+        "queue": f"{1000 + 450 * overload_steps:,}",
+        "p99": f"{min(9000, int(base_latency * (6 + 2 * overload_steps)))}",
+        "replicas": str(replicas),
+        "version": version,
+        "old": previous,
+        "minutes": str(deploy_minutes + step // 2),
+    }
+
+
+def decoy_fields(level: float, base_latency: float, canary: str, version: str, step: int) -> dict[str, object]:
+    """A decoy's own numbers: steady, unlike a real fault's."""
+    heap = 84.0 + 8.0 * level
+    return {
+        "mem": f"{heap:.0f}",
+        "gc": f"{8 + 10 * level:.0f}",
+        "pause": f"{180 + int(300 * level)}",
+        "queue": f"{1010 + int(300 * level):,}",
+        "p99": f"{int(base_latency * 5)}",
+        "version": canary,
+        "old": version,
+        "minutes": str(20 + int(40 * level) + step // 2),
+    }
+
+
+def format_log_lines(
+    step: int,
+    service: str,
+    ids: list[int],
+    extras: list[int | None],
+    numbers: list[float],
+    fields: dict[str, object],
+    sick_callee: str | None,
+    decoy_args: dict[str, object] | None,
+    names: tuple[str, ...],
+) -> tuple[LogLine, ...]:
+    """The text of drawn lines (the one formatter: the scalar env's logs and the batched env's rebuilt text)."""
+    r = numbers
     values = dict(fields)
     values["callee"] = sick_callee
-    r = rng.random(10).tolist()  # every number the templates may quote, in one draw
     values["rid"] = f"{int(r[0] * 16**6):06x}"
     values["count"] = f"{900 + int(r[1] * 3100):,}"
     values["pid"] = str(1000 + int(r[2] * 8999))
@@ -160,8 +252,14 @@ def generate_logs(
     values["vqueue"] = f"{1000 + int(r[5] * 1400):,}"
     values["other_version"] = f"v{1 + int(r[6] * 5)}.{int(r[7] * 20)}.{1 + int(r[8] * 8)}"
     values["other_minutes"] = str(25 + int(r[9] * 65))
-
-    def fmt(text: str, extra: dict[str, object] | None) -> str:
-        return text.format(**({**values, **extra} if extra else values))
-
-    return tuple(LogLine(step, service, picks[i][0][0], fmt(picks[i][0][1], picks[i][1])) for i in order)
+    lines = []
+    for template, extra in zip(ids, extras, strict=True):
+        level, text = LOG_TEMPLATES[template]
+        if extra is None:
+            args = values
+        elif extra == DECOY_ARGS:
+            args = {**values, **(decoy_args or {})}
+        else:
+            args = {**values, "breaker": names[extra]}
+        lines.append(LogLine(step, service, level, text.format(**args)))
+    return tuple(lines)

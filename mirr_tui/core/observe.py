@@ -6,13 +6,14 @@ it reads the env's hidden state and turns it into what a player is shown, never 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .logs import generate_logs
-from .types import LogLine, Observation, RewardEvent, ServiceView
+from .logs import decoy_fields, draw_log_lines, format_log_lines, log_fields
+from .types import LogLine, Observation, RewardEvent, make_observation, make_service_view
 
 PENDING, ACTIVE, DORMANT, FIXED = "pending", "active", "dormant", "fixed"
 Metrics = tuple[str, float, float, float, float, float]  # (status, latency_ms, error_rate, cpu, memory, rps)
@@ -207,22 +208,30 @@ class ObservationBuilder:
         reward: float = 0.0,
         metrics: list[Metrics] | None = None,
     ) -> Observation:
-        noise = self.difficulty.noise
-        statuses = []
-        truth: list[float] = []
-        for status, *values in metrics or self._all_true_metrics():
-            statuses.append(status)
-            truth.extend(values)
-        draws = self._noise_rng.uniform(1.0 - noise, 1.0 + noise, size=len(truth))
+        metrics = metrics or self._all_true_metrics()
+        statuses = [m[0] for m in metrics]
+        truth = [v for m in metrics for v in m[1:]]
+        at = self._noise_at
+        size = len(truth)
+        if at + size > len(self._noise_block):  # steps after the end: the stream goes on
+            self._noise_block = self._generators[1].uniform(self._noise_low, self._noise_high, size=self._noise_size)
+            at = 0
+        draws = self._noise_block[at : at + size]
+        self._noise_at = at + size
         # (latency_ms, error_rate, cpu, memory, rps) per service: noise, clip to range, round for display
-        shown = (np.rint(np.minimum(np.asarray(truth) * draws, self._caps) * self._scale) / self._scale).tolist()
+        noisy = np.multiply(truth, draws)
+        np.minimum(noisy, self._caps, out=noisy)
+        np.multiply(noisy, self._scale, out=noisy)
+        np.rint(noisy, out=noisy)
+        shown = np.divide(noisy, self._scale, out=noisy).tolist()
         services = {}
-        alerts = []
-        max_errors, max_latency, max_cpu, max_memory = self._alert_limits
-        cut_errors, cut_latency, cut_cpu, cut_memory = self._alert_cuts
+        alerts: list[str] = []
+        limits, cuts = self._alert_limits, self._alert_cuts
+        c_err, c_lat, c_cpu, c_mem = cuts
         stale_set = self._stale() if self._can_go_stale else ()
+        view = make_service_view
         for i, name in enumerate(self.names):
-            values = shown[5 * i : 5 * i + 5]
+            latency, errors, cpu, memory, rps = shown[5 * i : 5 * i + 5]
             status = statuses[i]
             stale = i in stale_set
             if stale:  # the scrape stopped: the last values it got, frozen, and the last health check
@@ -233,114 +242,103 @@ class ObservationBuilder:
                     self._stale_shown[i] = (
                         np.rint(np.asarray(last) * draws[5 * i : 5 * i + 5] * scale) / scale
                     ).tolist()
-                values, status = self._stale_shown[i], "ok"
-            latency, errors, cpu, memory, rps = values
-            services[name] = ServiceView(name, status, latency, errors, cpu, memory, rps, stale)
-            if stale:
-                alerts.append(f"{name} metrics stale: scrape failing")
-            if status != "ok":
-                alerts.append(f"{name} health check {status}")
-            # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
-            if errors >= cut_errors:
-                alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
-            if latency >= cut_latency:
-                alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
-            if cpu >= cut_cpu:
-                alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
-            if memory >= cut_memory:
-                alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
+                latency, errors, cpu, memory, rps = self._stale_shown[i]
+                status = "ok"
+            services[name] = view(name, status, latency, errors, cpu, memory, rps, stale)
+            if stale or status != "ok" or errors >= c_err or latency >= c_lat or cpu >= c_cpu or memory >= c_mem:
+                add_alerts(alerts, name, status, stale, latency, errors, cpu, memory, limits, cuts)
         if action is not None:  # user impact, from the entry point's shown metrics: information, not reward
             entry = services[self.names[self._entry]]
             self._failed += entry.rps * entry.error_rate * self.config.impact.step_seconds
         impact = self.config.impact
-        return Observation(
-            step=self.step_count,
-            remaining=self.config.rules.max_steps - self.step_count,
-            services=services,
-            alerts=tuple(alerts),
-            logs=logs,
-            logs_service=logs_service,
-            message=message,
-            action=action,
-            valid=valid,
-            error=error,
-            reward=reward,
-            rewards=events,
-            score=self._score,
-            done=self._done,
-            outcome=self._outcome,
-            diagnosis=dict(self._page_diagnosis) if self._page_diagnosis else None,
-            difficulty=self.difficulty.name,
-            scenario=self.scenario.name if self.scenario else None,
-            story=self.scenario.story if self.scenario else None,
-            can_diagnose=self._window and not self._done,
-            page=self._page,
-            breakers=tuple(n for n, b in zip(self.names, self._breaker, strict=True) if b)
-            if any(self._breaker)
-            else (),
-            impact={
+        diagnosis = self._faults[self._k].diagnosis
+        scenario = self.scenario
+        breaker = self._breaker
+        return make_observation(
+            self.step_count,
+            self.config.rules.max_steps - self.step_count,
+            services,
+            tuple(alerts),
+            logs,
+            logs_service,
+            message,
+            action,
+            valid,
+            error,
+            reward,
+            events,
+            self._score,
+            self._done,
+            self._outcome,
+            dict(diagnosis) if diagnosis else None,
+            self.difficulty.name,
+            scenario.name if scenario else None,
+            scenario.story if scenario else None,
+            self._window and not self._done,
+            self._page,
+            tuple(n for n, b in zip(self.names, breaker, strict=True) if b) if True in breaker else (),
+            {
                 "failed_requests": round(self._failed),
                 "cost": round(self._failed * impact.checkout_share * impact.price_per_failed_checkout, 2),
             },
-            metadata={"episode_id": self.episode_id},
+            {"episode_id": self.episode_id},
         )
 
     def _read_logs(self, i: int) -> tuple[LogLine, ...]:
         rules = self.config.rules
         fault = self._faults[self._k]
         active_root = i == fault.root and fault.phase == ACTIVE
-        sick_callee = None
+        sick = -1
         worst = 0.1  # a callee below 0.9 health shows up in its callers' logs
         for c in self._callees[i]:
             if not self._breaker[c] and 1.0 - self._eff[c] > worst:
-                worst, sick_callee = 1.0 - self._eff[c], self.names[c]
+                worst, sick = 1.0 - self._eff[c], c
         base = self._base[i]
-        overload_steps = fault.overload_steps if active_root else 0
-        fields = {
-            "mem": f"{self._memory[i] * 100:.0f}",
-            "gc": f"{20 + 200 * max(0.0, self._memory[i] - 0.7):.0f}",
-            "pause": f"{400 + int(4000 * max(0.0, self._memory[i] - 0.7))}",
-            "queue": f"{1000 + 450 * overload_steps:,}",
-            "p99": f"{min(9000, int(base.latency_ms * (6 + 2 * overload_steps)))}",
-            "replicas": str(self._replicas[i]),
-            "version": self._version[i],
-            "old": self._prev_version[i],
-            "minutes": str(self._deploy_minutes + self.step_count // 2),
-        }
         decoy = self._decoy_kind if i == self._decoy else None
-        decoy_fields = None
-        if decoy is not None:  # the anomaly's own numbers: steady, unlike a real fault's
-            level = self._decoy_level
-            heap = 84.0 + 8.0 * level
-            decoy_fields = {
-                "mem": f"{heap:.0f}",
-                "gc": f"{8 + 10 * level:.0f}",
-                "pause": f"{180 + int(300 * level)}",
-                "queue": f"{1010 + int(300 * level):,}",
-                "p99": f"{int(base.latency_ms * 5)}",
-                "version": _canary(self._version[i]),
-                "old": self._version[i],
-                "minutes": str(20 + int(40 * level) + self.step_count // 2),
-            }
-        return generate_logs(
+        difficulty = self.difficulty
+        ids, extras, numbers = draw_log_lines(
             self._logs_rng,
-            self.step_count,
-            self.names[i],
             root_mode=fault.mode if active_root else None,
             oom_killed=active_root and fault.oom,
             relapsed=active_root and fault.relapsed,
-            sick_callee=sick_callee,
-            fields=fields,
-            red_herrings=self.difficulty.red_herrings,
-            lookalikes=self.difficulty.lookalikes,
-            signature_share=self.difficulty.signature_share,
-            min_signature_lines=self.difficulty.min_signature_lines,
+            sick_callee=sick >= 0,
+            red_herrings=difficulty.red_herrings,
+            lookalikes=difficulty.lookalikes,
+            signature_share=difficulty.signature_share,
+            min_signature_lines=difficulty.min_signature_lines,
             line_range=rules.log_lines,
             crashed=active_root and (fault.mode == "crashed" or fault.oom),
             decoy=decoy,
-            decoy_fields=decoy_fields,
-            secondary=i == self._secondary and sick_callee == self.names[fault.root],
-            breakers=tuple(self.names[c] for c in self._callees[i] if self._breaker[c]),
+            secondary=i == self._secondary and sick == fault.root,
+            breakers=tuple(c for c in self._callees[i] if self._breaker[c]),
+        )
+        self._last_log_templates = (tuple(ids), sick)
+        fields = log_fields(
+            self._memory[i],
+            fault.overload_steps if active_root else 0,
+            base.latency_ms,
+            self._replicas[i],
+            self._version[i],
+            self._prev_version[i],
+            self._deploy_minutes,
+            self.step_count,
+        )
+        decoy_args = None
+        if decoy is not None:
+            version = self._version[i]
+            decoy_args = decoy_fields(
+                self._decoy_level, base.latency_ms, next_version(version), version, self.step_count
+            )  # a canary build
+        return format_log_lines(
+            self.step_count,
+            self.names[i],
+            ids,
+            extras,
+            numbers,
+            fields,
+            self.names[sick] if sick >= 0 else None,
+            decoy_args,
+            self.names,
         )
 
     def _page_text(self) -> str:
@@ -358,6 +356,55 @@ class ObservationBuilder:
         }[self._outcome or ""]
 
 
-def _canary(version: str) -> str:
+def add_alerts(
+    alerts: list[str],
+    name: str,
+    status: str,
+    stale: bool,
+    latency: float,
+    errors: float,
+    cpu: float,
+    memory: float,
+    limits: tuple[float, float, float, float],
+    cuts: tuple[float, float, float, float],
+) -> None:
+    """One service's alerts, from its shown values (the scalar env's observations and the batched env's text)."""
+    max_errors, max_latency, max_cpu, max_memory = limits
+    cut_errors, cut_latency, cut_cpu, cut_memory = cuts
+    if stale:
+        alerts.append(f"{name} metrics stale: scrape failing")
+    if status != "ok":
+        alerts.append(f"{name} health check {status}")
+    # Alerts compare the values as the panels round them (cut = the smallest value shown above the limit).
+    if errors >= cut_errors:
+        alerts.append(f"{name} error rate {errors:.0%} > {max_errors:.0%}")
+    if latency >= cut_latency:
+        alerts.append(f"{name} p95 {latency:.0f}ms > {max_latency:.0f}ms")
+    if cpu >= cut_cpu:
+        alerts.append(f"{name} cpu {cpu:.0f}% > {max_cpu:.0f}%")
+    if memory >= cut_memory:
+        alerts.append(f"{name} memory {memory:.0f}% > {max_memory:.0f}%")
+
+
+def alert_cuts(limits: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Shown values are rounded on the panels (errors to whole percent, the others to whole units): a value
+    alerts when its rounded form is over the limit, i.e. from the next rounding boundary up."""
+    errors, latency, cpu, memory = limits
+    return (
+        (math.floor(errors * 100) + 0.5) / 100,
+        math.floor(latency) + 0.5,
+        math.floor(cpu) + 0.5,
+        math.floor(memory) + 0.5,
+    )
+
+
+def previous_version(version: str) -> str:
+    major, minor, patch = version.lstrip("v").split(".")
+    if int(patch) > 0:
+        return f"v{major}.{minor}.{int(patch) - 1}"
+    return f"v{major}.{max(0, int(minor) - 1)}.9"
+
+
+def next_version(version: str) -> str:
     major, minor, patch = version.lstrip("v").split(".")
     return f"v{major}.{minor}.{int(patch) + 1}"

@@ -176,6 +176,23 @@ class Observation:
         )
 
 
+def fast_constructor(cls: type) -> Any:
+    """A positional constructor for a frozen slotted dataclass that sets each slot through its descriptor:
+    the same object as `cls(*values)` (every field given, in field order) at a third of the cost of the
+    generated `__init__`, which goes through `object.__setattr__` per field. For the env's hot path."""
+    names = [f for f in cls.__slots__]  # type: ignore[attr-defined]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set_{name}": getattr(cls, name).__set__ for name in names})
+    body = "".join(f"    set_{name}(obj, {name})\n" for name in names)
+    code = f"def make({', '.join(names)}):\n    obj = new(cls)\n{body}    return obj\n"
+    exec(code, scope)
+    return scope["make"]
+
+
+make_service_view = fast_constructor(ServiceView)
+make_observation = fast_constructor(Observation)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceTruth:
     """The hidden state of one service."""

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..core import EnvConfig
 from ..replay import ReplayError, load_replay
-from ..scores import PLAYER_COLUMNS, Scoreboard, build_scoreboard, player_cells
+from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, Scoreboard, build_scoreboard, player_cells, tag_cells
 from .incident import MirrScreen
 from .modals import HelpModal, PickReplayModal
 from .model import OUTCOME_TEXT
@@ -129,13 +129,15 @@ class ScoresScreen(BoardScreen):
             yield SortableTable(id="players")
             yield Static("head to head: the same incident (enter picks whose replay to open)", classes="table-title")
             yield SortableTable(id="h2h")
+            yield Static("how they fail: the share of finished episodes with each habit", classes="table-title")
+            yield SortableTable(id="habits")
             yield Static(id="skipped")
         yield from self.compose_too_small()
         yield Footer(compact=True, show_command_palette=False)
 
     def load(self) -> None:
         self.board = board = build_scoreboard(self.replay_dir)
-        title = f"[b $accent]MIRR scores [/]· {_esc(str(self.replay_dir))} · {len(board.replays)} replays"
+        title = f"[b $accent]MIRR scores [/]· {_esc(str(self.replay_dir))} · {len(board.replays)} verified replays"
         self.query_one("#scores-title", Static).update(Content.from_markup(title))
         players = self.query_one("#players", SortableTable)
         players.clear(columns=True)
@@ -145,22 +147,28 @@ class ScoresScreen(BoardScreen):
         for n, p in enumerate(board.players):
             key = f"p{n}"
             self.row_paths[key] = p.best_replay
-            players.add_row(*player_cells(p), key=key)
+            players.add_row(*map(Text, player_cells(p)), key=key)
         h2h = self.query_one("#h2h", SortableTable)
         h2h.clear(columns=True)
         names = board.rival_names
         h2h.add_column("seed", key="seed")
         h2h.add_column("incident", key="incident")
         for name in names:
-            h2h.add_column(name, key=f"player:{name}")
+            h2h.add_column(Text(name), key=f"player:{name}")
         self.h2h_choices = {}
         for n, h in enumerate(board.head_to_head):
             key = f"h{n}"
-            h2h.add_row(str(h.seed), h.incident, *(h.cell(name) for name in names), key=key)
+            h2h.add_row(str(h.seed), Text(h.incident), *(Text(h.cell(name)) for name in names), key=key)
             self.h2h_choices[key] = [
                 (f"{name}: {h.cell(name)}", path)
                 for name, (_, _, path) in sorted(h.results.items(), key=lambda item: -item[1][0])
             ]
+        habits = self.query_one("#habits", SortableTable)
+        habits.clear(columns=True)
+        for n, label in enumerate(TAG_COLUMNS):
+            habits.add_column(label, key=f"tag{n}")
+        for n, p in enumerate(board.players):
+            habits.add_row(*map(Text, tag_cells(p)), key=f"p{n}")  # the same keys: enter opens the best replay
         skipped = self.query_one("#skipped", Static)
         notes = []
         if not board.players:
@@ -168,6 +176,7 @@ class ScoresScreen(BoardScreen):
         elif not board.head_to_head:
             notes.append("no incident has been played by two players yet: play the seed an agent played")
         notes.extend(f"skipped {path.name}: {reason}" for path, reason in board.skipped)
+        notes.extend(f"not counted {path.name} (does not re-simulate): {why}" for path, why in board.unverified)
         skipped.update(Content("\n".join(notes)))
 
     @on(DataTable.RowSelected)
@@ -176,7 +185,7 @@ class ScoresScreen(BoardScreen):
         self._open_row(event.data_table, str(event.row_key.value))
 
     def _open_row(self, table: DataTable, key: str) -> None:
-        if table.id == "players":
+        if table.id in ("players", "habits"):
             self.open_replay(self.row_paths.get(key))
             return
         choices = self.h2h_choices.get(key, [])
@@ -276,15 +285,16 @@ class ReplayPickerScreen(BoardScreen):
             s = replay.summary
             self.paths[path.name] = path
             incident = replay.difficulty + (f" · {replay.scenario}" if replay.scenario else "")
+            outcome = "abandoned" if replay.abandoned else OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower()
             table.add_row(
-                replay.started_at[:16].replace("T", " "),
-                replay.player_name,
+                Text(replay.started_at[:16].replace("T", " ")),
+                Text(replay.player_name),
                 str(replay.seed),
-                incident,
-                OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower(),
+                Text(incident),
+                outcome,
                 f"{float(s.get('score', 0.0)):+.1f}",
                 str(s.get("steps", len(replay.frames) - 1)),
-                short_name(path.name),
+                Text(short_name(path.name)),
                 key=path.name,
             )
         if not files:

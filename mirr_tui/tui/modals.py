@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -423,7 +424,9 @@ class PickReplayModal(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
-            yield OptionList(*(Option(label, id=str(n)) for n, (label, _) in enumerate(self.choices)), id="choices")
+            yield OptionList(
+                *(Option(Text(label), id=str(n)) for n, (label, _) in enumerate(self.choices)), id="choices"
+            )
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
