@@ -78,7 +78,7 @@ async def test_play_a_seeded_episode_to_recovery_with_keys_only(tmp_path):
         assert dict(summary.breakdown)["correct_diagnosis"] == 8 and dict(summary.breakdown)["correct_fix"] == 10
         assert set(summary.comparisons) == {"heuristic", "reasoner", "oracle"}
         assert summary.comparisons["oracle"][1] == "recovered"
-        assert screen.check_action("act", ("wait",)) is None  # the episode is over
+        assert not screen.check_action("act", ("wait",))  # the episode is over
         assert "replay saved to" in (app.exit_message or "")
         await pilot.press("q")
     saved = list(tmp_path.glob("*.json"))
@@ -199,7 +199,7 @@ async def test_quitting_mid_episode_saves_the_replay(tmp_path):
     assert not list(tmp_path.glob("*.json")) and app.exit_message is None
     app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("2", "l", "w", "q")
+        await pilot.press("2", "l", "w", "q", "y")  # y: yes, abandon it
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and app.exit_message == f"replay saved to {saved[0]}"
     replay = load_replay(saved[0])
@@ -379,7 +379,7 @@ async def test_picker_and_scores_show_markup_names_as_text_and_abandoned_runs_as
     app = make_app("replay", replay_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(DataTable)
-        rows = {str(table.get_row_at(n)[0]): [str(cell) for cell in table.get_row_at(n)] for n in range(3)}
+        rows = {str(row.key.value): [str(cell) for cell in table.get_row(row.key)] for row in table.ordered_rows}
         assert rows[left.name][1] == "[red]quitter" and rows[left.name][4] == "abandoned"
         assert "[/bold]x" in {row[1] for row in rows.values()}
         await pilot.press("q")

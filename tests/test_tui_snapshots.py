@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-
-from textual.notifications import Notifications
-from textual.widgets._toast import ToastRack
 
 import agents
 from mirr_tui.core import IncidentEnv
@@ -34,8 +32,18 @@ def test_play_start(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=SIZE)
 
 
-def test_play_end_summary(snap_compare, tmp_path):
-    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+class FixedClock(datetime):
+    """The replay's start time (and so its file name, which the summary names): always the same."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime(2026, 1, 2, 3, 4, 5, tzinfo=tz)
+
+
+def test_play_end_summary(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the summary says where the replay went: a relative folder, a fixed name
+    monkeypatch.setattr("mirr_tui.replay.datetime", FixedClock)
+    app = make_app("play", seed=3, replay_dir=Path("replays"), player_name="tester")
 
     async def finish(pilot):
         await pilot.press(*WIN_SEED_3)
@@ -44,12 +52,6 @@ def test_play_end_summary(snap_compare, tmp_path):
             if isinstance(pilot.app.screen, SummaryModal):
                 break
             await pilot.pause(0.02)
-        # The toast names a time-stamped file: clear it, also from the board under the dialog (it was shown
-        # there before the summary opened, and clearing only refreshes the top screen).
-        pilot.app.clear_notifications()
-        for screen in pilot.app.screen_stack:
-            for rack in screen.query(ToastRack):
-                rack.show(Notifications())
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=finish)

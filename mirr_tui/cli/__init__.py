@@ -168,6 +168,9 @@ def run_app(mode: str, **kwargs: Any) -> None:
     message = getattr(application, "exit_message", None)
     if message:
         typer.echo(message)
+    failure = getattr(application, "failure", None)
+    if failure:  # e.g. an agent that could not start: the same line and code as `mirr eval`
+        fail(failure)
 
 
 def rich_console() -> Any:

@@ -38,6 +38,7 @@ class MirrApp(App[None]):
         self._screen_factory = screen_factory
         self.exit_message: str | None = None
         self.saved_messages: list[str] = []
+        self.failure: str | None = None  # why the app could not do its job (cli.run_app exits 2 with it)
 
     def get_default_screen(self) -> Screen:
         return self._screen_factory()

@@ -17,7 +17,7 @@ from ..core import EnvConfig
 from ..replay import ReplayError, load_replay
 from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, Scoreboard, build_scoreboard, player_cells, tag_cells
 from .incident import MirrScreen
-from .modals import PickReplayModal
+from .modals import HelpModal, PickReplayModal
 from .model import OUTCOME_TEXT
 from .replay_screen import ReplayScreen
 from .widgets import _esc
@@ -49,6 +49,18 @@ class SortableTable(DataTable):
             reverse = self.sorted_by is not None and self.sorted_by == (column, False)
         self.sort(column, key=sort_key, reverse=reverse)
         self.sorted_by = (column, reverse)
+        self.mark_sorted()
+
+    def mark_sorted(self) -> None:
+        """The sorted column's header ends with ▲ (ascending) or ▼ (descending); the others are plain."""
+        for key, column in self.columns.items():
+            label = column.label.plain.rstrip(" ▲▼")
+            if self.sorted_by is not None and str(key.value) == self.sorted_by[0]:
+                label += " ▼" if self.sorted_by[1] else " ▲"
+            column.label = Text(label)
+            column.content_width = max(column.content_width, column.label.cell_len)
+        self._clear_caches()  # the header row is cached with the old labels
+        self.refresh()
 
     def action_sort_column(self) -> None:
         if not self.columns:
@@ -199,8 +211,31 @@ class ScoresScreen(BoardScreen):
         self.app.exit()
 
 
+FILE_WIDTH = 30  # the file column comes last and long names are cut in the middle: score and steps stay on screen
+
+
+def short_name(name: str, width: int = FILE_WIDTH) -> str:
+    """`curated-reasoner-che…-recovered.json`: a long file name cut in the middle."""
+    if len(name) <= width:
+        return name
+    keep = width - 1
+    return name[: keep - keep // 2] + "…" + name[len(name) - keep // 2 :]
+
+
+PICKER_HELP = """\
+[b]MIRR replays[/]
+Every saved replay in the folder, newest played first (by the time each episode started).
+
+[b]Keys[/]
+  ↑/↓ pick a replay · enter opens it (then ←/→ step, t truth, esc back here)
+  s sorts by the next column (again: reverse); a click on a header sorts by it
+  the sorted column's header shows ▲ (ascending) or ▼ (descending)
+  r reloads the folder · ? this help · q quit
+"""
+
+
 class ReplayPickerScreen(BoardScreen):
-    """`mirr replay` without a file: the saved replays, newest first; Enter opens one."""
+    """`mirr replay` without a file: the saved replays, newest played first; Enter opens one."""
 
     first_table = "replays"
 
@@ -210,6 +245,9 @@ class ReplayPickerScreen(BoardScreen):
         Binding("q", "quit", "quit"),
     ]
 
+    def action_help(self) -> None:
+        self.app.push_screen(HelpModal(PICKER_HELP))
+
     def __init__(self, config: EnvConfig, replay_dir: Path) -> None:
         super().__init__(config, replay_dir)
         self.paths: dict[str, Path] = {}
@@ -217,7 +255,9 @@ class ReplayPickerScreen(BoardScreen):
     def compose(self) -> ComposeResult:
         with Vertical(id="board"):
             yield Static(
-                Content.from_markup(f"[b $accent]MIRR replays [/]in {_esc(str(self.replay_dir))} (newest first)"),
+                Content.from_markup(
+                    f"[b $accent]MIRR replays [/]in {_esc(str(self.replay_dir))} (newest played first · s sorts)"
+                ),
                 classes="screen-title",
             )
             yield SortableTable(id="replays")
@@ -228,29 +268,33 @@ class ReplayPickerScreen(BoardScreen):
     def load(self) -> None:
         table = self.query_one("#replays", SortableTable)
         table.clear(columns=True)
-        for key in ("file", "player", "seed", "incident", "outcome", "score", "steps"):
+        for key in ("played", "player", "seed", "incident", "outcome", "score", "steps", "file"):
             table.add_column(key, key=key)
+        table.sorted_by = None
         self.paths = {}
-        files = sorted(self.replay_dir.glob("*.json"), reverse=True) if self.replay_dir.is_dir() else []
+        files = sorted(self.replay_dir.glob("*.json")) if self.replay_dir.is_dir() else []
         problems = []
+        loaded = []
         for path in files:
             try:
-                replay = load_replay(path)
+                loaded.append((load_replay(path), path))
             except ReplayError as exc:
                 problems.append(f"unreadable {path.name}: {str(exc).removeprefix(str(path)).lstrip(': ')}")
-                continue
+        loaded.sort(key=lambda item: (item[0].started_at, item[1].name), reverse=True)  # newest played first
+        for replay, path in loaded:
             s = replay.summary
             self.paths[path.name] = path
             incident = replay.difficulty + (f" · {replay.scenario}" if replay.scenario else "")
             outcome = "abandoned" if replay.abandoned else OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower()
             table.add_row(
-                Text(path.name),
+                Text(replay.started_at[:16].replace("T", " ")),
                 Text(replay.player_name),
                 str(replay.seed),
                 Text(incident),
                 outcome,
                 f"{float(s.get('score', 0.0)):+.1f}",
                 str(s.get("steps", len(replay.frames) - 1)),
+                Text(short_name(path.name)),
                 key=path.name,
             )
         if not files:

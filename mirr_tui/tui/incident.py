@@ -7,14 +7,15 @@ from typing import Any
 
 from textual.actions import parse as parse_action
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ..core import EnvConfig, Observation
 from ..replay import ReplayRecorder
-from .modals import HelpModal
-from .model import IncidentView, topology_tiers
+from .modals import AlertsModal, HelpModal
+from .model import IncidentView, alert_lines, topology_tiers
 from .widgets import (
     ActionBar,
     AlertStrip,
@@ -27,6 +28,14 @@ from .widgets import (
     _esc,
 )
 
+LOG_KEYS = Binding.Group("log", compact=False)
+# Every incident screen lists all alerts and scrolls its log from the keyboard (each screen puts these among
+# its own keys).
+LOG_BINDINGS: list[BindingType] = [
+    Binding("a", "alerts", "alerts"),
+    Binding("pageup", "scroll_log(-1)", "log", group=LOG_KEYS, key_display="PgUp"),
+    Binding("pagedown", "scroll_log(1)", "log", group=LOG_KEYS, key_display="PgDn"),
+]
 MIN_SIZE = (80, 24)
 # Screen classes by terminal size (Textual applies them to every screen, modals included).
 HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (MIN_SIZE[0], "-w-compact"), (110, "-w-full")]
@@ -57,6 +66,7 @@ class IncidentScreen(MirrScreen):
 
     label = "play"
     selectable = True
+
     AUTO_FOCUS = ""  # keys go to the screen's bindings; the command line takes focus only when opened
 
     def __init__(self, config: EnvConfig) -> None:
@@ -91,6 +101,15 @@ class IncidentScreen(MirrScreen):
     def compose_bar(self) -> ComposeResult:
         yield ActionBar(id="actionbar")
 
+    def action_alerts(self) -> None:
+        """`a`: every alert of the step on screen, whatever fits on the strip."""
+        self.app.push_screen(AlertsModal(self.query_one(AlertStrip).alerts))
+
+    def action_scroll_log(self, pages: int) -> None:
+        """PgUp / PgDn: the log by a page (the mouse wheel scrolls it too), at any size."""
+        log = self.query_one(LogView)
+        log.scroll_page_down(animate=False) if pages > 0 else log.scroll_page_up(animate=False)
+
     # -------------------------------------------------------------- drawing
     def header_label(self) -> str:
         return self.label
@@ -101,6 +120,10 @@ class IncidentScreen(MirrScreen):
     def header_extra_short(self) -> str:
         """The extra part when the terminal is narrow (defaults to the long one)."""
         return ""
+
+    def panel_mark(self, name: str) -> str | None:
+        """The player's mark on a service panel (play: suspect / cleared), else None."""
+        return None
 
     def truth(self) -> dict[str, Any] | None:
         """The hidden state to reveal on the panels (replay with `t`), else None."""
@@ -157,8 +180,9 @@ class IncidentScreen(MirrScreen):
                 index=n + 1,
                 truth=self._panel_truth(truth, name),
                 breaker=name in obs.breakers,
+                mark=self.panel_mark(name),
             )
-        self.query_one(AlertStrip).show(obs.alerts)
+        self.query_one(AlertStrip).show(alert_lines(obs, self.config.alerts))
         self.query_one(LogView).show(self.view.blocks_newest_first())
         title, lines = self.side_content()
         self.query_one(SidePane).show(title, lines)
@@ -202,8 +226,9 @@ class IncidentScreen(MirrScreen):
         self.query_one(ActionBar).show(self.names, self.selected if self.selectable else None, self.bar_actions())
 
     # -------------------------------------------------------------- replays
-    def save_replay(self, recorder: ReplayRecorder | None, replay_dir: Path) -> Path | None:
-        """Save atomically and tell the user where; a failure is shown, never raised."""
+    def save_replay(self, recorder: ReplayRecorder | None, replay_dir: Path, announce: bool = True) -> Path | None:
+        """Save atomically and tell the user where (a toast unless `announce` is False: the caller shows the
+        path itself; the terminal is told on exit either way); a failure is shown, never raised."""
         if recorder is None or not recorder.started:
             return None
         try:
@@ -212,7 +237,8 @@ class IncidentScreen(MirrScreen):
             self.notify(f"could not save the replay: {exc}", severity="error", timeout=10)
             self.app.note_exit(f"could not save the replay in {replay_dir}: {exc}")  # type: ignore[attr-defined]
             return None
-        self.notify(f"replay saved to {path}", title="saved", timeout=6)
+        if announce:
+            self.notify(f"replay saved to {path}", title="saved", timeout=4)
         self.app.note_exit(f"replay saved to {path}")  # type: ignore[attr-defined]
         return path
 

@@ -17,7 +17,8 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
-from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money
+from ..postmortem import PostMortem
+from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money, row_runs
 from .widgets import _esc
 
 SERVICE_KEYS = Binding.Group("service", compact=True)
@@ -117,6 +118,72 @@ def _right(markup: str, value: str, width: int) -> str:
     return markup + " " * max(1, width - shown - len(value))
 
 
+EVIDENCE_LABELS = {"metric": "metric", "alert": "alert", "caller": "caller", "log": "its log", "pointer": "pointer"}
+
+
+def post_mortem_markup(pm: PostMortem) -> list[str]:
+    """The post-mortem section of the summary: per fault, what it was and when it showed, the right fix,
+    every wrong-fix row with its step and why it did not help, then the lessons."""
+    lines = ["[b]post-mortem[/] [$text-muted](what it was, when it showed, what would have fixed it)[/]"]
+    for fault in pm.faults:
+        lines.append(f"{_indent(2)}[b]{_esc(fault.verdict())}[/]")
+        evidence = [
+            e
+            for e in (
+                fault.first_metric,
+                fault.first_alert,
+                fault.first_caller_alert,
+                fault.first_pointer,
+                fault.first_log,
+            )
+            if e
+        ]
+        for item in sorted(evidence, key=lambda e: e.step):
+            label = f"{EVIDENCE_LABELS[item.kind]:<9}"
+            lines.append(f"{_indent(4)}[$text-muted]{f'step {item.step}':<11}{label} [/]{_esc(item.text)}")
+        if fault.first_log is None:
+            read = (
+                f"read at step {'/'.join(map(str, fault.logs_read_at))}: no signature line yet"
+                if fault.logs_read_at
+                else "never read"
+            )
+            lines.append(f"{_indent(4)}[$text-muted]{'':<11}{'its log':<9} [/][$warning]{_esc(read)}[/]")
+        for run in fault.wrong_runs():
+            times = f" x{run.count}" if run.count > 1 else ""
+            effect = f" [$error]({_esc(run.effect)})[/]" if run.effect else ""
+            lines.append(
+                f"{_indent(4)}[$text-muted]{run.steps:<11}[/][b]{_esc(run.move)}{times}[/] [$error]{run.value:+.1f}[/]"
+                f" [$text-muted]wrong fix:[/] {_esc(run.why)}{effect}"
+            )
+    lessons = pm.lessons()
+    if lessons:
+        lines.append(f"{_indent(2)}[b]lessons[/]")
+        lines.extend(f"{_indent(4)}· {_esc(lesson)}" for lesson in lessons)
+    return lines
+
+
+def hanging(lines: Sequence[str], width: int) -> Content:
+    """Markup lines as one Content; at a known `width` each long line wraps under its own text (its leading
+    indent plus two), not at column 0."""
+    rows: list[Content] = []
+    for markup in lines:
+        line = Content.from_markup(markup)
+        plain = line.plain
+        indent = len(plain) - len(plain.lstrip(" "))
+        if width <= 0 or line.cell_length <= width:
+            rows.append(line)
+            continue
+        hang = min(indent + 2, width // 2)
+        first = line.wrap(width)[0]
+        rows.append(first)
+        cut = len(first.plain.rstrip())
+        rest = line[cut:]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")) :]  # the words after the first line
+        for part in rest.wrap(width - hang):
+            rows.append(Content.assemble((" " * hang, "i"), part))
+    return Content("\n").join(rows)
+
+
 class SummaryModal(ModalScreen[str | None]):
     """The end of an episode: outcome, score by reward row, the truth, a timeline, other agents' scores."""
 
@@ -132,6 +199,7 @@ class SummaryModal(ModalScreen[str | None]):
         self.player = player
         self.allow_new = allow_new
         self.note = note
+        self._width = 0  # the body's width once known: long lines then wrap under their own indent
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="dialog -summary"):
@@ -155,12 +223,19 @@ class SummaryModal(ModalScreen[str | None]):
         # No text run may start with a space (some SVG viewers drop leading spaces and shift the text):
         # indents are runs of their own (`_indent`), padding goes at the end of the run before.
         s = self.summary
-        lines = ["[b]score, settled at the end[/] [$text-muted](each row with the step it belongs to)[/]"]
-        for row, value, step in s.rows:
+        lines: list[str] = []
+        teach_first = s.post_mortem is not None and s.outcome != "recovered"  # a loss: what went wrong first
+        if teach_first:
+            lines.extend([*post_mortem_markup(s.post_mortem), ""])
+        lines.append("[b]score, settled at the end[/] [$text-muted](each row with the step it belongs to)[/]")
+        for row, value, first, last, count in row_runs(s.rows):
             style = "$success" if value > 0 else "$error" if value < 0 else "$text-muted"
-            at = f"step {step:>2}" if step is not None else "       "
+            at = f"step {first:>2}" if first is not None else "       "
+            if count > 1:
+                at = f"steps {first}-{last}"
+            label = ROW_LABELS.get(row, row) + (f" x{count}" if count > 1 else "")
             lines.append(
-                f"{_indent(2)}[$text-muted]{at}  [/]{_right(_esc(ROW_LABELS.get(row, row)), f'{value:+.1f}', 32)}"
+                f"{_indent(2)}[$text-muted]{at:<7}  [/]{_right(_esc(label), f'{value:+.1f}', 32)}"
                 f"[{style}]{value:+.1f}[/]"
             )
         if not s.rows:
@@ -198,6 +273,9 @@ class SummaryModal(ModalScreen[str | None]):
             fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
             lines.append(f"{_indent(11)}{verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
+        if s.post_mortem is not None and not teach_first:
+            lines.append("")
+            lines.extend(post_mortem_markup(s.post_mortem))
         if s.comparisons:
             lines.append("")
             lines.append("[b]same incident, other players[/]")
@@ -208,11 +286,47 @@ class SummaryModal(ModalScreen[str | None]):
                 lines.append(f"{_indent(2)}{_right(_esc(name), f'{score:+.1f}', 18)}{score:+.1f}  {outcome_text}")
         if self.note:
             lines.append("")
-            lines.append(f"[$warning]{_esc(self.note)}[/]")
-        return Content.from_markup("\n".join(lines))
+            lines.append(f"[$text-muted]{_esc(self.note)}[/]")
+        return hanging(lines, self._width)
+
+    def on_resize(self) -> None:
+        body = self.query_one("#summary-body", Static)
+        width = body.content_region.width or self.query_one("#dialog").scrollable_content_region.width
+        if width != self._width and width > 20:
+            self._width = width
+            body.update(self._body())
 
     def action_choose(self, choice: str | None) -> None:
         self.dismiss(choice)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question before something that ends the episode in play (quit, a new incident)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,escape", "answer(False)", "keep playing", key_display="n/esc"),
+    ]
+
+    def __init__(self, question: str, detail: str, yes: str) -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog -confirm"):
+            yield Static(Content.from_markup(f"[b]{_esc(self.question)}[/]"), classes="dialog-title")
+            yield Static(Content(self.detail), id="confirm-detail")
+            yield Static(
+                Content.from_markup(
+                    f"[b $accent]y[/] {_esc(self.yes)} · [b $accent]n[/] or [b $accent]esc[/] keep playing"
+                )
+            )
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 # Paragraphs are single lines (the dialog wraps them at any width); list items stay short (< 70 columns).
@@ -250,20 +364,47 @@ during the episode the header shows only what was paid so far (invalid actions).
   user impact (failed requests, lost revenue) is information, not score
 
 [b]Keys[/]
-  1-5 or ←/→ pick a service · l logs · d diagnose · r restart
-  b rollback · s scale up · c breaker · w wait · n new · q quit
-  : or / type a command (tab/→ completes, enter plays it)
+  1-5, ←/→ or a click pick a service · m mark it suspect/cleared
+  l logs · d diagnose · r restart · b rollback · s scale up
+  c breaker · w wait · n new · q quit (mid-episode: asks first)
+  : or / type a command (tab completes, → takes the suggestion)
+  a every alert · PgUp/PgDn scroll the log · e the end summary
   watch: space pause · . one step · +/- speed
   replay: ←/→ step · home/end · space play · t truth
 """
 
 
+class AlertsModal(ModalScreen[None]):
+    """Every alert of the step on screen (the strip shows what fits)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,a,q", "close", "close", key_display="esc")]
+
+    def __init__(self, alerts: Sequence[str]) -> None:
+        super().__init__()
+        self.alerts = tuple(alerts)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="dialog -alerts"):
+            yield Static(f"alerts ({len(self.alerts)})", classes="dialog-title")
+            yield Static(Content("\n".join(self.alerts) or "none"), id="alerts-list")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 class HelpModal(ModalScreen[None]):
+    """The game's rules and keys, or another screen's own help text (markup)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close", key_display="esc")]
+
+    def __init__(self, text: str = HELP_TEXT) -> None:
+        super().__init__()
+        self.text = text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog", classes="dialog -help"):
-            yield Static(Content.from_markup(HELP_TEXT))
+            yield Static(Content.from_markup(self.text))
         yield Footer(compact=True, show_command_palette=False)
 
     def action_close(self) -> None:

@@ -98,14 +98,53 @@ def metric_scale(metric: str, values: Sequence[float]) -> tuple[float, float, bo
     return 0.0, max([*values, 1.0]), False  # rps: relative to the busiest value seen
 
 
+def shown_number(metric: str, value: float) -> int:
+    """The whole number a panel shows for a metric (percent for the error rate), rounded half up: the one
+    rounding the panels, their red values and the alert strip share (the core alerts from the same boundary)."""
+    return math.floor((value * 100 if metric == "error_rate" else value) + 0.5)
+
+
+def over_limit(metric: str, value: float, thresholds: Any) -> bool:
+    """Whether the value as shown is over its alert limit (no limit: never)."""
+    limit = getattr(thresholds, metric, None)
+    if limit is None:
+        return False
+    return shown_number(metric, value) > (limit * 100 if metric == "error_rate" else limit)
+
+
 def format_metric(metric: str, value: float) -> str:
+    if metric == "latency_ms" and value >= 10000:
+        return f"{shown_number(metric, value / 1000):4d}s "
+    number = shown_number(metric, value)
     if metric == "error_rate":
-        return f"{value * 100:4.0f}%"
+        return f"{number:4d}%"
     if metric == "latency_ms":
-        return f"{value:5.0f}ms" if value < 10000 else f"{value / 1000:4.0f}s "
+        return f"{number:5d}ms"
     if metric in ("cpu", "memory"):
-        return f"{value:4.0f}%"
-    return f"{value:5.0f}"
+        return f"{number:4d}%"
+    return f"{number:5d}"
+
+
+ALERT_WORDS = {"error_rate": "error rate", "latency_ms": "p95", "cpu": "cpu", "memory": "memory"}
+
+
+def alert_lines(obs: Observation, thresholds: Any) -> list[str]:
+    """The observation's alerts worded with the panels' rounding, in the core's order: a scrape that failed,
+    a health check that is not ok, then each metric shown over its limit (`orders error rate 6% > 5%`)."""
+    lines = []
+    for name, service in obs.services.items():
+        if service.stale:
+            lines.append(f"{name} metrics stale: scrape failing")
+        if service.status != "ok":
+            lines.append(f"{name} health check {service.status}")
+        for metric, word in ALERT_WORDS.items():
+            value = float(getattr(service, metric))
+            if over_limit(metric, value, thresholds):
+                limit = getattr(thresholds, metric)
+                shown, unit = format_metric(metric, value).strip(), "%" if metric != "latency_ms" else "ms"
+                limit_text = f"{shown_number(metric, limit)}{unit}" if metric == "error_rate" else f"{limit:g}{unit}"
+                lines.append(f"{name} {word} {shown} > {limit_text}")
+    return lines
 
 
 class IncidentView:
@@ -118,6 +157,7 @@ class IncidentView:
         }
         self.entries: list[LogEntry] = []
         self.obs: Observation | None = None
+        self.observations: list[Observation] = []  # every one applied, in order (the post-mortem reads them)
         self.breakdown: dict[str, float] = {}
         self.reasoning: list[tuple[int, str]] = []
         self.logs_read: dict[str, list[int]] = {}
@@ -180,6 +220,7 @@ class IncidentView:
         """Fold one observation (reset or step) into the view."""
         before = self.obs
         self.obs = obs
+        self.observations.append(obs)
         for name, service in obs.services.items():
             if name in self.history:
                 for metric in METRICS:
@@ -358,6 +399,7 @@ class EpisodeSummary:
     currency: str = "$"
     moves: list[tuple[int, str, str]] = field(default_factory=list)  # (step, move, verdict) for fixes, breakers
     comparisons: dict[str, tuple[float, str]] = field(default_factory=dict)
+    post_mortem: Any = None  # a postmortem.PostMortem, built by the screen from the episode's observations
 
     # The first fault (the incident that paged the player): what a one-fault episode is about.
     @property
@@ -387,12 +429,14 @@ class EpisodeSummary:
 
     def timeline(self) -> str:
         """What happened, in step order: pages, diagnoses (with their verdict), fixes and breakers, the end."""
-        events: list[tuple[int, int, str]] = []  # (step, order inside the step, text)
+        # (step, order inside the step, text): a step's move comes first, then what it led to (a page that
+        # came after the move, then the end), so every line reads in the order it happened.
+        events: list[tuple[int, int, str]] = []
         for n, fault in enumerate(self.faults):
             if fault.phase == "pending":
                 continue
             if n > 0:
-                events.append((fault.started_at, 0, f"paged again ({fault.cause})"))
+                events.append((fault.started_at, 2, f"paged again ({fault.cause})"))
             if fault.diagnosis is not None and fault.diagnosis_step is not None:
                 verdict = "right" if fault.diagnosis_correct else "wrong"
                 d = fault.diagnosis
@@ -400,11 +444,39 @@ class EpisodeSummary:
         for step, move, verdict in self.moves:
             events.append((step, 1, f"{move} ({verdict})" if verdict else move))
         if self.end_step is not None:
-            events.append((self.end_step, 2, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
-        parts = [f"step {step}: {text}" for step, _, text in sorted(events, key=lambda e: (e[0], e[1]))]
+            events.append((self.end_step, 3, OUTCOME_TEXT.get(self.outcome, str(self.outcome)).lower()))
+        # The same move on consecutive steps reads once: `steps 1-20: restart payment x20 (wrong fix)`.
+        runs: list[list[Any]] = []  # [first step, last step, text, count]
+        for step, _, text in sorted(events, key=lambda e: (e[0], e[1])):
+            if runs and runs[-1][2] == text and runs[-1][1] == step - 1:
+                runs[-1][1], runs[-1][3] = step, runs[-1][3] + 1
+            else:
+                runs.append([step, step, text, 1])
+        parts = [
+            f"step {first}: {text}" if count == 1 else f"steps {first}-{last}: {_times(text, count)}"
+            for first, last, text, count in runs
+        ]
         if all(fault.diagnosis is None for fault in self.faults):
             parts.insert(0, "no diagnosis")
         return " → ".join(parts)
+
+
+def _times(text: str, count: int) -> str:
+    """`restart payment x20 (wrong fix)`: the count goes before a trailing verdict."""
+    head, paren, verdict = text.partition(" (")
+    return f"{head} x{count}{paren}{verdict}"
+
+
+def row_runs(rows: Sequence[tuple[str, float, int | None]]) -> list[tuple[str, float, int | None, int | None, int]]:
+    """Score rows with a run of the same row on consecutive steps as one: (row, total, first, last, count)."""
+    runs: list[list[Any]] = []
+    for row, value, step in rows:
+        last = runs[-1] if runs else None
+        if last and step is not None and last[3] is not None and last[0] == row and last[3] == step - 1:
+            last[1], last[3], last[4] = last[1] + value, step, last[4] + 1
+        else:
+            runs.append([row, value, step, step, 1])
+    return [(row, total, first, last, count) for row, total, first, last, count in runs]
 
 
 MOVE_VERDICTS = {"correct_fix": "right fix", "lucky_fix": "right fix, undiagnosed", "wrong_fix": "wrong fix"}

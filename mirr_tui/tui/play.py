@@ -13,18 +13,22 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
+from ..postmortem import build_post_mortem
 from ..replay import ReplayRecorder
-from .command import ActionSuggester, complete_command
-from .incident import IncidentScreen
-from .modals import SERVICE_KEYS, DiagnoseModal, SummaryModal
+from .command import CommandInput, complete_command
+from .incident import LOG_BINDINGS, IncidentScreen
+from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
-from .widgets import ActionBar
+from .notebook import next_mark, notebook_lines
+from .widgets import ActionBar, ServicePanel, SideLine, _esc
 
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
     Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
     Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
 ]
+MARK_BINDING = Binding("m", "mark", "service", group=SERVICE_KEYS, tooltip="mark the service suspect / cleared")
+MOVE_KEYS = Binding.Group("moves", compact=True)
 GAME_ACTIONS = ("check_logs", "diagnose", "restart", "rollback", "scale_up", "circuit_break", "wait")
 
 
@@ -33,16 +37,22 @@ class PlayScreen(IncidentScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *SERVICE_BINDINGS,
-        Binding("l", "act('check_logs')", "logs"),
-        Binding("d", "diagnose", "diagnose"),
-        Binding("r", "act('restart')", "restart"),
-        Binding("b", "act('rollback')", "rollback"),
-        Binding("s", "act('scale_up')", "scale up"),
-        Binding("c", "act('circuit_break')", "breaker"),
-        Binding("w", "act('wait')", "wait"),
-        Binding("colon,slash", "command", "command", key_display=":"),
+        MARK_BINDING,
+        # One footer group: the action bar above spells each move out, so the footer fits 80 columns.
+        Binding("l", "act('check_logs')", "moves", group=MOVE_KEYS, tooltip="read the selected service's logs"),
+        Binding("d", "diagnose", "moves", group=MOVE_KEYS, tooltip="diagnose the selected service"),
+        Binding("r", "act('restart')", "moves", group=MOVE_KEYS, tooltip="restart"),
+        Binding("b", "act('rollback')", "moves", group=MOVE_KEYS, tooltip="rollback"),
+        Binding("s", "act('scale_up')", "moves", group=MOVE_KEYS, tooltip="scale up"),
+        Binding("c", "act('circuit_break')", "moves", group=MOVE_KEYS, tooltip="circuit breaker"),
+        Binding("w", "act('wait')", "moves", group=MOVE_KEYS, tooltip="wait one step"),
+        # Priority: it acts as the key arrives, so the keys typed right after it reach the command line.
+        Binding("colon", "command(':')", "type", key_display=":", priority=True),  # type a command
+        Binding("slash", "command('/')", "type", show=False, priority=True),
         Binding("escape", "close_command", "close", show=False),
         Binding("n", "new_incident", "new"),
+        Binding("e", "summary", "summary"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -67,13 +77,18 @@ class PlayScreen(IncidentScreen):
         self.recorder: ReplayRecorder | None = None
         self.saved: Path | None = None
         self.summary_shown = False
+        self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
+        self.notice: str | None = None  # shown on the message line until the next move
+        self.marks: dict[str, str] = {}  # the player's own suspicions: service -> "suspect" | "cleared"
+        self._notebook: tuple[tuple[object, ...], list[tuple[str, str]]] | None = None
         self.command_error: str | None = None
 
     def compose_bar(self) -> ComposeResult:
-        yield Input(
+        yield CommandInput(
+            self.names,
+            FAULT_MODES,
             placeholder="logs auth · diagnose payment bad_deploy · rollback payment · break payment · wait"
-            "   (→ completes, esc closes)",
-            suggester=ActionSuggester(self.names, FAULT_MODES),
+            "   (tab completes, esc closes)",
             id="command",
             compact=True,
             disabled=True,
@@ -99,7 +114,11 @@ class PlayScreen(IncidentScreen):
         self.recorder.start(self.env, obs)
         self.saved = None
         self.summary_shown = False
+        self.summary = None
+        self.marks = {}
         self.command_error = None
+        # The last incident's toasts (posted, so cleared after them) do not follow the player into this one.
+        self.app.call_later(self.app.clear_notifications)
         self.view = IncidentView(self.names)
         self.view.apply(obs)
         self.draw()
@@ -116,7 +135,9 @@ class PlayScreen(IncidentScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         done = self.view.done
         if action in ("act", "command", "diagnose") and done:
-            return None
+            return False  # the episode is over: off the footer (the action bar strikes them out)
+        if action == "summary":
+            return self.summary is not None
         if action == "diagnose" and self.view.obs is not None and not self.view.obs.can_diagnose:
             return None  # one diagnosis per page, before its first fix
         if action == "close_command":
@@ -139,12 +160,47 @@ class PlayScreen(IncidentScreen):
     def message_content(self) -> tuple[str, bool]:
         if self.command_error:
             return self.command_error, True
+        if self.notice and self.steps_played == 0:
+            return self.notice, False
         return super().message_content()
 
     def action_select(self, index: int) -> None:
         if 0 <= index < len(self.names):
             self.selected = index
             self.draw()
+
+    def action_mark(self) -> None:
+        """`m`: the selected service becomes suspect, then cleared, then unmarked (free: not a move)."""
+        name = self.names[self.selected]
+        mark = next_mark(self.marks.get(name))
+        if mark is None:
+            self.marks.pop(name, None)
+        else:
+            self.marks[name] = mark
+        self.draw()
+
+    def panel_mark(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def side_content(self) -> tuple[str, list[SideLine]]:
+        """The notebook: the diagnosis and fixes so far, then a line per service read or marked."""
+        notes = self.view.notes()
+        key = (id(self.view), len(self.view.entries), tuple(self.marks.items()))
+        if self._notebook is None or self._notebook[0] != key:  # only when a log was read or a mark changed
+            self._notebook = (key, notebook_lines(self.view.entries, self.names, self.marks))
+        rows = self._notebook[1]
+        lines: list[SideLine] = []
+        for note in notes:
+            if note.startswith("logs read:") and rows:
+                lines.append("[b]logs (l) · marks (m)[/]")
+                lines.extend((f"[b]{_esc(head)}[/]", _esc(text)) for head, text in rows)
+            else:
+                lines.append(_esc(note))
+        return "notebook", lines
+
+    @on(ServicePanel.Clicked)
+    def _panel_clicked(self, event: ServicePanel.Clicked) -> None:
+        self.action_select(self.names.index(event.service))
 
     def action_cycle(self, delta: int) -> None:
         self.action_select((self.selected + delta) % len(self.names))
@@ -164,11 +220,14 @@ class PlayScreen(IncidentScreen):
 
         self.app.push_screen(DiagnoseModal(self.names, self.selected, self.config.fault_modes), chosen)
 
-    def action_command(self) -> None:
+    def action_command(self, key: str = ":") -> None:
         command = self.query_one("#command", Input)
+        if command.has_class("-open"):  # already typing: `:` and `/` are just characters there
+            command.insert_text_at_cursor(key)
+            return
         command.disabled = False
         command.add_class("-open")
-        command.focus()
+        self.set_focus(command)  # now, not after the keys already typed: they belong to the command line
         self.refresh_bindings()
 
     def action_close_command(self) -> None:
@@ -223,7 +282,9 @@ class PlayScreen(IncidentScreen):
             self.finish()
 
     def finish(self) -> None:
-        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.app.clear_notifications()  # toasts of the episode (a page long ago) would cover the board under the summary
+        # No toast over the log: the summary says where the replay went (and the terminal on exit).
+        self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)
         self.show_summary()
 
     def show_summary(self) -> None:
@@ -241,10 +302,21 @@ class PlayScreen(IncidentScreen):
             comparisons = {}
         if not get_current_worker().is_cancelled:
             summary = summarise(view, truth, comparisons, self.config.impact.currency)
+            truths = [frame.truth for frame in getattr(episode, "frames", ())] or [truth]
+            summary.post_mortem = build_post_mortem(self.config, view.observations, truths)
             self.app.call_from_thread(self._open_summary, episode, summary)
 
     def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
         if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
+            return
+
+        self.summary = summary
+        self.refresh_bindings()
+        self.action_summary()
+
+    def action_summary(self) -> None:
+        """Open the end's summary (again: escape only closed it)."""
+        if self.summary is None:
             return
 
         def closed(choice: str | None) -> None:
@@ -253,15 +325,38 @@ class PlayScreen(IncidentScreen):
             elif choice == "quit":
                 self.app.exit()
 
-        self.app.push_screen(SummaryModal(summary, self.player_name), closed)
+        note = f"replay saved to {self.saved}" if self.saved is not None else ""
+        self.app.push_screen(SummaryModal(self.summary, self.player_name, note=note), closed)
+
+    @property
+    def mid_episode(self) -> bool:
+        """At least one step played and the episode not over: leaving now abandons it."""
+        return self.steps_played > 0 and not self.view.done
+
+    def confirm_leaving(self, question: str, yes: str, then: Any) -> None:
+        """Ask before abandoning an episode in progress (y does it; n or escape keeps playing)."""
+        if not self.mid_episode:
+            then()
+            return
+        detail = (
+            f"Step {self.view.step} of {self.config.rules.max_steps}, not over yet: leaving now abandons this"
+            " incident (its half-played replay is kept)."
+        )
+        self.app.push_screen(ConfirmModal(question, detail, yes), lambda sure: then() if sure else None)
 
     def action_new_incident(self) -> None:
+        self.confirm_leaving("Start a new incident?", "new incident", self._new_incident)
+
+    def _new_incident(self) -> None:
         self.save_unsaved()
+        saved = self.saved
         self.start_incident(None)
+        self.notice = f"the last incident's replay is saved to {saved}" if saved is not None else None
+        self.draw()
 
     def save_unsaved(self) -> None:
         if self.saved is None and self.steps_played > 0:
             self.saved = self.save_replay(self.recorder, self.replay_dir)
 
     def action_quit(self) -> None:
-        self.app.exit()
+        self.confirm_leaving("Quit MIRR?", "quit", self.app.exit)

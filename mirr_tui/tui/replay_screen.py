@@ -10,9 +10,11 @@ from textual.timer import Timer
 
 from ..core import EnvConfig
 from ..replay import Replay
-from .incident import IncidentScreen, reasoning_lines
+from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
 from .widgets import ActionBar, SideLine, _esc
+
+STEP_KEYS = Binding.Group("step", compact=False)
 
 
 def _mean_health(truth: dict[str, Any]) -> float:
@@ -25,13 +27,15 @@ class ReplayScreen(IncidentScreen):
 
     selectable = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left", "move(-1)", "back"),
-        Binding("right", "move(1)", "forward"),
-        Binding("home", "jump('start')", "first"),
-        Binding("end", "jump('end')", "last"),
-        Binding("space", "play", "play/pause"),
+        # "← → step" as one footer entry, and home/end only on the scrubber bar, so 80 columns hold the rest.
+        Binding("left", "move(-1)", "step", group=STEP_KEYS, key_display="←"),
+        Binding("right", "move(1)", "step", group=STEP_KEYS, key_display="→"),
+        Binding("home", "jump('start')", "first", show=False),
+        Binding("end", "jump('end')", "last", show=False),
+        Binding("space", "play", "play"),
         Binding("t", "truth", "truth"),
         Binding("escape", "back", "back"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]

@@ -14,12 +14,14 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from ..core import EnvConfig, IncidentEnv, Observation
+from ..postmortem import build_post_mortem
 from ..replay import ReplayRecorder
-from .incident import IncidentScreen, reasoning_lines
+from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import SummaryModal
-from .model import compare_agents, summarise
+from .model import EpisodeSummary, compare_agents, summarise
 from .widgets import SideLine, _esc
 
+SPEED_KEYS = Binding.Group("speed", compact=False)  # "+ - speed": one footer entry, so 80 columns hold every key
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
 
 
@@ -29,10 +31,12 @@ class WatchScreen(IncidentScreen):
     label = "watch"
     selectable = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "pause/play"),
+        Binding("space", "pause", "pause"),
         Binding("full_stop", "step_once", "one step", key_display="."),
-        Binding("plus,equals_sign", "speed(1)", "faster", key_display="+"),
-        Binding("minus", "speed(-1)", "slower", key_display="-"),
+        Binding("plus,equals_sign", "speed(1)", "speed", key_display="+", group=SPEED_KEYS),
+        Binding("minus", "speed(-1)", "speed", key_display="-", group=SPEED_KEYS),
+        Binding("e", "summary", "summary"),
+        *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -81,6 +85,7 @@ class WatchScreen(IncidentScreen):
         self.error: str | None = None
         self.finished = False
         self.saved: Path | None = None
+        self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
         self._wake = threading.Event()
         self._step_requested = False
 
@@ -92,7 +97,10 @@ class WatchScreen(IncidentScreen):
         except Exception as exc:  # a missing key or bad option is shown in the app, not raised
             # The recorder is never started: no episode was played, so nothing is saved (an empty run would
             # count as a loss on the scoreboard; `mirr eval` likewise refuses before the first episode).
-            self._fail(f"cannot start agent {self.agent_name!r}: {type(exc).__name__}: {exc}")
+            # Worded as `mirr eval` words it; the app exits with its code (2) and prints it on stderr.
+            failure = f"cannot start agent {self.agent_name!r}: {exc}"
+            self.app.failure = failure  # type: ignore[attr-defined]
+            self._fail(failure)
             self.draw()
             return
         self.recorder = ReplayRecorder(
@@ -148,6 +156,8 @@ class WatchScreen(IncidentScreen):
         return text, error
 
     def bar_actions(self) -> list[tuple[str, str, bool]]:
+        if self.error:
+            return [("q", "quit", True)]  # nothing left to pause, step or speed up
         running = not self.finished
         return [
             ("space", "resume" if self.paused else "pause", running),
@@ -156,10 +166,12 @@ class WatchScreen(IncidentScreen):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pause", "speed") and self.finished:
+        if action in ("pause", "speed", "step_once") and self.finished:
+            return False  # over (or never started): off the footer, not just greyed
+        if action == "step_once" and not self.paused:
             return None
-        if action == "step_once" and (self.finished or not self.paused):
-            return None
+        if action == "summary":
+            return self.summary is not None
         return True
 
     # -------------------------------------------------------------- the agent's thread
@@ -233,15 +245,25 @@ class WatchScreen(IncidentScreen):
     @on(AgentFinished)
     def _finished(self, message: AgentFinished) -> None:
         self.finished = True
-        self.saved = self.save_replay(self.recorder, self.replay_dir)
+        self.app.clear_notifications()  # the episode's toasts (a page long ago) would cover the board and the log
+        self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)  # the summary says where
+        self.summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
+        truths = [frame.truth for frame in self.recorder.frames] or [message.truth]
+        self.summary.post_mortem = build_post_mortem(self.config, self.view.observations, truths)
         self.draw()
-        summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
+        self.action_summary()
+
+    def action_summary(self) -> None:
+        """Open the end's summary (again: escape only closed it)."""
+        if self.summary is None:
+            return
 
         def closed(choice: str | None) -> None:
             if choice == "quit":
                 self.app.exit()
 
-        self.app.push_screen(SummaryModal(summary, self.agent_name, allow_new=False), closed)
+        note = f"replay saved to {self.saved}" if self.saved is not None else ""
+        self.app.push_screen(SummaryModal(self.summary, self.agent_name, allow_new=False, note=note), closed)
 
     # -------------------------------------------------------------- keys
     def action_pause(self) -> None:

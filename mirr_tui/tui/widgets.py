@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
@@ -25,6 +26,7 @@ from .model import (
     format_metric,
     format_money,
     metric_scale,
+    over_limit,
     sparkline,
 )
 
@@ -217,6 +219,16 @@ class ServicePanel(Widget):
 
     DEFAULT_CSS = "ServicePanel { height: auto; }"
 
+    class Clicked(Message):
+        """A click on the panel (play selects its service)."""
+
+        def __init__(self, service: str) -> None:
+            super().__init__()
+            self.service = service
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked(self.service))
+
     def __init__(self, service: str, calls: Sequence[str], thresholds: AlertThresholds) -> None:
         super().__init__(id=f"panel-{service}", classes="panel")
         self.service = service
@@ -237,6 +249,7 @@ class ServicePanel(Widget):
         index: int,
         truth: Mapping[str, Any] | None = None,
         breaker: bool = False,
+        mark: str | None = None,
     ) -> None:
         self.view, self.history, self.truth = view, history, truth
         status = view.status if view else "ok"
@@ -253,6 +266,8 @@ class ServicePanel(Widget):
             title += " [reverse] stale [/]"  # the scrape failed: frozen last values (and its last health check)
         if breaker:
             title += " [b reverse] breaker open [/]"
+        if mark is not None:  # the player's own note: suspect or cleared
+            title += f" [b $warning]? {mark}[/]" if mark == "suspect" else f" [$success]✓ {mark}[/]"
         if truth is not None:
             root = ""
             if truth.get("root"):
@@ -270,8 +285,7 @@ class ServicePanel(Widget):
         self.refresh(Region(0, 0, *self.content_size))
 
     def _alerting(self, metric: str, value: float) -> bool:
-        limit = getattr(self.thresholds, metric, None)
-        return limit is not None and value > limit
+        return over_limit(metric, value, self.thresholds)  # as shown: red exactly when the strip alerts
 
     def _cell(self, metric: str, width: int) -> list[str | tuple[str, str]]:
         """One metric as Content parts (assembled, not parsed: this runs for every panel on every step)."""
@@ -312,25 +326,83 @@ class ServicePanel(Widget):
 
 
 class AlertStrip(Static):
-    """The alerts raised from the noisy metrics this step."""
+    """The alerts raised from the noisy metrics this step, on the lines the layout gives them (two, one when
+    compact); a list that does not fit ends with `… +N more (a)`, and `a` opens the full list."""
 
-    shown: tuple[str, ...] | None = None
+    shown: tuple[tuple[str, ...], int, int] | None = None
+    alerts: tuple[str, ...] = ()
     _lines = 0
 
     def show(self, alerts: Sequence[str]) -> None:
-        if tuple(alerts) == self.shown:
-            return
-        self.shown = tuple(alerts)
-        if not alerts:
-            content = Content.from_markup("[$success]alerts: none[/]")
-        else:
-            body = " · ".join(_esc(a) for a in alerts)
-            content = Content.from_markup(f"[b $warning]alerts ({len(alerts)}): [/]{body}")
-        # A new layout only when the strip needs another number of lines (one or two).
+        self.alerts = tuple(alerts)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    @property
+    def room(self) -> int:
+        """How many lines the layout gives the strip (its max-height)."""
+        height = self.styles.max_height
+        return max(1, int(height.value)) if height is not None else 2
+
+    def _draw(self) -> None:
         width = self.content_region.width
+        key = (self.alerts, width, self.room)
+        if key == self.shown:
+            return
+        self.shown = key
+        content = fit_alerts(self.alerts, width, self.room) if width > 0 else Content("")
+        # A new layout only when the strip needs another number of lines (one or two).
         lines = len(content.wrap(width)) if width > 0 else 0
         self.update(content, layout=lines != self._lines)
         self._lines = lines
+
+
+def pack_alerts(alerts: Sequence[str], width: int, room: int) -> tuple[list[list[str]], int]:
+    """Whole alerts packed into at most `room` lines of `width` (a line breaks between alerts, never inside
+    one), the first after the `alerts (N): ` head; returns (lines, how many alerts were left out). When some
+    are left out, the last line keeps room for `· … +K more (a)`."""
+    head = len(f"alerts ({len(alerts)}): ")
+    lines: list[list[str]] = [[]]
+    used = head
+    for alert in alerts:
+        text = alert if len(alert) <= width - 1 else alert[: width - 2] + "…"
+        extra = len(text) + (3 if lines[-1] else 0)
+        if used + extra > width:
+            if len(lines) == room:
+                break
+            lines.append([])
+            used, extra = 0, len(text)
+        lines[-1].append(text)
+        used += extra
+    shown = sum(len(line) for line in lines)
+    if shown < len(alerts):
+        while True:
+            rest = len(alerts) - shown
+            tag = len(f" · … +{rest} more (a)")
+            last = lines[-1]
+            length = (head if len(lines) == 1 else 0) + sum(len(t) for t in last) + 3 * max(0, len(last) - 1)
+            if length + tag <= width or not last:
+                break
+            last.pop()
+            shown -= 1
+    return lines, len(alerts) - shown
+
+
+def fit_alerts(alerts: Sequence[str], width: int, room: int) -> Content:
+    """As many alerts as fit in `room` lines of `width`, whole; the rest counted after `…` (`a` lists all)."""
+    if not alerts:
+        return Content.from_markup("[$success]alerts: none[/]")
+    lines, rest = pack_alerts(alerts, width, room)
+    parts: list[str | tuple[str, str]] = [(f"alerts ({len(alerts)}): ", "b $warning")]
+    for n, line in enumerate(lines):  # assembled, not parsed: this runs on most steps
+        if n:
+            parts.append("\n")
+        parts.append(" · ".join(line))
+    if rest:
+        parts.append((f"{' · ' if lines[-1] else ''}… +{rest} more (a)", "b $warning"))
+    return Content.assemble(*parts)
 
 
 class LogView(ScrollView, can_focus=False):
@@ -495,11 +567,26 @@ class SidePane(VerticalScroll, can_focus=False):
 
 
 class MessageLine(Static):
-    """The result of the last action; errors in the error colour."""
+    """The result of the last action; errors in the error colour. A long one wraps (up to three lines), so
+    an explanation such as the list of actions is never cut."""
+
+    _lines = 1
+    _text = ""
 
     def show(self, text: str, error: bool = False) -> None:
         self.set_class(error, "-error")
-        self.update(Content(text), layout=False)  # always one line
+        self._text = text
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        content = Content(self._text)
+        width = self.content_region.width
+        lines = min(3, len(content.wrap(width))) if width > 0 else 1
+        self.update(content, layout=lines != self._lines)  # a new layout only for another height
+        self._lines = lines
 
 
 class ActionBar(Widget):
