@@ -238,6 +238,7 @@ def test_mirr_watch_with_an_agent_that_cannot_start_exits_2_like_mirr_eval(tmp_p
         asyncio.run(drive())
 
     monkeypatch.setattr(MirrApp, "run", run_headless)
+    monkeypatch.setattr(cli, "require_terminal", lambda: None)  # headless on purpose: the app runs under Pilot
     with pytest.raises(SystemExit) as watched:
         cli.main(["watch", "--agent", "llm", "--seed", "5", "--replays", str(tmp_path)])
     watch_err = capsys.readouterr().err
