@@ -113,6 +113,10 @@ def _error_code(exc: Any) -> str | None:
     return str(inner.get("code")) if isinstance(inner, dict) and inner.get("code") else None
 
 
+class _Refused(Exception):
+    """The server refused the form in which the reply's schema was sent (see FORMATS)."""
+
+
 class GroqChat:
     """The network seam: `chat(messages) -> Reply` through the groq SDK (any OpenAI-compatible server)."""
 
@@ -142,12 +146,11 @@ class GroqChat:
         return LLMError(message, fatal=fatal)
 
     def __call__(self, messages: Sequence[Message], schema: dict[str, Any] | None = None) -> Reply:
-        import groq
 
         while True:
             try:
                 reply = self._send(messages, schema)
-            except (groq.BadRequestError, groq.UnprocessableEntityError):
+            except _Refused:
                 # The server refused how the reply's shape was asked for: ask in the next, looser form.
                 self.form = FORMATS[FORMATS.index(self.form) + 1]
                 continue
@@ -156,7 +159,7 @@ class GroqChat:
             return reply
 
     def _send(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
-        """One request; a 400/422 is re-raised as is while a looser form of the schema is left to try."""
+        """One request; `_Refused` when the server refused the form of the schema and a looser one is left."""
         import groq
 
         where = self.settings.endpoint
@@ -176,7 +179,7 @@ class GroqChat:
                     text=text or "", latency_s=time.perf_counter() - started, finish_reason="json_validate_failed"
                 )
             if can_loosen:
-                raise
+                raise _Refused from None
             code = exc.status_code
             raise self._fail(f"request rejected by {where} ({code}): {_server_message(exc)}") from None
         except groq.AuthenticationError as exc:
@@ -191,6 +194,8 @@ class GroqChat:
         except groq.RateLimitError as exc:
             raise self._fail(f"rate limited by {where} (429) {tries}: {_server_message(exc)}") from None
         except groq.APIStatusError as exc:
+            if can_loosen and "response_format" in _server_message(exc):
+                raise _Refused from None  # llama-cpp-python answers an unknown form with a 500 naming the field
             raise self._fail(f"server error {exc.status_code} from {where} {tries}: {_server_message(exc)}") from None
         except groq.APITimeoutError:
             raise self._fail(f"no reply from {where} within {self.settings.timeout:g}s {tries}") from None
