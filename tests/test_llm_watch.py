@@ -44,17 +44,18 @@ async def test_watch_shows_the_wait_and_the_cost_and_c_cancels_a_runaway_reply(t
             assert "⏳" in screen.header_extra()
             assert screen.check_action("cancel_reply", ()) is True
 
+            await pilot.press("space")  # pause: no next request once this one is over
             await pilot.press("c")  # a runaway reply: give up on it
             await wait_until(pilot, lambda: screen.view.step == 1)
             assert screen.view.obs.action == {"type": "wait"}
+            await wait_until(pilot, lambda: screen.waited is None)
             assert "reply cancelled" in message_text(app)
+            assert screen.check_action("cancel_reply", ()) is None  # nothing in flight: dimmed
 
-            server.arrived.clear()
             server.release()  # the model answers the next request at once
-            await wait_until(pilot, lambda: screen.view.step >= 2)
-            await wait_until(pilot, lambda: "tokens in" in message_text(app))
+            await pilot.press("full_stop")
+            await wait_until(pilot, lambda: screen.view.step == 2)
             assert "1,234 tokens in" in message_text(app)
-            screen.paused = True
             await pilot.press("q")
     finally:
         server.close()
@@ -71,7 +72,7 @@ async def test_the_cancel_key_is_off_when_no_request_is_in_flight(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         await pilot.press("space")
-        assert screen.check_action("cancel_reply", ()) is None  # the heuristic asks no model
+        assert screen.check_action("cancel_reply", ()) is False  # hidden: the heuristic asks no model
         await pilot.press("c")  # harmless
         assert screen.error is None
         await pilot.press("q")

@@ -182,8 +182,10 @@ class WatchScreen(IncidentScreen):
             return None
         if action == "step_once" and (self.finished or not self.paused):
             return None
-        if action == "cancel_reply" and self.waited is None:
-            return None
+        if action == "cancel_reply":  # hidden for agents without a model, dimmed while no request is in flight
+            if getattr(self.agent, "cancel", None) is None:
+                return False
+            return True if self.waited is not None else None
         return True
 
     # -------------------------------------------------------------- the agent's thread
