@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -111,7 +112,15 @@ def start_server(python: str, model: Path, port: int, args: argparse.Namespace, 
     print("starting:", " ".join(command), flush=True)
     with log.open("wb") as out:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + args.startup_timeout
+    try:
+        return _wait_ready(server, port, args.startup_timeout, log)
+    except BaseException:  # not ready, or interrupted while loading: never leave the server behind
+        stop_server(server)
+        raise
+
+
+def _wait_ready(server: subprocess.Popen, port: int, timeout: float, log: Path) -> subprocess.Popen:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"the server exited with {server.returncode}; see {log}")
@@ -121,15 +130,14 @@ def start_server(python: str, model: Path, port: int, args: argparse.Namespace, 
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    stop_server(server)
-    raise SystemExit(f"the server did not answer within {args.startup_timeout} s; see {log}")
+    raise SystemExit(f"the server did not answer within {timeout} s; see {log}")
 
 
 def stop_server(server: subprocess.Popen) -> None:
     if server.poll() is None:
         server.terminate()
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=10)  # uvicorn waits for a generation in flight; do not wait for it
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
@@ -232,6 +240,10 @@ def report(rows: list[dict[str, Any]]) -> None:
     )
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=2)
@@ -265,6 +277,8 @@ def main() -> None:
         raise SystemExit(f"no Python at {args.llama_python}")
     port = args.port or free_port()
     log = Path(tempfile.gettempdir()) / f"mirr-llama-server-{port}.log"
+    # A kill (SIGTERM, or SIGINT where a background shell ignores it) must still stop the server.
+    signal.signal(signal.SIGTERM, _interrupt)
     server = start_server(args.llama_python, model, port, args, log)
     try:
         play(f"http://127.0.0.1:{port}/v1", args)
