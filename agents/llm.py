@@ -1,9 +1,11 @@
 """The LLM agent: a chat model (Groq, or any OpenAI-compatible server) plays MIRR from observations.
 
-Each step the agent sends the rules in brief, the recent history (its actions, their results, the logs
-it has read), the current observation as text and one line with the page, whether diagnose is still
-open and the open breakers; the model answers one JSON object `{"reasoning": "...", "action": {...}}`
-(JSON mode) and the agent turns it into an `Action`.
+Each step the agent sends the rules in brief, a notebook of evidence (what each log read showed, what
+each move did, repeats folded and noted; never its own earlier reasoning), the current observation as
+text, one line with the page, whether diagnose is still open and the open breakers, and one with what is
+still open; the model answers one JSON object `{"reasoning": "...", "action": {...}}` and the agent turns
+it into an `Action`. Servers other than Groq get a JSON schema whose action enumerates the moves valid
+now (falling back to JSON mode where refused); `cancel()` gives up on a request in flight.
 
 Failure policy (one rule each, tested in tests/test_llm*.py):
 - no key             -> `LLMSetupError` from the constructor, before any episode starts.
