@@ -80,3 +80,22 @@ def test_a_recorded_reply_is_handled_as_pinned(path):
     usage = [json.loads(r["body"])["usage"]["total_tokens"] for r in answered if r["status"] == 200]
     assert details["total_tokens"] == sum(usage)  # the server's own usage fields, summed over the calls
     assert "Action(" not in json.dumps(recorder.frames[-1].to_dict())
+
+
+def test_a_real_clipped_copy_is_not_fed_back_to_the_model():
+    """Issue 14 defect 1 with the model's own words: the old history quoted reasoning clipped with '...' and
+    the model copied it. The agent no longer quotes any reasoning back, so the copy stops at one reply."""
+    fixture = json.loads((FIXTURES[0].parent / "real_ellipsis_copy_of_clipped_history.json").read_text())
+    body = fixture["replies"][0]["body"]
+    copied = json.loads(json.loads(body)["choices"][0]["message"]["content"])["reasoning"]
+    assert "cal..." in copied
+    with FakeModelServer(lambda request: (200, body)) as server:
+        agent = LLMAgent(base_url=server.base_url, model="m", retries=0, response_format="json")
+        env = IncidentEnv()
+        obs = env.reset(seed=0)
+        agent.reset(obs)
+        for _ in range(3):
+            obs = env.step(agent.act(obs))
+        later = [b["messages"][1]["content"] for b in server.bodies[1:]]
+    assert agent.last_reasoning == copied  # kept in the replay as the model wrote it
+    assert later and not any("cal..." in text or "The logs indicate" in text for text in later)
