@@ -6,12 +6,22 @@ Part of the LLM agent (agents/llm.py re-exports its public names).
 from __future__ import annotations
 
 import json
-from collections import deque
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mirr_tui.core import ACTION_TYPES, Action, EnvConfig, InvalidAction, Observation, coerce_action, render_observation
+from mirr_tui.core import (
+    ACTION_TYPES,
+    FIX_TYPES,
+    Action,
+    EnvConfig,
+    InvalidAction,
+    Observation,
+    coerce_action,
+    render_observation,
+)
+from mirr_tui.core.logs import ROUTINE
 
 Message = dict[str, str]
 
@@ -78,10 +88,12 @@ Actions (one step each; services: {names}):
 - {{"type": "circuit_break", "service": S}}: open (again: close) the breakers in front of S: callers serve degraded responses and stop blaming S in their logs; on the root it stops the cascade. Not a fix; a fix on S closes them; recovery needs every breaker closed.
 - {{"type": "wait"}}: observe one more step.{second_page}
 
+Rules v2 in short: commit before you fix (read logs, then diagnose once per page, then fix: a diagnose after any fix of this page is invalid, {rewards.invalid:+g}); every verdict row (diagnosis, fix, recovery) is settled at the end, so a move's own reward stays 0 until then; a recovery needs {rules.confirm_steps} healthy steps in a row after the fix, so wait once the root is fixed.
+
 Scoring: verdicts on the hidden truth are decided at their step but paid only when the episode ends: diagnosis {rewards.correct_diagnosis:+g} right, {rewards.wrong_diagnosis:+g} wrong; the right fix on the root {rewards.correct_fix:+g} after a correct diagnosis, {rewards.lucky_fix:+g} without; any other fix {rewards.wrong_fix:+g}; recovery (every service healthy {rules.confirm_steps} steps in a row) {rewards.recovery_diagnosed:+g} if every diagnosis was right, {rewards.recovery_undiagnosed:+g} if not, plus {rewards.efficiency_per_step:+g} per unused step; collapse {rewards.collapse:+g}, timeout {rewards.timeout:+g}. Until the end only an invalid action ({rewards.invalid:+g}) moves the score, so a 0 after a diagnose or fix is no verdict.
 
 Answer with one JSON object and nothing else, in this form:
-{{"reasoning": "one or two sentences: what the evidence says and why this action", "action": {{"type": "check_logs", "service": "payment"}}}}"""
+{{"reasoning": "{SAMPLE_REASONING}", "action": {{"type": "check_logs", "service": "payment"}}}}"""
 
 
 @dataclass(slots=True)
@@ -90,22 +102,60 @@ class StepRecord:
     action: str
     reward: float
     result: str
-    reasoning: str | None
+    learned: bool = True  # False: the same move as before, and it showed nothing new
+
+
+@dataclass(slots=True)
+class LogNote:
+    """What one read of a service's logs showed: its distinct lines (with counts) and whom they blame."""
+
+    step: int
+    page: int
+    lines: list[tuple[str, int]]  # (line, times seen), first appearance first; routine lines left out
+    blames: list[str]  # services named by this service's warnings and errors
+    routine: int = 0  # routine lines (health checks, request counts, ...: mirr_tui.core.logs.ROUTINE)
+
+    @classmethod
+    def of(cls, obs: Observation, services: Sequence[str]) -> LogNote:
+        counts: dict[str, int] = {}
+        blames: list[str] = []
+        routine = 0
+        for line in obs.logs or ():
+            if any(pattern.fullmatch(line.text) for pattern in _ROUTINE):
+                routine += 1
+                continue
+            text = _REQUEST_ID.sub("", f"{line.level:<5} {line.text}").rstrip()
+            counts[text] = counts.get(text, 0) + 1
+            if line.level in ("WARN", "ERROR"):
+                blames.extend(s for s in services if s != obs.logs_service and s not in blames and _names(line.text, s))
+        return cls(obs.step, obs.page, list(counts.items()), blames, routine)
+
+
+_REQUEST_ID = re.compile(r" \(request id [0-9a-f]+\)")
+_ROUTINE = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(text))) for _, text in ROUTINE]
+
+
+def _names(text: str, service: str) -> bool:
+    return re.search(rf"\b{re.escape(service)}\b", text) is not None
 
 
 class Transcript:
-    """What the agent remembers of an episode: recent steps and the latest logs read per service."""
+    """What the agent remembers of an episode, as a notebook of evidence rather than a transcript.
+
+    It keeps what each service's logs showed (distinct lines, whom they blame), what each move did (repeats
+    folded, a note when a move was repeated and showed nothing new) and what is still open. The model's own
+    earlier reasoning is not quoted back: a small model copies it (and its clipping) instead of thinking.
+    """
 
     def __init__(self, history: int, max_steps: int) -> None:
         self.max_steps = max_steps
-        self.steps: deque[StepRecord] = deque(maxlen=max(history, 1))
         self.history = history
-        self.logs: dict[str, tuple[int, list[str]]] = {}
-        self.pages: dict[int, int] = {}  # step -> the page it was played on, for logs read on an earlier page
+        self.steps: list[StepRecord] = []
+        self.logs: dict[str, LogNote] = {}
 
-    def observe(self, obs: Observation, reasoning: str | None, sent: Action | None = None) -> None:
+    def observe(self, obs: Observation, sent: Action | None = None) -> None:
         """Take in the result of the previous action (what `obs` reports about it); `sent` is the action the
-        agent sent, shown for an invalid move (the env records those as raw text of whatever it was given)."""
+        agent sent, shown if the env could not record the move itself (garbage is recorded as its text)."""
         if obs.action is None:
             return
         if "raw" not in obs.action:
@@ -113,37 +163,108 @@ class Transcript:
         elif sent is not None:
             shown = " ".join(sent.to_dict().values())
         else:
-            shown = obs.action["raw"]
+            shown = str(obs.action["raw"])
         result = obs.message if obs.valid else f"INVALID: {obs.error or obs.message}"
-        self.steps.append(StepRecord(obs.step, str(shown), obs.reward, result, reasoning))
-        self.pages[obs.step] = obs.page
+        learned = True
         if obs.logs is not None and obs.logs_service is not None:
-            self.logs[obs.logs_service] = (obs.step, [f"{line.level:<5} {line.text}" for line in obs.logs])
+            note = LogNote.of(obs, list(obs.services))
+            before = self.logs.get(obs.logs_service)
+            learned = before is None or before.lines != note.lines or before.page != note.page
+            self.logs[obs.logs_service] = note
+        elif shown != "wait":
+            learned = not any(r.action == shown and r.result == result for r in self.steps)
+        self.steps.append(StepRecord(obs.step, shown, obs.reward, result, learned))
+
+    def _moves(self) -> list[str]:
+        """One line per run of the same move with the same result, oldest first."""
+        runs: list[list[StepRecord]] = []
+        for record in self.steps:
+            last = runs[-1][-1] if runs else None
+            if last and last.action == record.action and last.result == record.result and last.step + 1 == record.step:
+                runs[-1].append(record)
+            else:
+                runs.append([record])
+        lines = []
+        for run in runs:
+            first, last = run[0], run[-1]
+            steps = f"step {first.step}" if len(run) == 1 else f"steps {first.step}-{last.step}"
+            times = f" x{len(run)}" if len(run) > 1 else ""
+            # Mid-episode rewards are only ever the invalid row: a 0 is no verdict, so it is not shown.
+            paid = sum(r.reward for r in run)
+            lines.append(f"  {steps}: {first.action}{times}{f' ({paid:+g})' if paid else ''} -> {first.result}")
+        return lines
 
     def user_message(self, obs: Observation) -> str:
         parts = []
-        earlier_logs = {s: v for s, v in self.logs.items() if v[0] != obs.step}
-        if earlier_logs:
-            parts.append("Logs you read earlier:")
-            for service, (step, lines) in earlier_logs.items():
-                page = self.pages.get(step, obs.page)
-                before = f", before page {obs.page}" if page < obs.page else ""
-                parts.append(f"  {service} (step {step}{before}):")
-                parts.extend(f"    {line}" for line in lines)
+        earlier = {s: n for s, n in self.logs.items() if n.step != obs.step}
+        if earlier:
+            parts.append("Notebook: what the logs you read showed")
+            for service, note in earlier.items():
+                before = f", before page {obs.page}" if note.page < obs.page else ""
+                blamed_by = [s for s, n in self.logs.items() if service in n.blames]
+                pointers = f"blames {', '.join(note.blames)}" if note.blames else "blames nobody"
+                if blamed_by:
+                    pointers += f"; blamed by {', '.join(blamed_by)}"
+                parts.append(f"  {service} (step {note.step}{before}; {pointers}):")
+                parts.extend(f"    {line}" + (f" (x{n})" if n > 1 else "") for line, n in note.lines)
+                if note.routine:
+                    parts.append(f"    ({note.routine} routine lines: health checks, request counts, pools)")
         if self.history and self.steps:
-            parts.append(f"Your last {len(self.steps)} step(s), oldest first:")
-            for record in self.steps:
-                # Mid-episode rewards are only ever the invalid row: a 0 is no verdict, so it is not shown.
-                paid = f" ({record.reward:+g})" if record.reward else ""
-                line = f"  step {record.step}: {record.action}{paid} -> {record.result}"
-                if record.reasoning:
-                    line += f' (you thought: "{_clip(record.reasoning, 200)}")'
-                parts.append(line)
+            moves = self._moves()
+            shown = moves[-self.history :]
+            parts.append(f"Your moves ({len(self.steps)} so far, oldest first, repeats folded):")
+            if len(moves) > len(shown):
+                parts.append(f"  ({len(moves) - len(shown)} earlier line(s) left out)")
+            parts.extend(shown)
+            repeated = sorted({r.action for r in self.steps if not r.learned})
+            if repeated:
+                parts.append(
+                    "Note: you repeated "
+                    + ", ".join(repeated)
+                    + " and learned nothing new from it; the same move again will not change that."
+                )
         parts.append("Current observation:")
         parts.append(render_observation(obs, self.max_steps))
         parts.append(status_line(obs))
+        parts.append(self.open_line(obs))
         parts.append('Reply with the JSON object {"reasoning": ..., "action": {...}} for your next action.')
         return "\n".join(parts)
+
+    def open_line(self, obs: Observation) -> str:
+        """Which moves are still open: services whose logs are unread, and whether diagnose is allowed."""
+        unread = [s for s in obs.services if s not in self.logs]
+        moves = [t for t in ACTION_TYPES if t != "diagnose" or obs.can_diagnose]
+        return (
+            f"Still open: logs not read yet: {', '.join(unread) or 'none'} · moves you can make now: {', '.join(moves)}"
+        )
+
+
+def reply_schema(obs: Observation, modes: Sequence[str]) -> dict[str, Any]:
+    """A JSON schema of a reply whose action is one of the moves valid now (no diagnose once committed or
+    after a fix; only this incident's services; only known fault modes). Servers that take it (llama.cpp,
+    vLLM, Ollama) can only produce such a reply, so a small model cannot run away into noise."""
+    services = {"type": "string", "enum": list(obs.services)}
+
+    def move(types: Sequence[str], **fields: Any) -> dict[str, Any]:
+        properties = {"type": {"type": "string", "enum": list(types)}, **fields}
+        return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+    moves = [move(["check_logs"], service=services)]
+    if obs.can_diagnose:
+        moves.append(move(["diagnose"], service=services, mode={"type": "string", "enum": list(modes)}))
+    moves += [move(FIX_TYPES, service=services), move(["circuit_break"], service=services), move(["wait"])]
+    return {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string", "maxLength": SCHEMA_REASONING},
+            "action": {"anyOf": moves},
+        },
+        "required": ["reasoning", "action"],
+        "additionalProperties": False,
+    }
+
+
+SCHEMA_REASONING = 400  # characters of reasoning a schema allows: two sentences, never a runaway
 
 
 def status_line(obs: Observation) -> str:
@@ -237,8 +358,21 @@ def _parse_reply(text: str | None, services: Sequence[str]) -> tuple[Action, str
 
 
 def corrective_message(error: ReplyError) -> str:
+    """The re-ask after an unusable reply. It holds no sample reasoning: a small model copies any it is shown
+    (with the sample's move) instead of reasoning about the incident."""
     return (
-        f"Your reply could not be used: {error}. Answer again with only one JSON object, for example "
-        '{"reasoning": "orders blames payment; read payment\'s own logs", "action": {"type": "check_logs", '
-        f'"service": "payment"}}}}. Action types: {", ".join(ACTION_TYPES)}.'
+        f"Your reply could not be used: {error}. Answer again with only one JSON object with two keys: "
+        '"reasoning" (your own one or two sentences about the evidence above) and "action" (one move, such as '
+        '{"type": "check_logs", "service": S} with S one of the services). '
+        f"Action types: {', '.join(ACTION_TYPES)}."
     )
+
+
+# The reasoning of the system prompt's sample reply: a reply that only repeats it explains nothing.
+SAMPLE_REASONING = "one or two sentences: what the evidence says and why this action"
+
+
+def copied_reasoning(reasoning: str) -> bool:
+    """Whether `reasoning` is a copy of the prompt's sample reasoning rather than the model's own words."""
+    words = " ".join(reasoning.lower().split()).strip(" .\"'")
+    return len(words) >= 20 and (words in SAMPLE_REASONING or SAMPLE_REASONING.startswith(words[:40]))

@@ -29,7 +29,18 @@ DEFAULTS: dict[str, Any] = {
     "base_url": None,
     "timeout": 30.0,
     "retries": 3,
+    "response_format": "auto",
 }
+
+# What a server other than Groq (a local llama.cpp, Ollama or vLLM) gets unless an option, a variable or
+# openenv.yaml `llm: local:` says otherwise: a small model on a CPU answers in 10-60 s (a runaway for
+# minutes), and a reply of the agent's shape is under 200 tokens, so a degenerate run is cut at 512.
+LOCAL_DEFAULTS: dict[str, Any] = {"timeout": 300.0, "max_tokens": 512}
+
+# response_format: "schema" sends a JSON schema of the moves valid now (falling back to JSON mode where the
+# server refuses it), "json" plain JSON mode; "auto" is "json" on Groq (few of its models take a schema)
+# and "schema" elsewhere (llama.cpp, vLLM and Ollama constrain their output to it).
+RESPONSE_FORMATS = ("auto", "schema", "json")
 
 
 class LLMSetupError(RuntimeError):
@@ -45,11 +56,19 @@ class LLMSettings:
     base_url: str | None
     timeout: float
     retries: int
+    response_format: str = "auto"
     api_key: str | None = field(default=None, repr=False)
 
     @property
     def is_groq(self) -> bool:
         return self.base_url is None or httpx.URL(self.base_url).host == "api.groq.com"
+
+    @property
+    def wants_schema(self) -> bool:
+        """Whether requests carry the JSON schema of the valid moves (see RESPONSE_FORMATS)."""
+        if self.response_format == "auto":
+            return not self.is_groq
+        return self.response_format == "schema"
 
     @property
     def endpoint(self) -> str:
@@ -101,9 +120,12 @@ def _manifest_defaults(path: Path | None) -> dict[str, Any]:
         return {}
     if not isinstance(section, dict):
         raise LLMSetupError(f"{source}: llm: must be a mapping of option: value")
-    unknown = sorted(set(section) - set(DEFAULTS))
+    unknown = sorted(set(section) - set(DEFAULTS) - {"local"})
     if unknown:
-        raise LLMSetupError(f"{source}: llm.{unknown[0]}: unknown option (known: {', '.join(DEFAULTS)})")
+        raise LLMSetupError(f"{source}: llm.{unknown[0]}: unknown option (known: {', '.join(DEFAULTS)}, local)")
+    local = section.get("local") or {}
+    if not isinstance(local, dict) or set(local) - set(DEFAULTS):
+        raise LLMSetupError(f"{source}: llm.local: must map options to their values for a server other than Groq")
     return section
 
 
@@ -118,6 +140,10 @@ def _convert(name: str, value: Any, origin: str) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise bad("a model id such as llama-3.3-70b-versatile")
         return value.strip()
+    if name == "response_format":
+        if not isinstance(value, str) or value.strip().lower() not in RESPONSE_FORMATS:
+            raise bad(" or ".join(RESPONSE_FORMATS))
+        return value.strip().lower()
     if name == "base_url":
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null", "groq")):
             return None
@@ -151,7 +177,8 @@ def resolve_settings(
     require_key: bool = True,
 ) -> LLMSettings:
     """Options, then MIRR_LLM_* variables, then (base_url only) GROQ_BASE_URL, then OPENAI_BASE_URL, then
-    openenv.yaml `llm:`, then built-in defaults.
+    openenv.yaml `llm:`, then built-in defaults. For a server other than Groq, `llm: local:` and then
+    LOCAL_DEFAULTS come before the rest of `llm:` and DEFAULTS (timeout and max_tokens suited to a small local model).
 
     GROQ_BASE_URL is read as the groq SDK reads it: the root the SDK puts `/openai/v1` after.
 
@@ -165,12 +192,15 @@ def resolve_settings(
     from_yaml = _manifest_defaults(manifest)
     values: dict[str, Any] = {}
     base_origin = None  # which of GROQ_BASE_URL / OPENAI_BASE_URL gave base_url, if one did
+    given: set[str] = set()  # options set by -o or a MIRR_LLM_* variable (no per-server default replaces them)
     for name, default in DEFAULTS.items():
         variable = f"MIRR_LLM_{name.upper()}"
         if options.get(name) is not None:
             values[name] = _convert(name, options[name], f"option -o {name}")
+            given.add(name)
         elif environ.get(variable):
             values[name] = _convert(name, environ[variable], f"from ${variable}")
+            given.add(name)
         elif name == "base_url" and (environ.get("GROQ_BASE_URL") or "").strip():
             url = _convert(name, environ["GROQ_BASE_URL"], "from $GROQ_BASE_URL")
             if url is not None and not url.endswith(GROQ_PREFIX):
@@ -183,6 +213,12 @@ def resolve_settings(
             values[name] = _convert(name, from_yaml[name], "from openenv.yaml llm:")
         else:
             values[name] = default
+    if values["base_url"] is not None and httpx.URL(values["base_url"]).host != "api.groq.com":
+        local = from_yaml.get("local") or {}
+        for name, value in {**LOCAL_DEFAULTS, **local}.items():
+            if name in given:
+                continue
+            values[name] = _convert(name, value, "from openenv.yaml llm: local:") if name in local else value
     settings = LLMSettings(**values)
     key = options.get("api_key") or None
     if key is None:

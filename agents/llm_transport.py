@@ -25,7 +25,24 @@ class LLMError(RuntimeError):
         self.fatal = fatal
 
 
-def request_params(settings: LLMSettings, messages: Sequence[Message]) -> dict[str, Any]:
+# The ways a reply's shape is asked for, strictest first. "json_schema" is the OpenAI form (llama.cpp's
+# llama-server, vLLM, Ollama, some Groq models); "json_object+schema" the form llama-cpp-python's server
+# takes (it refuses the OpenAI one with 422); "json_object" plain JSON mode, which every server knows.
+FORMATS = ("json_schema", "json_object+schema", "json_object")
+
+
+def response_format(form: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The `response_format` request field for `form` (one of FORMATS); JSON mode when there is no schema."""
+    if schema is None or form == "json_object":
+        return {"type": "json_object"}
+    if form == "json_object+schema":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "mirr_move", "strict": True, "schema": schema}}
+
+
+def request_params(
+    settings: LLMSettings, messages: Sequence[Message], schema: dict[str, Any] | None = None, form: str = FORMATS[0]
+) -> dict[str, Any]:
     """The chat-completions request body (what `mirr prompt --json` prints and the SDK sends)."""
     # Groq deprecates max_tokens for max_completion_tokens; Ollama and older vLLM only know max_tokens.
     budget_key = "max_completion_tokens" if settings.is_groq else "max_tokens"
@@ -34,7 +51,7 @@ def request_params(settings: LLMSettings, messages: Sequence[Message]) -> dict[s
         "messages": list(messages),
         "temperature": settings.temperature,
         budget_key: settings.max_tokens,
-        "response_format": {"type": "json_object"},
+        "response_format": response_format(form, schema),
     }
 
 
@@ -49,9 +66,11 @@ class Reply:
     latency_s: float = 0.0
     retries: int = 0
     finish_reason: str | None = None
+    response_format: str | None = None  # the form of FORMATS the server took, when a schema was sent
 
 
-ChatFn = Callable[[Sequence[Message]], Reply]
+# chat(messages) -> Reply; the agent passes `schema=` (the valid moves) only when settings.wants_schema.
+ChatFn = Callable[..., Reply]
 
 
 class OpenAICompatTransport(httpx.BaseTransport):
@@ -94,6 +113,10 @@ def _error_code(exc: Any) -> str | None:
     return str(inner.get("code")) if isinstance(inner, dict) and inner.get("code") else None
 
 
+class _Refused(Exception):
+    """The server refused the form in which the reply's schema was sent (see FORMATS)."""
+
+
 class GroqChat:
     """The network seam: `chat(messages) -> Reply` through the groq SDK (any OpenAI-compatible server)."""
 
@@ -114,6 +137,7 @@ class GroqChat:
                 http_client=httpx.Client(transport=transport) if transport is not None else None,
             )
         self.client = client
+        self.form = FORMATS[0]  # moves down FORMATS when a server refuses a form, and stays there
 
     def _fail(self, message: str, fatal: bool = False) -> LLMError:
         key = self.settings.api_key
@@ -121,14 +145,43 @@ class GroqChat:
             message = message.replace(key, "***")
         return LLMError(message, fatal=fatal)
 
-    def __call__(self, messages: Sequence[Message]) -> Reply:
+    def __call__(self, messages: Sequence[Message], schema: dict[str, Any] | None = None) -> Reply:
+
+        while True:
+            try:
+                reply = self._send(messages, schema)
+            except _Refused:
+                # The server refused how the reply's shape was asked for: ask in the next, looser form.
+                self.form = FORMATS[FORMATS.index(self.form) + 1]
+                continue
+            if schema is not None:
+                reply.response_format = self.form
+            return reply
+
+    def _send(self, messages: Sequence[Message], schema: dict[str, Any] | None) -> Reply:
+        """One request; `_Refused` when the server refused the form of the schema and a looser one is left."""
         import groq
 
         where = self.settings.endpoint
         tries = f"after {getattr(self.client, 'max_retries', self.settings.retries)} retries"
         started = time.perf_counter()
+        body = request_params(self.settings, messages, schema, self.form)
+        can_loosen = schema is not None and self.form != FORMATS[-1]
         try:
-            raw = self.client.chat.completions.with_raw_response.create(**request_params(self.settings, messages))
+            raw = self.client.chat.completions.with_raw_response.create(**body)
+        except (groq.BadRequestError, groq.UnprocessableEntityError) as exc:
+            if (
+                _error_code(exc) == "json_validate_failed"
+            ):  # JSON mode caught bad output: a bad reply, not a bad request
+                failed = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+                text = failed.get("failed_generation") if isinstance(failed, dict) else None
+                return Reply(
+                    text=text or "", latency_s=time.perf_counter() - started, finish_reason="json_validate_failed"
+                )
+            if can_loosen:
+                raise _Refused from None
+            code = exc.status_code
+            raise self._fail(f"request rejected by {where} ({code}): {_server_message(exc)}") from None
         except groq.AuthenticationError as exc:
             raise self._fail(f"key rejected by {where} (401): {_server_message(exc)}", fatal=True) from None
         except groq.PermissionDeniedError as exc:
@@ -138,19 +191,11 @@ class GroqChat:
                 f"model {self.settings.model!r} not found at {where} (404): {_server_message(exc)}; pick another with -o model=...",
                 fatal=True,
             ) from None
-        except groq.BadRequestError as exc:
-            if (
-                _error_code(exc) == "json_validate_failed"
-            ):  # JSON mode caught bad output: a bad reply, not a bad request
-                body = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
-                text = body.get("failed_generation") if isinstance(body, dict) else None
-                return Reply(
-                    text=text or "", latency_s=time.perf_counter() - started, finish_reason="json_validate_failed"
-                )
-            raise self._fail(f"request rejected by {where} (400): {_server_message(exc)}") from None
         except groq.RateLimitError as exc:
             raise self._fail(f"rate limited by {where} (429) {tries}: {_server_message(exc)}") from None
         except groq.APIStatusError as exc:
+            if can_loosen and "response_format" in _server_message(exc):
+                raise _Refused from None  # llama-cpp-python answers an unknown form with a 500 naming the field
             raise self._fail(f"server error {exc.status_code} from {where} {tries}: {_server_message(exc)}") from None
         except groq.APITimeoutError:
             raise self._fail(f"no reply from {where} within {self.settings.timeout:g}s {tries}") from None

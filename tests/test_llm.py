@@ -208,11 +208,13 @@ def test_history_and_logs_read_earlier_reach_later_prompts(env):
     for _ in range(4):
         obs = env.step(agent.act(obs))
     prompts = [sent[1]["content"] for sent in chat.sent]
-    assert "Logs you read earlier" not in prompts[1]  # step 1: the logs are in the current render
+    assert "Notebook" not in prompts[1]  # step 1: the logs are in the current render
     assert "logs of payment (step 1)" in prompts[1]
-    assert "Logs you read earlier:\n  payment (step 1):" in prompts[2]
-    assert 'you thought: "payment errors while its check says ok"' in prompts[1]
-    assert prompts[3].count("  step ") == 2  # history=2 keeps the last two steps only
+    assert "Notebook: what the logs you read showed\n  payment (step 1; blames nobody" in prompts[2]
+    assert "payment errors while its check says ok" not in prompts[1]  # its own reasoning is not quoted back
+    assert "steps 2-3: wait x2" in prompts[3]  # repeats are folded
+    assert prompts[3].count("  step") == 2  # history=2 keeps the last two lines only
+    assert "(0 earlier" not in prompts[3]
 
 
 def test_invalid_moves_show_up_as_invalid_in_history(env):
@@ -253,7 +255,8 @@ def test_log_words_in_the_prompt_are_words_of_the_real_signature_lines():
 def test_corrective_message_lists_every_action_type():
     message = corrective_message(ReplyError("the reply is not JSON"))
     assert f"Action types: {', '.join(ACTION_TYPES)}." in message and "circuit_break" in message
-    parse_reply(message[message.index("{") : message.index("}}") + 2], SERVICES)  # its example is usable
+    assert '"reasoning": "' not in message  # no sample reasoning to copy (issue 14 item 2)
+    assert '{"type": "check_logs", "service": S}' in message
 
 
 def test_history_records_moves_without_suggesting_verdicts(env):
@@ -276,7 +279,7 @@ def test_history_records_moves_without_suggesting_verdicts(env):
     assert "diagnose: closed (committed on this page)" in after_diagnose
     assert "step 3: rollback payment -> rolled back payment" in after_fix
     assert "breakers open in front of: none" in after_fix  # the fix closed them
-    history = after_invalid[after_invalid.index("Your last") : after_invalid.index("Current observation")]
+    history = after_invalid[after_invalid.index("Your moves") : after_invalid.index("Current observation")]
     assert "+0" not in history and "-> 0" not in history  # a zero reward is no verdict: not shown
     assert "step 4: diagnose payment bad_deploy (-1) -> INVALID: already diagnosed" in history
     assert "Action(" not in history  # the move as sent, not the env's raw record of an invalid one
@@ -315,7 +318,7 @@ def test_a_second_page_reaches_the_prompt_and_no_message_mentions_a_seed():
     assert obs.page == 2 and obs.outcome == "recovered"
     assert any("paged again" in text for text in sent)
     assert any("page 2 (a second incident) · diagnose: open" in text for text in sent)
-    assert any(", before page 2):" in text for text in sent)  # logs read on page 1 are labelled
+    assert any(", before page 2; blames" in text for text in sent)  # logs read on page 1 are labelled
     assert not any("seed" in text.lower() for text in sent)
 
 

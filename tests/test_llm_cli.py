@@ -49,7 +49,7 @@ def test_prompt_for_a_local_server_shows_its_endpoint():
     result = runner.invoke(app, ["prompt", "-o", "base_url=http://localhost:11434/v1", "-o", "model=qwen2.5:7b"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# POST http://localhost:11434/v1/chat/completions")
-    assert "max_tokens=2048" in result.stdout
+    assert "max_tokens=512" in result.stdout and "response_format=json_schema" in result.stdout  # local defaults
 
 
 @pytest.mark.parametrize(

@@ -341,8 +341,8 @@ def test_a_local_openai_compatible_server_gets_the_right_path_and_no_groq_key(mo
     body = server.bodies[0]
     assert (
         body["model"] == "qwen2.5:7b"
-        and body["max_tokens"] == 2048
-        and body["response_format"]["type"] == "json_object"
+        and body["max_tokens"] == 512  # the local-server default (issue 14 item 5)
+        and body["response_format"]["type"] == "json_schema"  # the moves valid now (item 7)
     )
 
 

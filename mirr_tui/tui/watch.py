@@ -35,6 +35,7 @@ class WatchScreen(IncidentScreen):
         Binding("full_stop", "step_once", "one step", key_display="."),
         Binding("plus,equals_sign", "speed(1)", "speed", key_display="+", group=SPEED_KEYS),
         Binding("minus", "speed(-1)", "speed", key_display="-", group=SPEED_KEYS),
+        Binding("c", "cancel_reply", "cancel reply"),
         Binding("e", "summary", "summary"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
@@ -42,11 +43,14 @@ class WatchScreen(IncidentScreen):
     ]
 
     class AgentStepped(Message):
-        def __init__(self, obs: Observation, action: Any, reasoning: str | None) -> None:
+        def __init__(
+            self, obs: Observation, action: Any, reasoning: str | None, details: dict[str, Any] | None = None
+        ) -> None:
             super().__init__()
             self.obs = obs
             self.action = action
             self.reasoning = reasoning
+            self.details = details or {}
 
     class AgentFailed(Message):
         def __init__(self, error: str) -> None:
@@ -88,6 +92,8 @@ class WatchScreen(IncidentScreen):
         self.summary: EpisodeSummary | None = None  # the end's summary, to reopen with `e`
         self._wake = threading.Event()
         self._step_requested = False
+        self.waited: int | None = None  # whole seconds the request in flight has waited (agents with a model)
+        self.answer: str = ""  # what the last model reply cost: "1,650 tokens in 14 s"
 
     def on_mount(self) -> None:
         obs = self.env.reset(seed=self.seed, options=self.options or None)
@@ -108,7 +114,16 @@ class WatchScreen(IncidentScreen):
         )
         self.recorder.start(self.env, obs)
         self.draw()
+        self.set_interval(0.5, self._show_waiting)
         self.run_agent()
+
+    def _show_waiting(self) -> None:
+        """Say that a request is in flight and for how long (the LLM agent's `waiting_since`)."""
+        since = getattr(self.agent, "waiting_since", None)
+        waited = None if since is None or self.finished else int(time.monotonic() - since)
+        if waited != self.waited:
+            self.waited = waited
+            self.draw()
 
     def _create_agent(self) -> Any:
         import agents
@@ -129,13 +144,16 @@ class WatchScreen(IncidentScreen):
         if self.finished:
             return "[$text-muted]finished[/]"
         state = "[b $warning]⏸ paused[/]" if self.paused else "[$success]▶[/]"
-        return f"{state} {self.speed:g}/s"
+        waiting = f" · [$warning]⏳ model {self.waited} s[/]" if self.waited is not None else ""
+        return f"{state} {self.speed:g}/s{waiting}"
 
     def header_extra_short(self) -> str:
         if self.finished:
             return "[$text-muted]done[/]"
         if self.paused:
             return "[b $warning]⏸ paused[/]"  # the speed stays in the action bar
+        if self.waited is not None:
+            return f"[$warning]⏳ {self.waited} s[/]"
         return f"[$success]▶[/] {self.speed:g}/s"
 
     def side_content(self) -> tuple[str, list[SideLine]]:
@@ -150,7 +168,11 @@ class WatchScreen(IncidentScreen):
     def message_content(self) -> tuple[str, bool]:
         if self.error:
             return f"the agent stopped: {self.error}", True
+        if self.waited is not None:
+            return f"waiting for the model ({self.waited} s) · c cancels the reply", False
         text, error = super().message_content()
+        if self.answer:
+            text = f"{text} · {self.answer}"
         if self.view.reasoning and self.view.reasoning[-1][0] == self.view.step:
             text = f"{text} · {self.agent_name}: {self.view.reasoning[-1][1]}"  # visible even without the side pane
         return text, error
@@ -172,6 +194,10 @@ class WatchScreen(IncidentScreen):
             return None
         if action == "summary":
             return self.summary is not None
+        if action == "cancel_reply":  # hidden for agents without a model, dimmed while no request is in flight
+            if getattr(self.agent, "cancel", None) is None:
+                return False
+            return True if self.waited is not None else None
         return True
 
     # -------------------------------------------------------------- the agent's thread
@@ -215,7 +241,7 @@ class WatchScreen(IncidentScreen):
             details = dict(getattr(agent, "last_details", None) or {})
             reasoning = getattr(agent, "last_reasoning", None)
             self.recorder.record(action, obs, self.env.state, reasoning=reasoning, details=details)
-            self.post_message(self.AgentStepped(obs, action, reasoning))
+            self.post_message(self.AgentStepped(obs, action, reasoning, details))
         truth = self.env.state.to_dict()
         try:
             comparisons = compare_agents(self.config, self.seed, self.options or None)
@@ -230,6 +256,8 @@ class WatchScreen(IncidentScreen):
     @on(AgentStepped)
     def _stepped(self, message: AgentStepped) -> None:
         before = self.view.obs
+        self.waited = None
+        self.answer = _cost(message.details)
         self.view.apply(message.obs, message.reasoning)
         self.draw()
         self.announce(before, message.obs)
@@ -271,6 +299,12 @@ class WatchScreen(IncidentScreen):
         self._wake.set()
         self.draw()
 
+    def action_cancel_reply(self) -> None:
+        """Give up on a runaway reply: the agent waits this step and the replay marks it cancelled."""
+        cancel = getattr(self.agent, "cancel", None)
+        if cancel is not None and cancel():
+            self.notify("the model's reply was cancelled; the agent waits this step", title="cancelled", timeout=6)
+
     def action_step_once(self) -> None:
         self._step_requested = True
         self._wake.set()
@@ -294,3 +328,12 @@ class WatchScreen(IncidentScreen):
 
     def action_quit(self) -> None:
         self.app.exit()
+
+
+def _cost(details: dict[str, Any]) -> str:
+    """'1,650 tokens in 14 s' for a step an agent paid for with a model call; '' otherwise."""
+    if details.get("cancelled"):
+        return "reply cancelled"
+    if not details.get("calls"):
+        return ""
+    return f"{int(details.get('total_tokens', 0) or 0):,} tokens in {float(details.get('latency_s', 0) or 0):.0f} s"
