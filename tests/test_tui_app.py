@@ -484,6 +484,7 @@ async def test_the_score_settles_at_the_end_with_every_row_and_its_step(tmp_path
         assert summary.rows[:2] == [("correct_diagnosis", 8.0, 2), ("correct_fix", 10.0, 3)]
         assert [step for _, _, step in summary.rows] == sorted(step for _, _, step in summary.rows)
         assert sum(value for _, value, _ in summary.rows) == pytest.approx(summary.score)
+        await wait_until(pilot, lambda: bool(app.screen.query("#summary-body")))  # pushed is not yet composed
         body = str(app.screen.query_one("#summary-body").render())
         assert "step  2  correct diagnosis" in body and "step  3  correct fix" in body
         assert "failed requests" in body
@@ -563,6 +564,7 @@ async def test_a_second_page_is_announced_and_opens_a_new_diagnosis(tmp_path):
             < timeline.index("paged again")
             < timeline.index("diagnosed database/overloaded (right)")
         )
+        await wait_until(pilot, lambda: bool(app.screen.query("#summary-body")))  # pushed is not yet composed
         body = str(app.screen.query_one("#summary-body").render())
         assert "incident 1" in body and "incident 2" in body
 
