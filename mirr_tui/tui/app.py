@@ -81,6 +81,8 @@ def make_app(
     replay_dir: Path = Path("replays"),
     config: EnvConfig | None = None,
     player_name: str | None = None,
+    daily: Any = None,
+    practice: bool = False,
 ) -> MirrApp:
     """Build the app for `mode` in {"play", "watch", "replay", "scores"}.
 
@@ -95,7 +97,14 @@ def make_app(
     def first_screen() -> Screen:
         if mode == "play":
             return PlayScreen(
-                cfg, seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replay_dir, player_name=name
+                cfg,
+                seed=seed,
+                scenario=scenario,
+                difficulty=difficulty,
+                replay_dir=replay_dir,
+                player_name=name,
+                daily=daily,
+                practice=practice,
             )
         if mode == "watch":
             return WatchScreen(

@@ -13,8 +13,11 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
+from ..daily import DailyIncident, share_card
 from ..postmortem import build_post_mortem
 from ..replay import ReplayRecorder
+from ..scores import best_text, build_scoreboard, personal_bests
+from ..tags import tag_trajectory
 from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
@@ -66,8 +69,14 @@ class PlayScreen(IncidentScreen):
         difficulty: str | None,
         replay_dir: Path,
         player_name: str,
+        daily: DailyIncident | None = None,
+        practice: bool = False,
     ) -> None:
         super().__init__(config)
+        self.daily = daily  # today's incident (`mirr daily`): its seed, difficulty and story
+        self.practice = practice  # the day's counted try was played already
+        if daily is not None:
+            seed, scenario, difficulty = daily.seed, None, daily.difficulty
         self.seed = seed
         self.scenario = scenario
         self.difficulty = difficulty
@@ -110,7 +119,8 @@ class PlayScreen(IncidentScreen):
     def start_incident(self, seed: int | None) -> None:
         self.seed = seed if seed is not None else random.randrange(1, 100_000)
         obs = self.env.reset(seed=self.seed, options=self.options or None)
-        self.recorder = ReplayRecorder(player_kind="human", player_name=self.player_name)
+        details = {"daily": self.daily.key, **({"practice": True} if self.practice else {})} if self.daily else {}
+        self.recorder = ReplayRecorder(player_kind="human", player_name=self.player_name, player_details=details)
         self.recorder.start(self.env, obs)
         self.saved = None
         self.summary_shown = False
@@ -121,6 +131,9 @@ class PlayScreen(IncidentScreen):
         self.app.call_later(self.app.clear_notifications)
         self.view = IncidentView(self.names)
         self.view.apply(obs)
+        if self.daily is not None:  # the story sets the scene on the message line until the first move
+            practice = " (practice: today's counted try is played)" if self.practice else ""
+            self.notice = f"daily {self.daily.key}{practice} · {self.daily.story}"
         self.draw()
 
     @property
@@ -304,7 +317,26 @@ class PlayScreen(IncidentScreen):
             summary = summarise(view, truth, comparisons, self.config.impact.currency)
             truths = [frame.truth for frame in getattr(episode, "frames", ())] or [truth]
             summary.post_mortem = build_post_mortem(self.config, view.observations, truths)
+            self._add_player_notes(summary, episode, view)
             self.app.call_from_thread(self._open_summary, episode, summary)
+
+    def _add_player_notes(self, summary: EpisodeSummary, episode: Any, view: IncidentView) -> None:
+        """Habits (failure tags), personal bests and, for the daily incident, the share card (worker thread)."""
+        summary.habits = tag_trajectory([o.to_dict() for o in view.observations], self.names).describe()
+        try:
+            board = build_scoreboard(self.replay_dir)
+            earlier = [r for r in board.replays if r.path != self.saved]
+            daily = self.daily.key if self.daily else None
+            bests = personal_bests(
+                earlier, self.player_name, summary.seed, self.env.state.difficulty, self.scenario, daily
+            )
+            summary.bests = best_text(bests, summary.score)
+        except OSError:  # the replay folder went away: bests are a nicety
+            summary.bests = ""
+        if self.daily is not None and isinstance(episode, ReplayRecorder):
+            summary.share_card = share_card(episode.finish())
+            self.app.call_from_thread(self.app.copy_to_clipboard, summary.share_card)
+            self.app.call_from_thread(self.app.note_exit, summary.share_card)
 
     def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
         if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
@@ -350,6 +382,7 @@ class PlayScreen(IncidentScreen):
     def _new_incident(self) -> None:
         self.save_unsaved()
         saved = self.saved
+        self.daily = None  # the next incident is a random one, not the day's
         self.start_incident(None)
         self.notice = f"the last incident's replay is saved to {saved}" if saved is not None else None
         self.draw()

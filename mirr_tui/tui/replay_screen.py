@@ -10,6 +10,7 @@ from textual.timer import Timer
 
 from ..core import EnvConfig
 from ..replay import Replay
+from ..tags import TAGS, replay_tags
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
 from .widgets import ActionBar, SideLine, _esc
@@ -45,6 +46,7 @@ class ReplayScreen(IncidentScreen):
         self.replay = replay
         self.cursor = ReplayCursor(len(replay.frames))
         self.observations = [frame.obs for frame in replay.frames]
+        self.tagging = replay_tags(replay, config.service_names)  # the run's habits, marked at their steps
         self.speed = speed
         self.timer: Timer | None = None
         self._playing = False
@@ -101,6 +103,12 @@ class ReplayScreen(IncidentScreen):
                 lines.append(f"[$accent]decided, paid at the end: {rows}[/]")
         if self.replay.error:
             lines.append(f"[b $error]recorded error: {_esc(self.replay.error)}[/]")
+        step = self.frame.step
+        here = [TAGS[tag] for tag in self.tagging.tags if step in self.tagging.steps[tag]]
+        if here:
+            lines.append(f"[b $warning]habit at this step: {_esc(', '.join(here))}[/]")
+        if self.cursor.at_end and self.tagging.tags:
+            lines.append(f"[$warning]habits in this run: {_esc(' · '.join(self.tagging.describe()))}[/]")
         frame_input = self.frame.input
         if frame_input is not None:
             shown = describe_action(frame_input) if isinstance(frame_input, dict) else str(frame_input)
