@@ -75,14 +75,21 @@ def replay(
     file: Annotated[Path | None, typer.Argument(help="A saved replay; omit to pick one from --replays.")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Re-simulate and check every frame; no screen.")] = False,
     replays: ReplayDirOpt = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="`p` hands the episode to this agent instead of you.")
+    ] = None,
+    option: AgentOptionOpt = None,
 ) -> None:
-    """Step through a saved replay frame by frame (or verify it)."""
+    """Step through a saved replay frame by frame (or verify it); `p` takes over from the frame on screen."""
     from ..replay import ReplayError, load_replay, verify_replay
 
+    if agent is not None:
+        check_agent(agent)
+    takeover = {"agent": agent, "agent_options": parse_agent_options(option)}
     if file is None:
         if verify:
             fail("--verify needs a replay FILE")
-        cli.run_app("replay", replay_dir=replay_folder(replays))
+        cli.run_app("replay", replay_dir=replay_folder(replays), **takeover)
         return
     try:
         loaded = load_replay(file)
@@ -94,7 +101,7 @@ def replay(
             fail(f"{file}: MISMATCH: {result.message}", code=1)
         typer.echo(f"{file}: {result.message}")
         return
-    cli.run_app("replay", replay_path=file, replay_dir=replay_folder(replays))
+    cli.run_app("replay", replay_path=file, replay_dir=replay_folder(replays), **takeover)
 
 
 @app.command()
