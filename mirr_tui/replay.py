@@ -75,6 +75,7 @@ class Replay:
     error: str | None = None
     path: Path | None = None
     digest: str | None = None  # sha256 of the file's bytes when loaded from one (the verdict cache's key)
+    forked_from: dict[str, Any] | None = None  # {"file": name, "frame": k}: taken over from another replay
 
     @property
     def player_name(self) -> str:
@@ -105,6 +106,8 @@ class Replay:
         }
         if self.error:
             data["error"] = self.error
+        if self.forked_from:
+            data["forked_from"] = self.forked_from
         return data
 
 
@@ -141,6 +144,7 @@ class ReplayRecorder:
         self.player["name"] = player_name
         self.frames: list[ReplayFrame] = []
         self.error: str | None = None
+        self.forked_from: dict[str, Any] | None = None
         self._env_info: dict[str, Any] = {}
         self._meta: dict[str, Any] = {}
 
@@ -201,6 +205,7 @@ class ReplayRecorder:
             frames=list(self.frames),
             summary=summary_of(self.frames),
             error=self.error,
+            forked_from=self.forked_from,
         )
 
     def save_to_dir(self, directory: str | Path) -> Path:
@@ -338,7 +343,21 @@ def replay_from_dict(data: Any, source: str = "replay") -> Replay:
         frames=frames,
         summary=data["summary"],
         error=data.get("error"),
+        forked_from=_forked_from(data.get("forked_from"), source),
     )
+
+
+def _forked_from(value: Any, source: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("file"), str)
+        or not _is_number(value.get("frame"), integer=True)
+        or len(value["file"]) > 500
+    ):
+        raise ReplayError(f'{source}: "forked_from" must be {{"file": name, "frame": number}}')
+    return {"file": value["file"], "frame": value["frame"]}
 
 
 HEADER_KEYS = ("env", "seed", "scenario", "difficulty", "options", "player", "started_at", "summary", "error")
@@ -399,14 +418,8 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
             f"recorded with a different openenv.yaml (config {replay.env.get('config_hash')}, this one {config.hash})",
             0,
         )
-    env = IncidentEnv(config)
-    options = {k: v for k, v in replay.options.items() if k in ("service", "mode", "scenario", "difficulty")}
-    # The episode id is random (it must not name the incident), so the recorded one is reused.
-    recorded_id = (replay.frames[0].observation.get("metadata") or {}).get("episode_id")
     try:
-        obs = env.reset(
-            seed=replay.seed, episode_id=recorded_id if isinstance(recorded_id, str) else None, options=options
-        )
+        env, obs = restart_recorded(replay, config)
     except ValueError as exc:
         return VerifyResult(False, f"cannot start the recorded incident: {exc}", 0)
     for frame in replay.frames:
@@ -438,6 +451,45 @@ def verify_replay(replay: Replay, config: EnvConfig | None = None) -> VerifyResu
         if claimed[key] != value:
             return VerifyResult(False, f"{key} is {claimed[key]!r} but the frames say {value!r}", None)
     return VerifyResult(True, f"OK: {len(replay.frames)} frames re-simulated identically (seed {replay.seed})")
+
+
+def restart_recorded(replay: Replay, config: EnvConfig) -> tuple[IncidentEnv, Observation]:
+    """A fresh env reset to the replay's incident (its seed, options and recorded episode id)."""
+    env = IncidentEnv(config)
+    options = {k: v for k, v in replay.options.items() if k in ("service", "mode", "scenario", "difficulty")}
+    # The episode id is random (it must not name the incident), so the recorded one is reused.
+    recorded_id = (replay.frames[0].observation.get("metadata") or {}).get("episode_id")
+    obs = env.reset(seed=replay.seed, episode_id=recorded_id if isinstance(recorded_id, str) else None, options=options)
+    return env, obs
+
+
+def fork_replay(
+    replay: Replay, frame: int, recorder: ReplayRecorder, config: EnvConfig | None = None
+) -> tuple[IncidentEnv, list[Observation]]:
+    """Take over `replay` at frame `frame`: re-simulate its moves up to there into a fresh env and into
+    `recorder` (the same inputs, reasoning and details, so the new replay verifies from step 0), which notes
+    `forked_from`. Returns the env, ready for the next move, and the observations 0..frame.
+    ReplayError if the recording does not re-simulate (another openenv.yaml, an edited file)."""
+    config = config or load_config()
+    if not 0 <= frame < len(replay.frames):
+        raise ReplayError(f"frame {frame} is not in this replay (0..{len(replay.frames) - 1})")
+    if replay.env.get("config_hash") not in (None, config.hash):
+        raise ReplayError("cannot take over: the replay was recorded with a different openenv.yaml")
+    try:
+        env, obs = restart_recorded(replay, config)
+    except ValueError as exc:
+        raise ReplayError(f"cannot take over: {exc}") from None
+    recorder.start(env, obs)
+    seen = [obs]
+    for recorded in replay.frames[1 : frame + 1]:
+        obs = env.step(recorded.input)
+        if _jsonable(obs.to_dict()) != recorded.observation:
+            raise ReplayError(f"cannot take over: frame {recorded.step} does not re-simulate as recorded")
+        recorder.record(recorded.input, obs, env.state, reasoning=recorded.reasoning, details=recorded.details)
+        seen.append(obs)
+    name = replay.path.name if replay.path is not None else "(unsaved replay)"
+    recorder.forked_from = {"file": name, "frame": frame}
+    return env, seen
 
 
 def _first_difference(expected: Any, got: Any, path: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import agents
@@ -66,3 +67,67 @@ def test_one_try_counts_a_day_and_practice_only_adds_to_the_tries(tmp_path):
     assert board["2026-12-02"][0].player == "rival"
     assert first_try(replays, "2026-12-02", "tester").summary == first.summary
     assert first_try(replays, "2026-12-03", "tester") is None
+
+
+# ------------------------------------------------------------------------------------------- the app and CLI
+def test_print_seed_shows_the_days_incident_and_a_bad_date_is_one_line():
+    from typer.testing import CliRunner
+
+    from mirr_tui.cli import app as cli_app
+
+    out = CliRunner().invoke(cli_app, ["daily", "--date", "2026-12-02", "--print-seed"])
+    incident = daily_incident(DAY)
+    assert out.exit_code == 0 and f"seed {incident.seed}, {incident.difficulty}" in out.output
+    assert incident.story in out.output
+    bad = CliRunner().invoke(cli_app, ["daily", "--date", "02/12/2026"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+async def test_playing_the_daily_shows_its_story_ends_with_a_share_card_habits_and_bests(tmp_path):
+    from mirr_tui.replay import load_replay
+    from mirr_tui.tui.app import make_app
+    from mirr_tui.tui.modals import SummaryModal
+    from mirr_tui.tui.widgets import MessageLine
+
+    incident = daily_incident(DAY)
+    for practice in (False, True):
+        app = make_app("play", replay_dir=tmp_path, player_name="tester", daily=incident, practice=practice)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            assert screen.seed == incident.seed and screen.env.state.difficulty == incident.difficulty
+            message = str(screen.query_one(MessageLine).render())
+            assert "daily 2026-12-02" in message and incident.story[:30] in message
+            for _ in range(40):
+                if screen.view.done:
+                    break
+                await pilot.press("w")
+            for _ in range(300):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, SummaryModal):
+                    break
+            summary = app.screen.summary
+            assert summary.share_card.startswith("MIRR daily 2026-12-02") and "⏳⏳⏳" in summary.share_card
+            assert any(h.startswith("gave up waiting") for h in summary.habits)
+            body = str(app.screen.query_one("#summary-body").render())
+            assert "share" in body and "habits" in body
+            if practice:
+                assert "(practice)" in summary.share_card and summary.bests.startswith("your best on this seed")
+            await pilot.press("q")
+        assert summary.share_card in app.exit_message
+    saved = sorted((load_replay(p) for p in tmp_path.glob("*.json")), key=lambda r: r.started_at)
+    assert [r.player.get("practice", False) for r in saved] == [False, True]
+    assert all(r.player["daily"] == "2026-12-02" for r in saved)
+    assert [row.tries for row in daily_board(saved)["2026-12-02"]] == [2]
+
+
+def test_scores_daily_lists_each_dates_board(tmp_path):
+    from typer.testing import CliRunner
+
+    from mirr_tui.cli import app as cli_app
+
+    play_daily(tmp_path, "tester", agent="naive")
+    play_daily(tmp_path, "rival", agent="reasoner")
+    listing = json.loads(CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--daily", "--json"]).output)
+    assert [row["player"] for row in listing["2026-12-02"]] == ["rival", "tester"]
+    plain = CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--daily", "--plain"]).output
+    assert "daily 2026-12-02" in plain and "rival" in plain

@@ -76,3 +76,25 @@ def test_the_scoreboard_shows_each_players_habits(tmp_path):
     assert habits["naive"]["fixed_blind"] == 2 and habits["reasoner"] == {}
     plain = CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--plain"]).output
     assert "how they fail" in plain and "fixed blind" in plain
+
+
+async def test_the_replay_timeline_marks_each_habit_at_its_step(tmp_path):
+    from mirr_tui.replay import load_replay
+    from mirr_tui.tui.app import make_app
+    from mirr_tui.tui.replay_screen import ReplayScreen
+
+    env = IncidentEnv()
+    recorder = ReplayRecorder(player_kind="agent", player_name="naive")
+    run_episode(env, agents.create("naive"), 7, options=STORY, recorder=recorder)
+    path = recorder.save_to_dir(tmp_path)
+    app = make_app("replay", replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        await pilot.press("right")  # step 1: the first blind restart
+        _, lines = screen.side_content()
+        assert any("habit at this step: fixed before diagnosing" in str(line) for line in lines)
+        await pilot.press("end")
+        _, lines = screen.side_content()
+        assert any("habits in this run:" in str(line) and "looped" in str(line) for line in lines)
+    assert load_replay(path).frames[1].observation["action"]["type"] == "restart"

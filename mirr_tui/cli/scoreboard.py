@@ -22,6 +22,7 @@ def scores(
     ] = None,
     plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
+    daily: Annotated[bool, typer.Option("--daily", help="The daily incidents' boards, one per date.")] = False,
 ) -> None:
     """Human-vs-agent scoreboard from saved replays (only those that re-simulate are counted)."""
     from ..scores import build_scoreboard
@@ -30,6 +31,9 @@ def scores(
     if directory is not None and not directory.is_dir():
         fail(f"{directory}: no such folder")
     board = build_scoreboard(folder)
+    if daily:
+        _print_daily(board, folder, as_json)
+        return
     if as_json:
         typer.echo(json.dumps(_scoreboard_json(board), indent=2))
         return
@@ -112,3 +116,32 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
         console.print(f"[yellow]skipped[/yellow] {escape(path.name)}: {escape(reason)}")
     for path, reason in board.unverified:
         console.print(f"[red]not counted[/red] {escape(path.name)} (does not re-simulate): {escape(reason)}")
+
+
+def _print_daily(board: Any, folder: Path, as_json: bool) -> None:
+    """Each date's board: every player's counted (first) try, best first; verified replays only."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..daily import daily_board
+
+    days = daily_board(board.replays)
+    if as_json:
+        listing = {day: [{**vars_of(row), "path": str(row.path)} for row in rows] for day, rows in days.items()}
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    console = rich_console()
+    if not days:
+        console.print(f"no daily incident in {folder} yet: play today's with `mirr daily`")
+    for day, rows in days.items():
+        table = Table(title=f"daily {day}")
+        for column in ("player", "score", "outcome", "steps", "tries"):
+            table.add_column(column, justify="left" if column in ("player", "outcome") else "right")
+        for row in rows:
+            outcome = str(row.outcome or "?").replace("_", " ")
+            table.add_row(escape(row.player), f"{row.score:+.1f}", outcome, str(row.steps), str(row.tries))
+        console.print(table)
+
+
+def vars_of(row: Any) -> dict[str, Any]:
+    return {key: getattr(row, key) for key in ("player", "score", "outcome", "steps", "tries")}

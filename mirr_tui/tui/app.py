@@ -39,6 +39,11 @@ class MirrApp(App[None]):
         self.exit_message: str | None = None
         self.saved_messages: list[str] = []
         self.failure: str | None = None  # why the app could not do its job (cli.run_app exits 2 with it)
+        # Who takes over a replay with `p` (mirr replay): a person by this name, or the agent if one is named.
+        self.replay_dir = Path("replays")
+        self.player_name = "human"
+        self.takeover_agent: str | None = None
+        self.takeover_options: dict[str, Any] = {}
 
     def get_default_screen(self) -> Screen:
         return self._screen_factory()
@@ -81,6 +86,8 @@ def make_app(
     replay_dir: Path = Path("replays"),
     config: EnvConfig | None = None,
     player_name: str | None = None,
+    daily: Any = None,
+    practice: bool = False,
 ) -> MirrApp:
     """Build the app for `mode` in {"play", "watch", "replay", "scores"}.
 
@@ -95,7 +102,14 @@ def make_app(
     def first_screen() -> Screen:
         if mode == "play":
             return PlayScreen(
-                cfg, seed=seed, scenario=scenario, difficulty=difficulty, replay_dir=replay_dir, player_name=name
+                cfg,
+                seed=seed,
+                scenario=scenario,
+                difficulty=difficulty,
+                replay_dir=replay_dir,
+                player_name=name,
+                daily=daily,
+                practice=practice,
             )
         if mode == "watch":
             return WatchScreen(
@@ -117,4 +131,8 @@ def make_app(
                 return MessageScreen("cannot open this replay", str(exc))
         return ScoresScreen(cfg, replay_dir)
 
-    return MirrApp(mode, first_screen)
+    application = MirrApp(mode, first_screen)
+    application.replay_dir, application.player_name = replay_dir, name
+    if mode == "replay":
+        application.takeover_agent, application.takeover_options = agent, dict(agent_options or {})
+    return application

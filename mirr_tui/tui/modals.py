@@ -273,6 +273,14 @@ class SummaryModal(ModalScreen[str | None]):
             fixed = f"fixed at step {fault.fix_step}" if fault.fix_step is not None else "[$error]never fixed[/]"
             lines.append(f"{_indent(11)}{verdict} · {fixed}")
         lines.append(f"[b]timeline   [/]{_esc(s.timeline())}")
+        if s.habits:
+            lines.append(f"[b]habits     [/][$warning]{_esc(' · '.join(s.habits))}[/]")
+        if s.bests:
+            lines.append(f"[b]bests      [/]{_esc(s.bests)}")
+        if s.share_card:
+            lines.append("")
+            lines.append("[b]share[/] [$text-muted](copied to the clipboard where the terminal allows)[/]")
+            lines.extend(f"{_indent(2)}{_esc(line)}" for line in s.share_card.splitlines())
         if s.post_mortem is not None and not teach_first:
             lines.append("")
             lines.extend(post_mortem_markup(s.post_mortem))

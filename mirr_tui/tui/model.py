@@ -400,6 +400,9 @@ class EpisodeSummary:
     moves: list[tuple[int, str, str]] = field(default_factory=list)  # (step, move, verdict) for fixes, breakers
     comparisons: dict[str, tuple[float, str]] = field(default_factory=dict)
     post_mortem: Any = None  # a postmortem.PostMortem, built by the screen from the episode's observations
+    habits: list[str] = field(default_factory=list)  # failure tags with their steps (mirr_tui.tags)
+    bests: str = ""  # "your best on this seed: ..." (mirr_tui.scores.best_text)
+    share_card: str = ""  # the daily incident's spoiler-free card
 
     # The first fault (the incident that paged the player): what a one-fault episode is about.
     @property

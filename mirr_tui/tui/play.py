@@ -13,8 +13,11 @@ from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ..core import FAULT_MODES, Action, EnvConfig, IncidentEnv, InvalidAction
+from ..daily import DailyIncident, share_card
 from ..postmortem import build_post_mortem
-from ..replay import ReplayRecorder
+from ..replay import Replay, ReplayRecorder, fork_replay
+from ..scores import best_text, build_scoreboard, personal_bests
+from ..tags import tag_trajectory
 from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
@@ -66,8 +69,19 @@ class PlayScreen(IncidentScreen):
         difficulty: str | None,
         replay_dir: Path,
         player_name: str,
+        daily: DailyIncident | None = None,
+        practice: bool = False,
+        fork: tuple[Replay, int] | None = None,
     ) -> None:
         super().__init__(config)
+        self.fork = fork  # (replay, frame): play on from that frame of a replay (`p` in mirr replay)
+        self.forked_at = 0  # steps that came with the fork (not the player's)
+        if fork is not None:
+            seed, scenario, difficulty = fork[0].seed, fork[0].scenario, fork[0].difficulty
+        self.daily = daily  # today's incident (`mirr daily`): its seed, difficulty and story
+        self.practice = practice  # the day's counted try was played already
+        if daily is not None:
+            seed, scenario, difficulty = daily.seed, None, daily.difficulty
         self.seed = seed
         self.scenario = scenario
         self.difficulty = difficulty
@@ -109,9 +123,16 @@ class PlayScreen(IncidentScreen):
 
     def start_incident(self, seed: int | None) -> None:
         self.seed = seed if seed is not None else random.randrange(1, 100_000)
-        obs = self.env.reset(seed=self.seed, options=self.options or None)
-        self.recorder = ReplayRecorder(player_kind="human", player_name=self.player_name)
-        self.recorder.start(self.env, obs)
+        details = {"daily": self.daily.key, **({"practice": True} if self.practice else {})} if self.daily else {}
+        self.recorder = ReplayRecorder(player_kind="human", player_name=self.player_name, player_details=details)
+        if self.fork is not None:
+            replay, frame = self.fork
+            self.env, seen = fork_replay(replay, frame, self.recorder, self.config)
+            self.forked_at = frame
+        else:
+            obs = self.env.reset(seed=self.seed, options=self.options or None)
+            self.recorder.start(self.env, obs)
+            seen, self.forked_at = [obs], 0
         self.saved = None
         self.summary_shown = False
         self.summary = None
@@ -119,8 +140,12 @@ class PlayScreen(IncidentScreen):
         self.command_error = None
         # The last incident's toasts (posted, so cleared after them) do not follow the player into this one.
         self.app.call_later(self.app.clear_notifications)
-        self.view = IncidentView(self.names)
-        self.view.apply(obs)
+        self.view = IncidentView.rebuild(self.names, seen)
+        if self.fork is not None:
+            self.notice = f"taken over from {self.fork[0].player_name}'s replay at step {self.forked_at}: your move"
+        if self.daily is not None:  # the story sets the scene on the message line until the first move
+            practice = " (practice: today's counted try is played)" if self.practice else ""
+            self.notice = f"daily {self.daily.key}{practice} · {self.daily.story}"
         self.draw()
 
     @property
@@ -160,7 +185,7 @@ class PlayScreen(IncidentScreen):
     def message_content(self) -> tuple[str, bool]:
         if self.command_error:
             return self.command_error, True
-        if self.notice and self.steps_played == 0:
+        if self.notice and self.steps_played == self.forked_at:  # until the first move of ours
             return self.notice, False
         return super().message_content()
 
@@ -304,7 +329,26 @@ class PlayScreen(IncidentScreen):
             summary = summarise(view, truth, comparisons, self.config.impact.currency)
             truths = [frame.truth for frame in getattr(episode, "frames", ())] or [truth]
             summary.post_mortem = build_post_mortem(self.config, view.observations, truths)
+            self._add_player_notes(summary, episode, view)
             self.app.call_from_thread(self._open_summary, episode, summary)
+
+    def _add_player_notes(self, summary: EpisodeSummary, episode: Any, view: IncidentView) -> None:
+        """Habits (failure tags), personal bests and, for the daily incident, the share card (worker thread)."""
+        summary.habits = tag_trajectory([o.to_dict() for o in view.observations], self.names).describe()
+        try:
+            board = build_scoreboard(self.replay_dir)
+            earlier = [r for r in board.replays if r.path != self.saved]
+            daily = self.daily.key if self.daily else None
+            bests = personal_bests(
+                earlier, self.player_name, summary.seed, self.env.state.difficulty, self.scenario, daily
+            )
+            summary.bests = best_text(bests, summary.score)
+        except OSError:  # the replay folder went away: bests are a nicety
+            summary.bests = ""
+        if self.daily is not None and isinstance(episode, ReplayRecorder):
+            summary.share_card = share_card(episode.finish())
+            self.app.call_from_thread(self.app.copy_to_clipboard, summary.share_card)
+            self.app.call_from_thread(self.app.note_exit, summary.share_card)
 
     def _open_summary(self, episode: object, summary: EpisodeSummary) -> None:
         if episode is not self.recorder or not self.is_attached:  # a new incident started meanwhile
@@ -330,8 +374,8 @@ class PlayScreen(IncidentScreen):
 
     @property
     def mid_episode(self) -> bool:
-        """At least one step played and the episode not over: leaving now abandons it."""
-        return self.steps_played > 0 and not self.view.done
+        """At least one step of ours played and the episode not over: leaving now abandons it."""
+        return self.steps_played > self.forked_at and not self.view.done
 
     def confirm_leaving(self, question: str, yes: str, then: Any) -> None:
         """Ask before abandoning an episode in progress (y does it; n or escape keeps playing)."""
@@ -350,12 +394,14 @@ class PlayScreen(IncidentScreen):
     def _new_incident(self) -> None:
         self.save_unsaved()
         saved = self.saved
+        self.daily = None  # the next incident is a random one, not the day's
+        self.fork = None
         self.start_incident(None)
         self.notice = f"the last incident's replay is saved to {saved}" if saved is not None else None
         self.draw()
 
     def save_unsaved(self) -> None:
-        if self.saved is None and self.steps_played > 0:
+        if self.saved is None and self.steps_played > self.forked_at:  # a take-over with no move of ours: nothing
             self.saved = self.save_replay(self.recorder, self.replay_dir)
 
     def action_quit(self) -> None:

@@ -9,7 +9,8 @@ from textual.content import Content
 from textual.timer import Timer
 
 from ..core import EnvConfig
-from ..replay import Replay
+from ..replay import Replay, ReplayError, ReplayRecorder, fork_replay
+from ..tags import TAGS, replay_tags
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
 from .widgets import ActionBar, SideLine, _esc
@@ -34,6 +35,7 @@ class ReplayScreen(IncidentScreen):
         Binding("end", "jump('end')", "last", show=False),
         Binding("space", "play", "play"),
         Binding("t", "truth", "truth"),
+        Binding("p", "take_over", "take over", tooltip="play on from this frame (an agent with --agent)"),
         Binding("escape", "back", "back"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
@@ -45,6 +47,7 @@ class ReplayScreen(IncidentScreen):
         self.replay = replay
         self.cursor = ReplayCursor(len(replay.frames))
         self.observations = [frame.obs for frame in replay.frames]
+        self.tagging = replay_tags(replay, config.service_names)  # the run's habits, marked at their steps
         self.speed = speed
         self.timer: Timer | None = None
         self._playing = False
@@ -101,6 +104,12 @@ class ReplayScreen(IncidentScreen):
                 lines.append(f"[$accent]decided, paid at the end: {rows}[/]")
         if self.replay.error:
             lines.append(f"[b $error]recorded error: {_esc(self.replay.error)}[/]")
+        step = self.frame.step
+        here = [TAGS[tag] for tag in self.tagging.tags if step in self.tagging.steps[tag]]
+        if here:
+            lines.append(f"[b $warning]habit at this step: {_esc(', '.join(here))}[/]")
+        if self.cursor.at_end and self.tagging.tags:
+            lines.append(f"[$warning]habits in this run: {_esc(' · '.join(self.tagging.describe()))}[/]")
         frame_input = self.frame.input
         if frame_input is not None:
             shown = describe_action(frame_input) if isinstance(frame_input, dict) else str(frame_input)
@@ -109,6 +118,37 @@ class ReplayScreen(IncidentScreen):
         if len(lines) == 0:
             lines.append("[$text-muted](no reasoning recorded)[/]")
         return f"{self.replay.player_name}", lines
+
+    def action_take_over(self) -> None:
+        """Play on from the frame on screen: the episode so far is re-simulated into a new replay."""
+        from .play import PlayScreen
+        from .watch import WatchScreen
+
+        if self.frame.observation.get("done"):
+            self.notify("the episode is over at this frame: step back to take over earlier", severity="warning")
+            return
+        frame = self.cursor.index
+        try:
+            fork_replay(self.replay, frame, ReplayRecorder(), self.config)  # fails here, not in the next screen
+        except ReplayError as exc:
+            self.notify(str(exc), title="cannot take over", severity="error", timeout=10)
+            return
+        if self._playing:  # the replay stops where it was taken over
+            self.action_play()
+        app: Any = self.app
+        common = {"seed": None, "scenario": None, "difficulty": None, "replay_dir": app.replay_dir}
+        if app.takeover_agent:
+            screen: IncidentScreen = WatchScreen(
+                self.config,
+                agent_name=app.takeover_agent,
+                agent_options=app.takeover_options,
+                speed=self.speed,
+                fork=(self.replay, frame),
+                **common,
+            )
+        else:
+            screen = PlayScreen(self.config, player_name=app.player_name, fork=(self.replay, frame), **common)
+        app.push_screen(screen)
 
     def draw_bar(self) -> None:
         width = max(10, min(40, self.size.width - 70))

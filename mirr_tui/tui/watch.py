@@ -15,10 +15,10 @@ from textual.worker import get_current_worker
 
 from ..core import EnvConfig, IncidentEnv, Observation
 from ..postmortem import build_post_mortem
-from ..replay import ReplayRecorder
+from ..replay import Replay, ReplayRecorder, fork_replay
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import SummaryModal
-from .model import EpisodeSummary, compare_agents, summarise
+from .model import EpisodeSummary, IncidentView, compare_agents, summarise
 from .widgets import SideLine, _esc
 
 SPEED_KEYS = Binding.Group("speed", compact=False)  # "+ - speed": one footer entry, so 80 columns hold every key
@@ -74,8 +74,12 @@ class WatchScreen(IncidentScreen):
         difficulty: str | None,
         speed: float,
         replay_dir: Path,
+        fork: tuple[Replay, int] | None = None,
     ) -> None:
         super().__init__(config)
+        self.fork = fork  # (replay, frame): the agent plays on from that frame of a replay
+        if fork is not None:
+            seed, scenario, difficulty = fork[0].seed, fork[0].scenario, fork[0].difficulty
         self.agent_name = agent_name
         self.agent_options = dict(agent_options or {})
         self.seed = seed if seed is not None else random.randrange(1, 100_000)
@@ -96,8 +100,9 @@ class WatchScreen(IncidentScreen):
         self.answer: str = ""  # what the last model reply cost: "1,650 tokens in 14 s"
 
     def on_mount(self) -> None:
-        obs = self.env.reset(seed=self.seed, options=self.options or None)
-        self.view.apply(obs)
+        if self.fork is None:
+            obs = self.env.reset(seed=self.seed, options=self.options or None)
+            self.view.apply(obs)
         try:
             self.agent = self._create_agent()
         except Exception as exc:  # a missing key or bad option is shown in the app, not raised
@@ -112,7 +117,13 @@ class WatchScreen(IncidentScreen):
         self.recorder = ReplayRecorder(
             player_kind="agent", player_name=self.agent_name, player_details=self.agent.describe()
         )
-        self.recorder.start(self.env, obs)
+        if self.fork is not None:  # handed over mid-episode: the agent starts from the frame on screen
+            self.env, seen = fork_replay(self.fork[0], self.fork[1], self.recorder, self.config)
+            self.view = IncidentView.rebuild(self.names, seen)
+            if getattr(self.agent, "needs_env", False):
+                self.agent.attach(self.env)
+        else:
+            self.recorder.start(self.env, obs)
         self.draw()
         self.set_interval(0.5, self._show_waiting)
         self.run_agent()
