@@ -35,7 +35,7 @@ class ReplayScreen(IncidentScreen):
         Binding("end", "jump('end')", "last", show=False),
         Binding("space", "play", "play"),
         Binding("t", "truth", "truth"),
-        Binding("p", "take_over", "take over", tooltip="play on from this frame (an agent with --agent)"),
+        Binding("p", "take_over", "fork", tooltip="take over: play on from this frame (an agent with --agent)"),
         Binding("escape", "back", "back"),
         *LOG_BINDINGS,
         Binding("question_mark", "help", "help"),
