@@ -60,6 +60,13 @@ def train_command(
     eval_every: Annotated[
         int, typer.Option("--eval-every", help="Greedy validation every N updates (0 = never).", min=0)
     ] = 10,
+    scalar: Annotated[
+        bool,
+        typer.Option(
+            "--scalar",
+            help="Play one episode at a time through IncidentEnv (the trainer before the batched env; slower).",
+        ),
+    ] = False,
 ) -> None:
     """Train the `grpo` agent from scratch with GRPO on CPU (seeds >= 1,000,000; eval uses 0-999)."""
     from ..training import TrainConfig
@@ -84,6 +91,7 @@ def train_command(
         seed=seed,
         difficulty=difficulty,
         eval_every=eval_every,
+        batched=not scalar,
     )
     try:
         import matplotlib  # noqa: F401
