@@ -84,7 +84,7 @@ class BatchFeatures:
         self._move_service = np.array([self.names.index(a.service) if a.service else -1 for a in moves])
         self._move_diagnose = np.array([a.type == "diagnose" for a in moves])
         self._move_mode = np.array([FAULT_MODES.index(a.mode) if a.mode else -1 for a in moves])
-        self._line_cache: dict[tuple[int, int, int], tuple[tuple[int, ...], int, tuple[str, ...]]] = {}
+        self._line_cache: dict[tuple[Any, ...], Any] = {}  # line counts by (writer, template, blamed) and reads
         self._plain = all(_plain_name(name) for name in self.names)
         self.reset()
 
@@ -142,26 +142,30 @@ class BatchFeatures:
         cache = self._line_cache
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
-        keys = [(i, t, sick if t in BLAME_TEMPLATES else -1) for t in ids]
-        if not self._plain or _BREAKER_ID in ids:
-            counts = [self._count(i, line.text) for line in env.log_lines(e)]
-        else:
-            if any(key not in cache for key in keys):
-                for key, line in zip(keys, env.log_lines(e), strict=True):
-                    cache[key] = self._count(i, line.text)
-            counts = [cache[key] for key in keys]
-        words = [0] * len(FAULT_MODES)
-        benign = 0
-        named: set[str] = set()
-        for line_words, line_benign, line_named in counts:
-            for m, count in enumerate(line_words):
-                words[m] += count
-            benign += line_benign
-            named.update(line_named)
-        self.words[e, i] = words
-        self.benign[e, i] = benign
-        self.blames[e, i] = bool(named)
-        self.named[e, i] = [n in named for n in self.names]
+        plain = self._plain and _BREAKER_ID not in ids
+        whole = (i, sick, tuple(sorted(ids)))  # a read's counts do not depend on the order of its lines
+        summed = cache.get(whole) if plain else None
+        if summed is None:
+            keys = [(i, t, sick if t in BLAME_TEMPLATES else -1) for t in ids]
+            if not plain:
+                counts = [self._count(i, line.text) for line in env.log_lines(e)]
+            else:
+                if any(key not in cache for key in keys):
+                    for key, line in zip(keys, env.log_lines(e), strict=True):
+                        cache[key] = self._count(i, line.text)
+                counts = [cache[key] for key in keys]
+            words = [0] * len(FAULT_MODES)
+            benign = 0
+            named: set[str] = set()
+            for line_words, line_benign, line_named in counts:
+                for m, count in enumerate(line_words):
+                    words[m] += count
+                benign += line_benign
+                named.update(line_named)
+            summed = (words, benign, bool(named), [n in named for n in self.names])
+            if plain:
+                cache[whole] = summed
+        self.words[e, i], self.benign[e, i], self.blames[e, i], self.named[e, i] = summed
         return True
 
     def _count(self, i: int, text: str) -> tuple[tuple[int, ...], int, tuple[str, ...]]:

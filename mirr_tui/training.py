@@ -423,7 +423,7 @@ class BatchRollouts:
         """Greedy success and diagnosis on `seeds`: the same episodes as `validate` plays one by one."""
         if self._validation is None or self._validation.env.n != len(seeds):
             self._validation = BatchPlayer(self.config, len(seeds), self.difficulty)
-        played = self._validation.play(policy, np.asarray(seeds), None)
+        played = self._validation.play(policy, np.asarray(seeds), None, record=False)
         return float(played.success.mean()), float(played.diagnosis_correct.mean())
 
 

@@ -50,8 +50,10 @@ class BatchPlayer:
         self.wait = len(self.features.moves) - 1
         self.recovered = self.env.outcomes.index("recovered")
 
-    def play(self, policy: LinearPolicy, seeds: np.ndarray, rng: np.random.Generator | None) -> Played:
-        return play_batch(self, policy, seeds, rng)
+    def play(
+        self, policy: LinearPolicy, seeds: np.ndarray, rng: np.random.Generator | None, record: bool = True
+    ) -> Played:
+        return play_batch(self, policy, seeds, rng, record)
 
 
 def greedy_moves(
@@ -74,7 +76,15 @@ def sample_moves(logp: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(index, logp.shape[1] - 1)
 
 
-def play_batch(player: BatchPlayer, policy: LinearPolicy, seeds: np.ndarray, rng: np.random.Generator | None) -> Played:
+def play_batch(
+    player: BatchPlayer,
+    policy: LinearPolicy,
+    seeds: np.ndarray,
+    rng: np.random.Generator | None,
+    record: bool = True,
+) -> Played:
+    """One episode per env from `seeds`; `record=False` keeps only the episodes' results (the step arrays
+    of `Played` are then empty)."""
     env, features = player.env, player.features
     n = env.n
     out = env.reset([int(s) for s in seeds])
@@ -95,10 +105,11 @@ def play_batch(player: BatchPlayer, policy: LinearPolicy, seeds: np.ndarray, rng
             chosen = greedy_moves(policy, logp, phi, psi, xi, mask)
         else:
             chosen = sample_moves(logp, rng.random(len(rows)))
-        for key, value in (("phi", phi), ("psi", psi), ("xi", xi), ("mask", mask), ("actions", chosen)):
-            parts[key].append(value)
-        parts["logp"].append(logp[np.arange(len(rows)), chosen])
-        parts["episode"].append(rows)
+        if record:
+            for key, value in (("phi", phi), ("psi", psi), ("xi", xi), ("mask", mask), ("actions", chosen)):
+                parts[key].append(value)
+            parts["logp"].append(logp[np.arange(len(rows)), chosen])
+            parts["episode"].append(rows)
         lengths[rows] += 1
         moves = np.full(n, player.wait, dtype=np.int64)
         moves[rows] = chosen
@@ -109,7 +120,10 @@ def play_batch(player: BatchPlayer, policy: LinearPolicy, seeds: np.ndarray, rng
             success[e] = out.outcome[e] == player.recovered
             diagnosis[e] = env.state(e).diagnosis_correct
         active[ended] = False
-    episode = np.concatenate(parts["episode"])
-    order = np.argsort(episode, kind="stable")  # episode-major, each episode's steps in order
-    joined = {key: np.concatenate(values)[order] for key, values in parts.items()}
+    if not record:
+        joined = {key: np.empty(0) for key in parts}
+    else:
+        episode = np.concatenate(parts["episode"])
+        order = np.argsort(episode, kind="stable")  # episode-major, each episode's steps in order
+        joined = {key: np.concatenate(values)[order] for key, values in parts.items()}
     return Played(lengths=lengths, score=score, success=success, diagnosis_correct=diagnosis, **joined)
