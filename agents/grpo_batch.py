@@ -77,12 +77,11 @@ class BatchFeatures:
         self._status_col = np.array([1 + STATUSES.index(x) if x in STATUSES else 1 for x in statuses])
         self._ok = np.array([x == "ok" for x in statuses])
         self._down = np.array([x == "down" for x in statuses])
-        # policy move -> (kind, service, mode); kind codes: 0 check_logs, 1 fix, 2 diagnose, 3 wait
+        # policy move index -> is it a fix, its service (-1: wait), its mode (-1: not a diagnosis)
         moves = [index_to_action(i, self.names) for i in range(n_actions(s))]
         self.moves = tuple(moves)
         self._move_fix = np.array([a.type in _FIXES for a in moves])
         self._move_service = np.array([self.names.index(a.service) if a.service else -1 for a in moves])
-        self._move_diagnose = np.array([a.type == "diagnose" for a in moves])
         self._move_mode = np.array([FAULT_MODES.index(a.mode) if a.mode else -1 for a in moves])
         self._line_cache: dict[tuple[Any, ...], Any] = {}  # line counts by (writer, template, blamed) and reads
         self._plain = all(_plain_name(name) for name in self.names)
@@ -132,7 +131,7 @@ class BatchFeatures:
     def _read(self, env: Any, e: int, i: int) -> bool:
         """Env e read service i's logs at this step: `count_words` line by line, summed as the tracker counts
         them. A line's count depends only on its writer, its template and the service it blames (the numbers
-        and versions it quotes can neither name a service nor spell a signature word, `_plain_names`), so
+        and versions it quotes can neither name a service nor spell a signature word, `_plain_name`), so
         counts are cached by (writer, template, blamed); a line first seen is counted from its text. Reads with
         an operator's breaker in them (never in the policy's play) and unusual service names use the text."""
         read = env.log_templates(e)

@@ -12,7 +12,11 @@ from typer.testing import CliRunner
 import agents
 from agents.grpo import (
     DEFAULT_WEIGHTS,
+    F_GLOBAL,
+    F_MATCH,
+    F_SERVICE,
     GLOBAL_FEATURES,
+    N_ROWS,
     SERVICE_FEATURES,
     FeatureTracker,
     LinearPolicy,
@@ -23,7 +27,7 @@ from agents.grpo_batch import BatchFeatures, _plain_name
 from mirr_tui.cli import app
 from mirr_tui.core import FAULT_MODES, IncidentEnv, load_config
 from mirr_tui.core.batch import BatchIncidentEnv
-from mirr_tui.training import BatchRollouts, play, validate
+from mirr_tui.training import BatchRollouts, ScalarRollouts, make_batch, play, validate
 from mirr_tui.training_batch import BatchPlayer, greedy_moves, play_batch, sample_moves
 
 
@@ -175,3 +179,48 @@ def test_scalar_training_option_trains_weights_the_agent_plays(tmp_path: Path) -
         while not obs.done:
             obs = env.step(agent.act(obs))
         assert obs.outcome is not None
+
+
+class _Draws:
+    """A stand-in generator that hands out pre-drawn uniforms, one row per episode: `random()` the next of
+    episode `row`'s (scalar play); `random(k)` the next step's of the k episodes still playing, given every
+    episode's length (batched play draws for its live episodes, in env order)."""
+
+    def __init__(self, table: np.ndarray, row: int | None = None, lengths: list[int] | None = None) -> None:
+        self.table, self.row, self.lengths, self.t = table, row, lengths, 0
+
+    def random(self, size: int | None = None) -> object:
+        self.t += 1
+        if size is None:
+            return float(self.table[self.row, self.t - 1])
+        live = [e for e, length in enumerate(self.lengths or []) if length >= self.t]
+        assert size == len(live), "the batched episodes ended at other steps than the scalar ones"
+        return self.table[live, self.t - 1]
+
+
+def test_batched_group_rollouts_are_the_scalar_ones_given_the_same_draws() -> None:
+    """Fed the same uniform for each (episode, step), the batched rollouts give the scalar trainer's batch:
+    the same episodes, moves, advantages, weights and log-probs. Only the order of the draws differs."""
+    config = load_config()
+    rng = np.random.default_rng(8)
+    policy = LinearPolicy(
+        rng.normal(0, 0.3, (N_ROWS, F_SERVICE)), rng.normal(0, 0.3, F_GLOBAL), rng.normal(0, 0.3, F_MATCH)
+    )
+    seeds, group = np.array([1_200_001, 1_200_002, 1_200_003]), 4
+    table = rng.random((len(seeds) * group, config.rules.max_steps + 1))
+    scalar = ScalarRollouts(config)
+    groups = [
+        [play(scalar.env, scalar.tracker, policy, int(seed), _Draws(table, p * group + g)) for g in range(group)]
+        for p, seed in enumerate(seeds)
+    ]
+    want = make_batch(groups)
+    lengths = [len(e.actions) for g in groups for e in g]
+    got, stats = BatchRollouts(config, len(table)).groups(policy, seeds, group, _Draws(table, lengths=lengths))
+    assert got.actions.tolist() == want.actions.tolist()
+    for key in ("phi", "psi", "xi", "mask", "adv", "weight"):
+        assert np.array_equal(getattr(got, key), getattr(want, key)), key
+    np.testing.assert_allclose(got.logp_old, want.logp_old, rtol=0, atol=1e-12)
+    episodes = [e for g in groups for e in g]
+    assert stats["mean_return"] == pytest.approx(np.mean([e.score for e in episodes]))
+    assert stats["success_rate"] == np.mean([e.success for e in episodes])
+    assert len({e.score for e in episodes}) > 1  # the groups carry signal
