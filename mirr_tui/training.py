@@ -10,13 +10,18 @@ One update:
 4. the reference policy is the initial one; with `ref_every` > 0 it becomes the current policy every
    `ref_every` updates (the paper's iterative GRPO).
 
+Rollouts: all `prompts * group_size` episodes of an update step together in one BatchIncidentEnv, with the
+policy's features computed for every env at once (training_batch.py, agents/grpo_batch.py: equal to the
+scalar agent's features value for value), and validation plays its seeds the same way, greedily, choosing
+what the scalar agent chooses. `TrainConfig.batched=False` (`mirr train --scalar`) plays one episode at a time
+through IncidentEnv instead, as the trainer did before the batched env.
+
 Seed ranges: `mirr eval` uses 0.. (default 0-999); training draws from [TRAIN_SEED_MIN, 2**31);
 validation during training uses VALIDATION_SEEDS. Everything is deterministic from `--seed`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable
@@ -29,27 +34,13 @@ import numpy as np
 from agents.grpo import FeatureTracker, LinearPolicy, index_to_action
 
 from .atomic import write_atomically
-from .core import IncidentEnv, load_config
+from .core import EnvConfig, IncidentEnv, load_config
+from .training_batch import BatchPlayer
+from .training_log import plot_curves, write_log
 
 TRAIN_SEED_MIN = 1_000_000
 TRAIN_SEED_MAX = 2**31 - 1
 VALIDATION_SEEDS = range(500_000, 500_200)
-CSV_FIELDS = (
-    "update",
-    "episodes",
-    "mean_return",
-    "success_rate",
-    "diagnosis_accuracy",
-    "mean_steps",
-    "loss",
-    "surrogate",
-    "kl",
-    "entropy",
-    "clip_fraction",
-    "val_success",
-    "val_diagnosis",
-    "seconds",
-)
 
 
 @dataclass(slots=True)
@@ -72,6 +63,10 @@ class TrainConfig:
     difficulty: str | None = None
     eval_every: int = 10  # updates between greedy validation runs (0 = never)
     checkpoint_every: int = 10
+    # True: every episode of an update steps together in one BatchIncidentEnv with vectorised features
+    # (training_batch.py); False: one episode at a time through IncidentEnv (the trainer before the batched
+    # env, kept for comparison: bench/grpo_train.py). Both are deterministic from `seed`, with different draws.
+    batched: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -335,6 +330,10 @@ class TrainState:
         for key in keys:
             if key in saved and saved[key] != getattr(cfg, key):
                 raise ValueError(f"{path}: checkpoint was trained with {key}={saved[key]}, not {getattr(cfg, key)}")
+        batched = bool(saved.get("batched", False))  # checkpoints from before the batched trainer are scalar
+        if batched != cfg.batched:
+            how = "batched" if batched else "scalar (--scalar)"
+            raise ValueError(f"{path}: checkpoint was trained with {how} rollouts; resume it the same way")
         adam = Adam(cfg.lr)
         adam.t = int(extra["adam_t"])
         adam.m = {k[len("adam_m_") :]: a.copy() for k, a in arrays.items() if k.startswith("adam_m_")}
@@ -366,30 +365,96 @@ def learning_rate(cfg: TrainConfig, update: int) -> float:
     return cfg.lr * (1.0 - (1.0 - cfg.lr_final) * progress)
 
 
-def train_update(state: TrainState, cfg: TrainConfig, env: IncidentEnv, tracker: FeatureTracker) -> dict[str, Any]:
+class ScalarRollouts:
+    """One episode at a time through IncidentEnv and FeatureTracker (`--scalar`: the trainer before the
+    batched env)."""
+
+    def __init__(self, config: EnvConfig, difficulty: str | None = None) -> None:
+        self.env = IncidentEnv(config, difficulty=difficulty)
+        self.tracker = FeatureTracker(config)
+        self.difficulty = difficulty
+
+    def groups(
+        self, policy: LinearPolicy, seeds: np.ndarray, group_size: int, rng: np.random.Generator
+    ) -> tuple[Batch, dict[str, float]]:
+        options = {"difficulty": self.difficulty} if self.difficulty else None
+        groups = [
+            [play(self.env, self.tracker, policy, int(seed), rng, options) for _ in range(group_size)] for seed in seeds
+        ]
+        episodes = [e for group in groups for e in group]
+        stats = episode_stats(
+            np.array([e.score for e in episodes]),
+            np.array([e.success for e in episodes]),
+            np.array([e.diagnosis_correct for e in episodes]),
+            np.array([len(e.actions) for e in episodes]),
+        )
+        return make_batch(groups), stats
+
+    def validate(self, policy: LinearPolicy, seeds: range = VALIDATION_SEEDS) -> tuple[float, float]:
+        return validate(policy, seeds, self.difficulty)
+
+
+class BatchRollouts:
+    """Every episode of an update in one BatchIncidentEnv, with vectorised features (training_batch.py)."""
+
+    def __init__(self, config: EnvConfig, episodes: int, difficulty: str | None = None) -> None:
+        self.config, self.difficulty = config, difficulty
+        self.player = BatchPlayer(config, episodes, difficulty)
+        self._validation: BatchPlayer | None = None
+
+    def groups(
+        self, policy: LinearPolicy, seeds: np.ndarray, group_size: int, rng: np.random.Generator
+    ) -> tuple[Batch, dict[str, float]]:
+        played = self.player.play(policy, np.repeat(np.asarray(seeds), group_size), rng)
+        adv = group_advantages(played.score.reshape(len(seeds), group_size)).reshape(-1)
+        batch = Batch(
+            phi=played.phi,
+            psi=played.psi,
+            xi=played.xi,
+            mask=played.mask,
+            actions=played.actions,
+            logp_old=played.logp,
+            adv=adv[played.episode],
+            weight=1.0 / (played.lengths[played.episode] * len(played.lengths)),
+        )
+        return batch, episode_stats(played.score, played.success, played.diagnosis_correct, played.lengths)
+
+    def validate(self, policy: LinearPolicy, seeds: range = VALIDATION_SEEDS) -> tuple[float, float]:
+        """Greedy success and diagnosis on `seeds`: the same episodes as `validate` plays one by one."""
+        if self._validation is None or self._validation.env.n != len(seeds):
+            self._validation = BatchPlayer(self.config, len(seeds), self.difficulty)
+        played = self._validation.play(policy, np.asarray(seeds), None, record=False)
+        return float(played.success.mean()), float(played.diagnosis_correct.mean())
+
+
+def episode_stats(
+    score: np.ndarray, success: np.ndarray, diagnosis: np.ndarray, lengths: np.ndarray
+) -> dict[str, float]:
+    return {
+        "episodes": len(score),
+        "mean_return": float(np.mean(score)),
+        "success_rate": float(np.mean(success)),
+        "diagnosis_accuracy": float(np.mean(diagnosis)),
+        "mean_steps": float(np.mean(lengths)),
+    }
+
+
+def rollouts_for(cfg: TrainConfig, config: EnvConfig) -> ScalarRollouts | BatchRollouts:
+    if cfg.batched:
+        return BatchRollouts(config, cfg.prompts * cfg.group_size, cfg.difficulty)
+    return ScalarRollouts(config, cfg.difficulty)
+
+
+def train_update(state: TrainState, cfg: TrainConfig, rollouts: ScalarRollouts | BatchRollouts) -> dict[str, Any]:
     """One GRPO update (sample groups, optimise); returns the update's log row."""
     seeds = state.rng.integers(TRAIN_SEED_MIN, TRAIN_SEED_MAX, size=cfg.prompts)
-    options = {"difficulty": cfg.difficulty} if cfg.difficulty else None
-    groups = [
-        [play(env, tracker, state.policy, int(seed), state.rng, options) for _ in range(cfg.group_size)]
-        for seed in seeds
-    ]
-    batch = make_batch(groups)
+    batch, episodes = rollouts.groups(state.policy, seeds, cfg.group_size, state.rng)
     state.adam.lr = learning_rate(cfg, state.update)
     stats = optimise(state.policy, state.ref, batch, state.adam, cfg)
     state.update += 1
     if cfg.ref_every and state.update % cfg.ref_every == 0:
         state.ref = state.policy.copy()
-    episodes = [e for group in groups for e in group]
-    return {
-        "update": state.update,
-        "episodes": len(episodes),
-        "mean_return": float(np.mean([e.score for e in episodes])),
-        "success_rate": float(np.mean([e.success for e in episodes])),
-        "diagnosis_accuracy": float(np.mean([e.diagnosis_correct for e in episodes])),
-        "mean_steps": float(np.mean([len(e.actions) for e in episodes])),
-        **stats,
-    }
+    return {"update": state.update, **episodes, **stats}
 
 
 def train(
@@ -410,15 +475,13 @@ def train(
             )
     else:
         state = TrainState.fresh(cfg)
-    config = load_config()
-    env = IncidentEnv(config, difficulty=cfg.difficulty)
-    tracker = FeatureTracker(config)
+    rollouts = rollouts_for(cfg, load_config())
     try:
         while state.update < cfg.updates:
             started = time.perf_counter()
-            row = train_update(state, cfg, env, tracker)
+            row = train_update(state, cfg, rollouts)
             if cfg.eval_every and (state.update % cfg.eval_every == 0 or state.update == cfg.updates):
-                row["val_success"], row["val_diagnosis"] = validate(state.policy, difficulty=cfg.difficulty)
+                row["val_success"], row["val_diagnosis"] = rollouts.validate(state.policy)
             state.seconds += time.perf_counter() - started
             row["seconds"] = round(state.seconds, 2)
             state.rows.append(row)
@@ -434,87 +497,3 @@ def train(
     meta = {"updates": state.update, "train_config": cfg.to_dict(), "train_seconds": round(state.seconds, 1)}
     state.policy.save(out, meta)
     return state
-
-
-def write_log(rows: list[dict[str, Any]], path: Path) -> Path:
-    """The raw numbers behind the curves, one row per update (atomic write)."""
-
-    def write(handle: Any) -> None:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in CSV_FIELDS})
-
-    return write_atomically(path, write)
-
-
-def _fmt(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else ("" if value is None else value)
-
-
-def plot_curves(rows: list[dict[str, Any]], log_dir: Path) -> list[Path]:
-    """reward_curve.png and loss_curve.png; returns [] when matplotlib (the `plots` extra) is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    if not rows:
-        return []
-    updates = [r["update"] for r in rows]
-    val = [(r["update"], r["val_success"]) for r in rows if r.get("val_success") is not None]
-    val_diagnosis = [(r["update"], r["val_diagnosis"]) for r in rows if r.get("val_diagnosis") is not None]
-    fig, (ax_r, ax_s) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_r.plot(updates, [r["mean_return"] for r in rows], color="tab:blue", alpha=0.35, label="batch mean")
-    ax_r.plot(updates, _smooth([r["mean_return"] for r in rows]), color="tab:blue", label="smoothed")
-    ax_r.set_xlabel("GRPO update")
-    ax_r.set_ylabel("episode return (sampling)")
-    ax_r.set_title("return")
-    ax_r.legend()
-    ax_s.plot(updates, _smooth([r["success_rate"] for r in rows]), label="training success (sampling)")
-    ax_s.plot(
-        updates, _smooth([r["diagnosis_accuracy"] for r in rows]), alpha=0.6, label="training diagnosis (sampling)"
-    )
-    if val:
-        ax_s.plot(*zip(*val), marker="o", markersize=3, label="validation success (greedy)")
-    if val_diagnosis:
-        ax_s.plot(*zip(*val_diagnosis), marker="s", markersize=3, label="validation diagnosis (greedy)")
-    ax_s.set_ylim(0, 1.02)
-    ax_s.set_xlabel("GRPO update")
-    ax_s.set_title("success rate and diagnosis accuracy")
-    ax_s.legend()
-    fig.tight_layout()
-    reward_path = log_dir / "reward_curve.png"
-    write_atomically(reward_path, lambda handle: fig.savefig(handle, dpi=110, format="png"), binary=True)
-    plt.close(fig)
-
-    fig, (ax_l, ax_k) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_l.plot(updates, [r["loss"] for r in rows], alpha=0.4, color="tab:red", label="loss = -(surrogate - beta KL)")
-    ax_l.plot(updates, _smooth([r["loss"] for r in rows]), color="tab:red", label="loss, smoothed")
-    ax_l.plot(updates, [-r["surrogate"] for r in rows], alpha=0.6, color="tab:gray", label="-surrogate")
-    ax_l.axhline(0, color="black", linewidth=0.5)
-    ax_l.set_xlabel("GRPO update")
-    ax_l.set_title("GRPO loss (last epoch of each update)")
-    ax_l.legend()
-    ax_k.plot(updates, [r["entropy"] for r in rows], label="policy entropy (nats)")
-    ax_k.plot(updates, [r["kl"] for r in rows], label="KL to reference (nats)")
-    ax_k.set_xlabel("GRPO update")
-    ax_k.set_title("entropy and KL")
-    ax_k.legend()
-    fig.tight_layout()
-    loss_path = log_dir / "loss_curve.png"
-    write_atomically(loss_path, lambda handle: fig.savefig(handle, dpi=110, format="png"), binary=True)
-    plt.close(fig)
-    return [reward_path, loss_path]
-
-
-def _smooth(values: list[float], window: int = 10) -> list[float]:
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out

@@ -32,6 +32,7 @@ from mirr_tui.evaluation import evaluate
 from mirr_tui.training import (
     TRAIN_SEED_MIN,
     Adam,
+    BatchRollouts,
     TrainConfig,
     TrainState,
     group_advantages,
@@ -41,6 +42,7 @@ from mirr_tui.training import (
     objective,
     play,
     plot_curves,
+    rollouts_for,
     train,
     train_update,
     validate,
@@ -278,8 +280,9 @@ def test_weights_round_trip(tmp_path: Path) -> None:
 TINY = {"group_size": 4, "prompts": 2, "eval_every": 0}
 
 
-def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
-    cfg = TrainConfig(updates=4, **TINY)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "scalar"])
+def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path, batched: bool) -> None:
+    cfg = TrainConfig(updates=4, batched=batched, **TINY)
     a = train(cfg, tmp_path / "a.npz", tmp_path / "a", plots=False)
     b = train(cfg, tmp_path / "b.npz", tmp_path / "b", plots=False)
     np.testing.assert_array_equal(a.policy.W, b.policy.W)
@@ -296,7 +299,7 @@ def test_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a.policy.params()[key], c.policy.params()[key])
     with (tmp_path / "c" / "training_log.csv").open() as handle:
         assert [int(row["update"]) for row in csv.DictReader(handle)] == [1, 2, 3, 4]
-    other = TrainConfig(updates=4, seed=1, **TINY)
+    other = TrainConfig(updates=4, seed=1, batched=batched, **TINY)
     assert not np.array_equal(train(other, tmp_path / "d.npz", tmp_path / "d", plots=False).policy.W, a.policy.W)
 
 
@@ -313,6 +316,8 @@ def test_resume_refuses_a_checkpoint_from_other_settings(tmp_path: Path) -> None
     train(TrainConfig(updates=1, **TINY), tmp_path / "w.npz", tmp_path, plots=False)
     with pytest.raises(ValueError, match="group_size=4"):
         TrainState.load(tmp_path / "checkpoint.npz", TrainConfig(updates=2, group_size=8, prompts=2))
+    with pytest.raises(ValueError, match="batched rollouts; resume it the same way"):
+        TrainState.load(tmp_path / "checkpoint.npz", TrainConfig(updates=2, batched=False, **TINY))
 
 
 def test_resume_to_a_target_already_reached_says_so(tmp_path: Path) -> None:
@@ -323,21 +328,24 @@ def test_resume_to_a_target_already_reached_says_so(tmp_path: Path) -> None:
     assert (tmp_path / "w.npz").read_bytes() == before
 
 
-def test_training_seeds_never_touch_the_evaluation_range() -> None:
-    cfg = TrainConfig(**TINY)
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "scalar"])
+def test_training_seeds_never_touch_the_evaluation_range(batched: bool) -> None:
+    cfg = TrainConfig(batched=batched, **TINY)
     state = TrainState.fresh(cfg)
-    config = load_config()
+    rollouts = rollouts_for(cfg, load_config())
+    env = rollouts.player.env if isinstance(rollouts, BatchRollouts) else rollouts.env
     seen: list[int] = []
-    env = IncidentEnv(config)
     original = env.reset
 
-    def spy(seed: int | None = None, **kwargs: object) -> Observation:
-        seen.append(int(seed))  # type: ignore[arg-type]
-        return original(seed=seed, **kwargs)  # type: ignore[arg-type]
+    def spy(*args: object, **kwargs: object) -> object:
+        seeds = kwargs.get("seed", kwargs.get("seeds", args[0] if args else None))
+        seen.extend([int(seeds)] if isinstance(seeds, int) else [int(s) for s in seeds])  # type: ignore[union-attr]
+        return original(*args, **kwargs)  # type: ignore[operator]
 
     env.reset = spy  # type: ignore[method-assign]
-    train_update(state, cfg, env, FeatureTracker(config))
-    assert len(seen) == 8 and min(seen) >= TRAIN_SEED_MIN
+    row = train_update(state, cfg, rollouts)
+    assert row["episodes"] == len(seen) == 8 and min(seen) >= TRAIN_SEED_MIN
+    assert len(set(seen)) == cfg.prompts  # each seed is played by its whole group
 
 
 def test_short_training_run_beats_the_untrained_policy(tmp_path: Path) -> None:

@@ -70,6 +70,13 @@ def train_command(
         int, typer.Option("--eval-every", help="Greedy validation every N updates (0 = never).", min=0)
     ] = 10,
     push_to_hub: PushOpt = None,
+    scalar: Annotated[
+        bool,
+        typer.Option(
+            "--scalar",
+            help="Play one episode at a time through IncidentEnv (the trainer before the batched env; slower).",
+        ),
+    ] = False,
 ) -> None:
     """Train the `grpo` agent from scratch with GRPO on CPU (seeds >= 1,000,000; eval uses 0-999)."""
     from ..training import TrainConfig
@@ -95,6 +102,7 @@ def train_command(
         seed=seed,
         difficulty=difficulty,
         eval_every=eval_every,
+        batched=not scalar,
     )
     try:
         import matplotlib  # noqa: F401
