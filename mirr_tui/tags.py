@@ -78,7 +78,7 @@ def tag_trajectory(observations: Sequence[dict[str, Any]], services: Sequence[st
     waits = 0
     for obs in observations[1:]:
         step = int(obs.get("step", 0))
-        action = obs.get("action") or {}
+        action = obs.get("action") if isinstance(obs.get("action"), dict) else {}  # a crafted file may hold anything
         kind, service = action.get("type"), action.get("service")
         if obs.get("page", 1) != page:  # a second fault: reading starts afresh
             page, diagnosed = obs.get("page", 1), False
@@ -89,7 +89,8 @@ def tag_trajectory(observations: Sequence[dict[str, Any]], services: Sequence[st
                 tagging.add("reread", step)
             read_since_change.add(service)
             looked.add(service)
-            reading = read_lines([line["text"] for line in obs.get("logs") or []], known - {service})
+            lines = [str(line.get("text", "")) for line in obs.get("logs") or [] if isinstance(line, dict)]
+            reading = read_lines(lines, known - {service})
             readings[service] = reading
             for named in reading.blames:
                 pointers.setdefault(named, step)

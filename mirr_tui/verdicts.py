@@ -104,7 +104,8 @@ class VerdictCache:
         """Re-simulate `replay` and tag it (or recall both for these bytes)."""
         services = self.config.service_names
         if replay.digest is None:  # not read from a file: nothing to key it by
-            return verify_replay(replay, self.config), replay_tags(replay, services).tags
+            result = verify_replay(replay, self.config)
+            return result, replay_tags(replay, services).tags if result.ok else []
         key = f"{self.fingerprint}:{replay.digest}"
         cached = self.entries.get(key)
         if cached is not None:
@@ -112,7 +113,7 @@ class VerdictCache:
             return VerifyResult(cached[0], cached[1]), list(cached[3])
         self.misses += 1
         result = verify_replay(replay, self.config)
-        tags = replay_tags(replay, services).tags
+        tags = replay_tags(replay, services).tags if result.ok else []  # a file that does not verify is not counted
         self.entries.pop(key, None)
         self.entries[key] = [result.ok, result.message, replay_header(replay), tags]
         self._dirty = True
