@@ -1,6 +1,6 @@
 """MIRR agents: one module per agent and a small registry.
 
-import agents
+from mirr_tui import agents
 agents.available()                 # ['random', 'naive', 'metrics', 'heuristic', 'reasoner', 'oracle', 'llm', 'grpo']
 agent = agents.create("heuristic")
 """
@@ -15,18 +15,26 @@ from .base import Agent, BaseAgent
 
 # name -> (module, class, one-line description); modules load lazily (llm pulls in groq).
 _REGISTRY: dict[str, tuple[str, str, str]] = {
-    "random": ("agents.random_agent", "RandomAgent", "uniformly random valid actions"),
-    "naive": ("agents.naive", "NaiveAgent", "metrics only: restarts whatever looks worst"),
-    "metrics": ("agents.metrics_only", "MetricsOnlyAgent", "never reads logs: deepest sick service, mode from metrics"),
-    "heuristic": ("agents.heuristic", "HeuristicAgent", "log-aware: follows upstream pointers, diagnoses, fixes"),
+    "random": ("mirr_tui.agents.random_agent", "RandomAgent", "uniformly random valid actions"),
+    "naive": ("mirr_tui.agents.naive", "NaiveAgent", "metrics only: restarts whatever looks worst"),
+    "metrics": (
+        "mirr_tui.agents.metrics_only",
+        "MetricsOnlyAgent",
+        "never reads logs: deepest sick service, mode from metrics",
+    ),
+    "heuristic": (
+        "mirr_tui.agents.heuristic",
+        "HeuristicAgent",
+        "log-aware: follows upstream pointers, diagnoses, fixes",
+    ),
     "reasoner": (
-        "agents.reasoner",
+        "mirr_tui.agents.reasoner",
         "ReasonerAgent",
         "careful reader: follows blame pointers, cross-checks signatures, watches trends",
     ),
-    "oracle": ("agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
-    "llm": ("agents.llm", "LLMAgent", "a chat model on Groq or any OpenAI-compatible server (needs a key)"),
-    "grpo": ("agents.grpo", "GrpoAgent", "numpy policy trained from scratch with GRPO (`mirr train`)"),
+    "oracle": ("mirr_tui.agents.oracle", "OracleAgent", "reads the hidden state; the upper bound"),
+    "llm": ("mirr_tui.agents.llm", "LLMAgent", "a chat model on Groq or any OpenAI-compatible server (needs a key)"),
+    "grpo": ("mirr_tui.agents.grpo", "GrpoAgent", "numpy policy trained from scratch with GRPO (`mirr train`)"),
 }
 
 

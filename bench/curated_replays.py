@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder, save_replay

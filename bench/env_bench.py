@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import ACTION_TYPES, FAULT_MODES, Action, IncidentEnv
 from mirr_tui.evaluation import run_episode
 

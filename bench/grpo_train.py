@@ -100,7 +100,7 @@ def policy_of(checkpoint: Path) -> str:
     """The weights file of the policy in a training checkpoint."""
     import numpy as np
 
-    from agents.grpo import LinearPolicy
+    from mirr_tui.agents.grpo import LinearPolicy
 
     with np.load(checkpoint, allow_pickle=False) as data:
         policy = LinearPolicy(data["W"], data["v"], data["u"])

@@ -172,7 +172,7 @@ class RecordingTransport(httpx.BaseTransport):
 
 
 def play(base_url: str, args: argparse.Namespace) -> None:
-    from agents.llm import LLMAgent
+    from mirr_tui.agents.llm import LLMAgent
     from mirr_tui.core import IncidentEnv
     from mirr_tui.evaluation import run_episode
     from mirr_tui.replay import ReplayRecorder

@@ -19,9 +19,9 @@ import statistics
 
 import httpx
 
-from agents.heuristic import HeuristicAgent
-from agents.llm import LLMAgent
-from agents.reasoner import ReasonerAgent
+from mirr_tui.agents.heuristic import HeuristicAgent
+from mirr_tui.agents.llm import LLMAgent
+from mirr_tui.agents.reasoner import ReasonerAgent
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 

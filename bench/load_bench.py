@@ -141,7 +141,7 @@ def _digest(observations: list[Any]) -> str:
 
 def play_local(seed: int) -> EpisodeRecord:
     """The reference: the same agent on a local IncidentEnv."""
-    import agents
+    from mirr_tui import agents
     from mirr_tui.core import IncidentEnv
 
     env, agent = IncidentEnv(), agents.create("heuristic")
@@ -157,7 +157,7 @@ def play_local(seed: int) -> EpisodeRecord:
 
 async def play_session(url: str, seeds: list[int], latencies: list[float]) -> list[EpisodeRecord]:
     """One WebSocket session (a MirrClient) playing a heuristic episode per seed."""
-    import agents
+    from mirr_tui import agents
     from mirr_tui.client import MirrClient
     from mirr_tui.evaluation import diagnosis_verdict
 

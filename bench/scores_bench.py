@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder

@@ -39,3 +39,18 @@ if "gymnasium" in sys.modules:
     _register()
 elif not any(isinstance(f, _RegisterAfterGymnasium) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterGymnasium())
+
+
+def _find_checkout_agents() -> None:
+    """The agents live in the checkout's top-level agents/ folder (the layout the design asks for); a wheel
+    installs them as mirr_tui/agents, so the import name `agents` stays free for whoever owns it (the
+    openai-agents package does). In a checkout (an editable install, the tests), mirr_tui.agents is found
+    in that folder."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    if not (here / "agents").is_dir() and (here.parent / "agents" / "__init__.py").is_file():
+        __path__.append(str(here.parent))
+
+
+_find_checkout_agents()

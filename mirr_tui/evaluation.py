@@ -268,7 +268,7 @@ def evaluate(
     on_episode: Callable[[EpisodeResult], None] | None = None,
 ) -> tuple[EvalSummary, list[EpisodeResult]]:
     """Play `agent_name` once per seed. Stops cleanly on Ctrl-C, keeping finished episodes."""
-    import agents
+    from mirr_tui import agents
 
     env = env or IncidentEnv(difficulty=difficulty)
     agent = agents.create(agent_name, config=env.config, **(agent_options or {}))

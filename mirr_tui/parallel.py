@@ -27,7 +27,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _start_worker(config_source: str, difficulty: str | None, agent_name: str, agent_options: dict[str, Any]) -> None:
-    import agents
+    from mirr_tui import agents
 
     from .core import IncidentEnv, load_config
 

@@ -88,8 +88,8 @@ def export_rollouts(
 
     On Ctrl-C the finished episodes are still written (never a half-written file).
     """
-    import agents
-    from agents.llm import system_prompt
+    from mirr_tui import agents
+    from mirr_tui.agents.llm import system_prompt
 
     env = IncidentEnv(config, difficulty=difficulty)
     agent = agents.create(agent_name, config=env.config, **(agent_options or {}))

@@ -65,7 +65,7 @@ class Tagging:
 
 def tag_trajectory(observations: Sequence[dict[str, Any]], services: Sequence[str]) -> Tagging:
     """Tags for one finished episode, from its observations as dicts (a replay's frames, in order)."""
-    from agents.reasoner import read_lines  # the reference reader of blame pointers and signatures
+    from mirr_tui.agents.reasoner import read_lines  # the reference reader of blame pointers and signatures
 
     known = set(services)
     tagging = Tagging()

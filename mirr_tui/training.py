@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.grpo import FeatureTracker, LinearPolicy, index_to_action
+from mirr_tui.agents.grpo import FeatureTracker, LinearPolicy, index_to_action
 
 from .atomic import write_atomically
 from .core import EnvConfig, IncidentEnv, load_config

@@ -1,5 +1,5 @@
 """GRPO's rollouts through the batched env: every episode of an update steps together in one
-`BatchIncidentEnv`, and the policy's features come from `agents.grpo_batch.BatchFeatures` (equal, value for
+`BatchIncidentEnv`, and the policy's features come from `mirr_tui.agents.grpo_batch.BatchFeatures` (equal, value for
 value, to the scalar agent's `FeatureTracker`). Used by `mirr train` (mirr_tui/training.py) unless `--scalar`.
 
 `play_batch` plays one episode per env, from the given seeds, to its end: sampling from the policy with one
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.grpo import LinearPolicy
-from agents.grpo_batch import BatchFeatures
+from mirr_tui.agents.grpo import LinearPolicy
+from mirr_tui.agents.grpo_batch import BatchFeatures
 
 from .core import EnvConfig
 from .core.batch import BatchIncidentEnv

@@ -15,7 +15,7 @@ def play_until_done(env, action="wait", limit=40):
 
 def clear_llm_environment(monkeypatch):
     """Tests never see the developer's keys, base URLs or MIRR_LLM_* settings."""
-    from agents.llm_settings import DEFAULTS
+    from mirr_tui.agents.llm_settings import DEFAULTS
 
     for name in (
         "GROQ_API_KEY",

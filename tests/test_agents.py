@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-import agents
-from agents.heuristic import read_signature
+from mirr_tui import agents
+from mirr_tui.agents.heuristic import read_signature
 from mirr_tui.core import Action, IncidentEnv
 from mirr_tui.evaluation import evaluate, run_episode, summarise
 
@@ -160,7 +160,7 @@ def test_agents_play_by_the_manifest_they_are_given(tmp_path):
 
 
 def test_a_single_signature_word_counts_only_on_a_failing_service():
-    from agents.heuristic import corroborated_signature
+    from mirr_tui.agents.heuristic import corroborated_signature
     from mirr_tui.core import ServiceView
 
     healthy = ServiceView("auth", "ok", 25.0, 0.002, 22.0, 40.0, 90.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+from mirr_tui import agents
 from mirr_tui.cli import _run_eval, app
 from mirr_tui.cli.evaluate import Spread
 from mirr_tui.core import Action, IncidentEnv, load_config
@@ -74,7 +74,7 @@ def test_eval_all_compares_every_offline_agent_in_one_table(results):
     for name in ("random", "naive", "heuristic", "oracle"):
         assert name in out.output
     assert "hard" in out.output and "success by fault mode" in out.output
-    import agents
+    from mirr_tui import agents
     from mirr_tui.cli import OFFLINE_EXCLUDED
 
     compared = [name for name in agents.available() if name not in OFFLINE_EXCLUDED]
@@ -162,9 +162,9 @@ def test_agents_and_scenarios_lists():
 
 
 def test_eval_all_skips_an_agent_that_cannot_start(results, monkeypatch):
-    import agents
+    from mirr_tui import agents
 
-    monkeypatch.setitem(agents._REGISTRY, "needs-key", ("agents.oracle", "NoSuchClass", "cannot be built"))
+    monkeypatch.setitem(agents._REGISTRY, "needs-key", ("mirr_tui.agents.oracle", "NoSuchClass", "cannot be built"))
     out = run("eval", "--agent", "all", "-n", 2, "--results", results)
     assert out.exit_code == 0, out.output
     assert "skipping agent 'needs-key'" in out.output and "heuristic" in out.output

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
-from mirr_tui import __version__
+from mirr_tui import __version__, agents
 from mirr_tui.cli import app
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import FAULT_MODES, IncidentEnv
 from mirr_tui.daily import daily_board, daily_incident, first_try, share_card
 from mirr_tui.evaluation import run_episode

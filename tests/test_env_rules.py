@@ -385,7 +385,7 @@ def test_red_herrings_only_at_hard(env):
 
 def test_hard_logs_need_cross_checking(env, monkeypatch):
     """At hard, bystanders and victims may carry look-alike lines and the root shows fewer signature lines."""
-    from agents.heuristic import SIGNATURE_WORDS
+    from mirr_tui.agents.heuristic import SIGNATURE_WORDS
 
     def hits(lines):
         return {m: sum(w in line.text.lower() for line in lines for w in words) for m, words in SIGNATURE_WORDS.items()}

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import agents
-from agents.grpo import (
+from mirr_tui import agents
+from mirr_tui.agents.grpo import (
     DEFAULT_WEIGHTS,
     F_GLOBAL,
     F_MATCH,
@@ -194,7 +194,7 @@ def test_the_policy_uses_no_other_agents_reading() -> None:
     import subprocess
     import sys
 
-    code = "import sys, agents.grpo; sys.exit('agents.heuristic' in sys.modules or 'agents.reasoner' in sys.modules)"
+    code = "import sys, mirr_tui.agents.grpo; sys.exit('mirr_tui.agents.heuristic' in sys.modules or 'mirr_tui.agents.reasoner' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import agents
-from agents.grpo import (
+from mirr_tui import agents
+from mirr_tui.agents.grpo import (
     DEFAULT_WEIGHTS,
     F_GLOBAL,
     F_MATCH,
@@ -23,7 +23,7 @@ from agents.grpo import (
     index_to_action,
     n_actions,
 )
-from agents.grpo_batch import BatchFeatures, _plain_name
+from mirr_tui.agents.grpo_batch import BatchFeatures, _plain_name
 from mirr_tui.cli import app
 from mirr_tui.core import FAULT_MODES, IncidentEnv, load_config
 from mirr_tui.core.batch import BatchIncidentEnv

@@ -12,7 +12,7 @@ pytest.importorskip("gymnasium", reason="needs the gym extra: pip install -e '.[
 import gymnasium
 from gymnasium.utils.env_checker import check_env
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import ACTION_TYPES, Action, parse_config
 from mirr_tui.gym_env import ENV_ID, MirrGymEnv, all_actions
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import agents
-from agents.llm import (
+from mirr_tui import agents
+from mirr_tui.agents.llm import (
     DEFAULTS,
     LOG_SIGNATURES,
     LLMAgent,
@@ -21,7 +21,7 @@ from agents.llm import (
     resolve_settings,
     system_prompt,
 )
-from agents.reasoner import ReasonerAgent
+from mirr_tui.agents.reasoner import ReasonerAgent
 from mirr_tui.core import ACTION_TYPES, Action, IncidentEnv, load_config, render_observation
 from mirr_tui.core.logs import SIGNATURES
 from mirr_tui.evaluation import evaluate, run_episode

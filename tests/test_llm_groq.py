@@ -13,8 +13,8 @@ import groq
 import httpx
 import pytest
 
-from agents.heuristic import HeuristicAgent
-from agents.llm import LLMAgent, LLMError, OpenAICompatTransport
+from mirr_tui.agents.heuristic import HeuristicAgent
+from mirr_tui.agents.llm import LLMAgent, LLMError, OpenAICompatTransport
 from mirr_tui.core import IncidentEnv, render_observation
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay

@@ -10,7 +10,7 @@ import json
 import httpx
 import pytest
 
-from agents.llm import (
+from mirr_tui.agents.llm import (
     MAX_RAW,
     MAX_REASONING,
     LLMAgent,
@@ -19,7 +19,7 @@ from agents.llm import (
     parse_reply,
     resolve_settings,
 )
-from agents.llm_settings import mask_url
+from mirr_tui.agents.llm_settings import mask_url
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import evaluate
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from agents.llm import (
+from mirr_tui.agents.llm import (
     DEFAULTS,
     LOCAL_DEFAULTS,
     LLMAgent,
@@ -22,7 +22,7 @@ from agents.llm import (
     resolve_settings,
     system_prompt,
 )
-from agents.llm_prompt import SAMPLE_REASONING
+from mirr_tui.agents.llm_prompt import SAMPLE_REASONING
 from mirr_tui.core import FIX_TYPES, Action, IncidentEnv, load_config
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.llm import LLMAgent
+from mirr_tui.agents.llm import LLMAgent
 from mirr_tui.core import IncidentEnv
 from mirr_tui.replay import ReplayRecorder
 

@@ -136,7 +136,7 @@ def test_a_crashed_service_logs_no_traffic(config):
 
 def test_logs_always_settle_it_for_a_careful_reader(config):
     """Following blame pointers from the gateway down reaches the root, whose logs show its mode."""
-    import agents
+    from mirr_tui import agents
 
     env = IncidentEnv(config, difficulty="normal")
     for seed in range(40):
@@ -285,7 +285,7 @@ def test_a_service_behind_open_breakers_gets_no_traffic(config):
 
 
 def test_no_row_that_judges_hidden_truth_is_paid_before_the_end(config):
-    import agents
+    from mirr_tui import agents
     from mirr_tui.core.config import DEFERRED_ROWS
 
     env = IncidentEnv(config, difficulty="hard")

@@ -20,7 +20,7 @@ import yaml
 
 pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.[server]'")
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import Action, IncidentEnv, InvalidAction, coerce_action
 
 ORIGINAL_NAMES = {

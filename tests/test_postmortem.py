@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.postmortem import blames, build_post_mortem, matches_signature

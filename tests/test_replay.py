@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayError, ReplayRecorder, load_replay, save_replay, verify_replay

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import agents
+from mirr_tui import agents
 from mirr_tui.cli import app
 from mirr_tui.core import IncidentEnv, render_observation
 from mirr_tui.rollouts import (
@@ -163,7 +163,7 @@ def test_every_line_has_the_same_columns(reasoner_file: Path) -> None:
 
 
 def test_an_agent_that_fails_mid_episode_is_recorded_as_aborted() -> None:
-    from agents.base import BaseAgent
+    from mirr_tui.agents.base import BaseAgent
     from mirr_tui.core import Action, IncidentEnv
     from mirr_tui.rollouts import rollout_episode
 
@@ -205,7 +205,7 @@ def test_export_streams_to_a_file_with_the_umask_permissions(tmp_path: Path) -> 
 
 
 def test_an_agent_credential_never_reaches_the_dataset() -> None:
-    from agents.heuristic import HeuristicAgent
+    from mirr_tui.agents.heuristic import HeuristicAgent
 
     class KeyedAgent(HeuristicAgent):
         def describe(self) -> dict:

@@ -15,7 +15,7 @@ import yaml
 pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.[server]'")
 from fastapi.testclient import TestClient
 
-import agents
+from mirr_tui import agents
 from mirr_tui.client import SessionState, observation_from_payload, state_from_payload
 from mirr_tui.core import ACTION_TYPES, EnvState, IncidentEnv, Observation
 from mirr_tui.server import build_models, make_app

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("openenv", reason="needs the server extra: pip install -e '.[server]'")
 from typer.testing import CliRunner
 
-import agents
+from mirr_tui import agents
 from mirr_tui.cli import app as cli_app
 from mirr_tui.client import (
     HiddenStateError,

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-import agents
+from mirr_tui import agents
 from mirr_tui.cli import app as cli_app
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode

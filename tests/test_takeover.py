@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayError, ReplayRecorder, fork_replay, load_replay, verify_replay

@@ -9,7 +9,7 @@ import pytest
 from textual import events
 from textual.widgets import DataTable, Input
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import FAULT_MODES, IncidentEnv
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import VERSION as REPLAY_VERSION
@@ -267,7 +267,7 @@ async def test_watch_pause_step_and_speed(tmp_path):
 
 
 async def test_an_agent_failure_is_shown_and_the_episode_saved(tmp_path, monkeypatch):
-    from agents.heuristic import HeuristicAgent
+    from mirr_tui.agents.heuristic import HeuristicAgent
 
     calls = {"n": 0}
     real_act = HeuristicAgent.act

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-import agents
+from mirr_tui import agents
 from mirr_tui.core import FAULT_MODES, IncidentEnv, load_config
 from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder

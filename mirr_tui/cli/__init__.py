@@ -139,7 +139,7 @@ def _coerce(value: str) -> Any:
 
 
 def check_agent(name: str, allow_all: bool = False) -> None:
-    import agents
+    from mirr_tui import agents
 
     if allow_all and name == "all":
         return

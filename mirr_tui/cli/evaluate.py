@@ -82,7 +82,7 @@ def eval_command(
     ] = 1,
 ) -> None:
     """Headless evaluation: success rate, diagnosis accuracy, rewards, per-mode breakdown."""
-    import agents
+    from mirr_tui import agents
 
     from ..evaluation import truth_needed
 
@@ -240,7 +240,7 @@ class Spread:
 
     def play(self, name: str, seeds: Sequence[int | None], options: dict[str, Any], tick: Any) -> list[Any]:
         """The finished episodes in seed order (RemoteFailure from parallel if a server went away)."""
-        import agents
+        from mirr_tui import agents
 
         from ..core import IncidentEnv
         from ..evaluation import evaluate, incident_options
@@ -337,7 +337,7 @@ _SECRET_WORDS = ("key", "secret", "token", "password", "passwd", "auth", "creden
 
 def _loggable_options(options: dict[str, Any]) -> dict[str, Any]:
     """Agent options as the results log keeps them: secret-looking keys dropped, URL credentials masked."""
-    from agents.llm_settings import mask_url
+    from mirr_tui.agents.llm_settings import mask_url
 
     return {
         k: mask_url(v) if isinstance(v, str) else v

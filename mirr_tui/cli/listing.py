@@ -15,7 +15,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON list on stdout i
 @app.command("agents")
 def list_agents(as_json: JsonOpt = False) -> None:
     """List the agents `--agent` accepts."""
-    import agents
+    from mirr_tui import agents
 
     if as_json:
         typer.echo(json.dumps([{"name": n, "description": agents.describe(n)} for n in agents.available()]))

@@ -30,7 +30,7 @@ def prompt_command(
     config: ConfigOpt = None,
 ) -> None:
     """Print what the LLM agent would send for the first step (no key needed, nothing is sent)."""
-    from agents.llm import LLMSetupError, preview_request
+    from mirr_tui.agents.llm import LLMSetupError, preview_request
 
     from ..core import IncidentEnv
 

@@ -201,7 +201,7 @@ def export_rollouts_command(
     check_agent(agent)
     options = parse_agent_options(option)
     try:
-        import agents
+        from mirr_tui import agents
 
         agents.create(agent, config=cfg, **options)
     except TypeError as exc:

@@ -545,7 +545,7 @@ def compare_agents(
     names: Sequence[str] = ("heuristic", "reasoner", "oracle"),
 ) -> dict[str, tuple[float, str]]:
     """What other agents score on the same incident (fresh env, same seed and options)."""
-    import agents
+    from mirr_tui import agents
 
     from ..core import IncidentEnv
     from ..evaluation import run_episode

@@ -137,7 +137,7 @@ class WatchScreen(IncidentScreen):
             self.draw()
 
     def _create_agent(self) -> Any:
-        import agents
+        from mirr_tui import agents
 
         agent = agents.create(self.agent_name, config=self.env.config, **self.agent_options)
         if getattr(agent, "needs_env", False):
