@@ -298,6 +298,8 @@ class SummaryModal(ModalScreen[str | None]):
         return hanging(lines, self._width)
 
     def on_resize(self) -> None:
+        if not self.query("#summary-body"):  # a resize can arrive before the body is composed
+            return
         body = self.query_one("#summary-body", Static)
         width = body.content_region.width or self.query_one("#dialog").scrollable_content_region.width
         if width != self._width and width > 20:
