@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from platformdirs import user_data_path
+from platformdirs import user_cache_path, user_data_path
 
 from .atomic import write_atomically
 
@@ -24,6 +24,12 @@ CURATED_GLOB = "curated-*.json"
 def data_dir() -> Path:
     """The user data folder (not created here)."""
     return user_data_path(APP, appauthor=False)
+
+
+def cache_dir() -> Path:
+    """`$MIRR_CACHE_DIR`, else the user cache folder (`~/.cache/mirr` on Linux): the scoreboard's verdicts."""
+    override = os.environ.get("MIRR_CACHE_DIR")
+    return Path(override) if override else user_cache_path(APP, appauthor=False)
 
 
 def in_checkout(folder: Path | None = None) -> bool:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomically
 from .core import EnvConfig, load_config
+from .paths import cache_dir
 from .replay import Replay, VerifyResult, replay_from_header, replay_header, verify_replay
 from .tags import TAGS, replay_tags
 
@@ -25,16 +25,6 @@ CACHE_FILE = "verdicts.json"
 CACHE_FORMAT = "mirr-verdicts/2"  # 2: entries are [ok, message, header, tags]
 MAX_ENTRIES = 50_000  # oldest dropped first; a verdict is ~150 bytes
 MAX_CACHE_BYTES = 32 * 1024 * 1024
-
-
-def cache_dir() -> Path:
-    """`$MIRR_CACHE_DIR`, else the platform's user cache folder (`~/.cache/mirr` on Linux)."""
-    override = os.environ.get("MIRR_CACHE_DIR")
-    if override:
-        return Path(override)
-    from platformdirs import user_cache_dir  # installed with textual
-
-    return Path(user_cache_dir("mirr", appauthor=False))
 
 
 _FINGERPRINTS: dict[str, str] = {}
