@@ -90,7 +90,7 @@ def eval_command(
     if remote is not None and not urls:
         fail("--remote needs a URL (or several, comma-separated)")
     cfg = load_env_config(config) if not urls else _remote_config(urls, config)
-    referee = not urls or all(_remote_referee(url) for url in urls)
+    referee = not urls or all(_remote_flag(url, "referee") for url in urls)
     if not referee and save_replays is not None:
         fail(truth_needed(None, recording=True))
     check_incident_options(cfg, scenario, difficulty)
@@ -101,7 +101,7 @@ def eval_command(
         fail("-o options belong to one agent; with --agent all every agent plays with its defaults")
     if secret_seeds and seed is not None:
         fail("--secret-seeds draws every seed; drop --seed")
-    draws = {_remote_secret_seeds(url) for url in urls}
+    draws = {_remote_flag(url, "secret_seeds") for url in urls}
     if len(draws) > 1:
         fail("some of these servers draw secret seeds and some do not: use servers started alike")
     server_draws = draws == {True}
@@ -195,23 +195,16 @@ def _remote_config(urls: list[str], config: Path | None) -> Any:
     return cfg
 
 
-def _remote_secret_seeds(url: str) -> bool:
-    """Whether the server picks every seed itself (`mirr serve --secret-seeds`), from its GET /mirr."""
-    from ..client import RemoteError, server_draws_secret_seeds
+def _remote_flag(url: str, flag: str) -> bool:
+    """A flag of the server's GET /mirr: `referee` (`mirr serve --referee`: it hands out the hidden state) or
+    `secret_seeds` (`mirr serve --secret-seeds`: it picks every seed itself). A server that answers badly is
+    one `mirr:` line."""
+    from .. import client
 
+    probe = {"referee": client.server_is_referee, "secret_seeds": client.server_draws_secret_seeds}[flag]
     try:
-        return server_draws_secret_seeds(url)
-    except (RemoteError, ValueError) as exc:
-        fail(str(exc))
-
-
-def _remote_referee(url: str) -> bool:
-    """Whether the server hands out the hidden state (`mirr serve --referee`), from its GET /mirr."""
-    from ..client import RemoteError, server_is_referee
-
-    try:
-        return server_is_referee(url)
-    except (RemoteError, ValueError) as exc:
+        return probe(url)
+    except (client.RemoteError, ValueError) as exc:
         fail(str(exc))
 
 
