@@ -119,7 +119,7 @@ def daily_board(replays: list[Any]) -> dict[str, list[DailyResult]]:
     for day, players in sorted(by_day.items(), reverse=True):
         rows = []
         for name, runs in players.items():
-            counted = sorted(runs, key=lambda r: (bool(r.player.get("practice")), r.started_at))[0]
+            counted = _counted_try(runs) or min(runs, key=lambda r: r.started_at)  # only practice: the first
             s = counted.summary
             outcome = "abandoned" if counted.abandoned else s.get("outcome")
             score = float(s.get("score", 0.0))
@@ -130,7 +130,10 @@ def daily_board(replays: list[Any]) -> dict[str, list[DailyResult]]:
 
 def first_try(replays: list[Any], day: str, player: str) -> Any | None:
     """The counted daily replay of `player` on `day`, if they have played it (a run left unfinished counts)."""
-    runs = [
-        r for r in replays if r.player.get("daily") == day and r.player_name == player and not r.player.get("practice")
-    ]
-    return min(runs, key=lambda r: r.started_at) if runs else None
+    return _counted_try([r for r in replays if r.player.get("daily") == day and r.player_name == player])
+
+
+def _counted_try(runs: list[Any]) -> Any | None:
+    """One player's runs of one day: the first that is not practice counts."""
+    tries = [r for r in runs if not r.player.get("practice")]
+    return min(tries, key=lambda r: r.started_at) if tries else None

@@ -120,6 +120,8 @@ def _print_scoreboard(board: Any, folder: Path) -> None:
 
 def _print_daily(board: Any, folder: Path, as_json: bool) -> None:
     """Each date's board: every player's counted (first) try, best first; verified replays only."""
+    from dataclasses import asdict
+
     from rich.markup import escape
     from rich.table import Table
 
@@ -127,7 +129,7 @@ def _print_daily(board: Any, folder: Path, as_json: bool) -> None:
 
     days = daily_board(board.replays)
     if as_json:
-        listing = {day: [{**vars_of(row), "path": str(row.path)} for row in rows] for day, rows in days.items()}
+        listing = {day: [{**asdict(row), "path": str(row.path)} for row in rows] for day, rows in days.items()}
         typer.echo(json.dumps(listing, indent=2))
         return
     console = rich_console()
@@ -141,7 +143,3 @@ def _print_daily(board: Any, folder: Path, as_json: bool) -> None:
             outcome = str(row.outcome or "?").replace("_", " ")
             table.add_row(escape(row.player), f"{row.score:+.1f}", outcome, str(row.steps), str(row.tries))
         console.print(table)
-
-
-def vars_of(row: Any) -> dict[str, Any]:
-    return {key: getattr(row, key) for key in ("player", "score", "outcome", "steps", "tries")}
