@@ -11,7 +11,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def test_user_facing_extras_use_ranges_not_pins():
-    for extra in ("server", "gym", "plots"):
+    for extra in ("server", "gym", "plots", "train"):
         for requirement in PROJECT["optional-dependencies"][extra]:
             assert "==" not in requirement, requirement
             assert ">=" in requirement, f"{requirement}: give the lowest tested version"
