@@ -56,7 +56,7 @@ async def test_watch_shows_the_wait_and_the_cost_and_c_cancels_a_runaway_reply(t
             await pilot.press("full_stop")
             await wait_until(pilot, lambda: screen.view.step == 2)
             assert "1,234 tokens in" in message_text(app)
-            await pilot.press("q")
+            await pilot.press("q", "y")  # mid-episode: quitting asks first
     finally:
         server.close()
     replay = load_replay(next(tmp_path.glob("*.json")))

@@ -261,7 +261,7 @@ async def test_watch_pause_step_and_speed(tmp_path):
         assert screen.speed == 1.0
         await pilot.press("minus")
         assert screen.speed == 0.5
-        await pilot.press("q")
+        await pilot.press("q", "y")  # mid-episode: quitting asks first
     saved = list(tmp_path.glob("*.json"))
     assert len(saved) == 1 and load_replay(saved[0]).summary["steps"] == 1
 

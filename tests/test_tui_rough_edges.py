@@ -82,6 +82,30 @@ async def test_quit_and_new_incident_mid_episode_ask_first(tmp_path):
     assert not app.is_running and len(list(tmp_path.glob("*.json"))) == 2
 
 
+async def test_quitting_a_watched_agent_mid_episode_asks_first_and_holds_the_agent_still(tmp_path):
+    app = make_app("watch", agent="heuristic", seed=12, speed=8, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.view.step >= 1)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmModal) and "keep watching" in app.screen.no
+        step = screen.view.step
+        await pilot.pause(0.5)  # four steps' worth at 8/s
+        assert screen.view.step <= step + 1  # at most the move already under way
+        held = screen.view.step
+        await pilot.press("n")
+        assert app.screen is screen and app.is_running and not screen.paused
+        await wait_until(pilot, lambda: screen.view.step > held)
+        await pilot.press("space")  # paused by the player: still paused after the question
+        await pilot.press("q", "escape")
+        assert app.screen is screen and screen.paused and not screen.finished
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert not app.is_running
+    saved = list(tmp_path.glob("*.json"))
+    assert len(saved) == 1 and '"abandoned": true' in saved[0].read_text()
+
+
 async def test_tab_completes_in_the_command_line_like_a_shell(tmp_path):
     app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:
@@ -111,7 +135,7 @@ async def test_at_80x24_every_key_shows_in_the_footer_and_the_log_scrolls_from_t
         await pilot.pause()
         footer = screen.query_one(Footer)
         keys = list(screen.query("FooterKey"))
-        assert {"n", "?", "q", "PgUp", "PgDn", ":"} <= {key.key_display for key in keys}, footer_text(screen)
+        assert {"n", "?", "q", "PgUp", "PgDn", ":", "v"} <= {key.key_display for key in keys}, footer_text(screen)
         right = max(key.region.right for key in keys)
         assert right <= footer.region.right, footer_text(screen)  # nothing cut at the edge
         log = screen.query_one(LogView)
@@ -349,8 +373,33 @@ async def test_the_watch_and_replay_footers_fit_80_columns(tmp_path, mode):
         await pilot.pause()
         screen = app.screen
         keys = list(screen.query("FooterKey"))
-        assert {"?", "q", "PgUp", "PgDn", "a"} <= {key.key_display for key in keys}, footer_text(screen)
+        assert {"?", "q", "PgUp", "PgDn", "a", "v"} <= {key.key_display for key in keys}, footer_text(screen)
         assert max(key.region.right for key in keys) <= screen.query_one(Footer).region.right, footer_text(screen)
+
+
+@pytest.mark.parametrize("mode", ["play", "watch", "replay"])
+async def test_at_80_columns_v_puts_the_side_pane_in_the_logs_place_and_back(tmp_path, mode):
+    """The notebook (play), the agent's reasoning (watch) and the frame's notes (replay) do not fit beside the log
+    below 110 columns; `v` swaps them, and the box on show names the other one."""
+    path = record(tmp_path, 23)
+    app = make_app(mode, agent="heuristic", seed=12, speed=0.25, replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        log, side = screen.query_one(LogView), screen.query_one("#side")
+        assert log.display and not side.display and log.border_subtitle == f"v: {side.border_title}"
+        await pilot.press("v")
+        await pilot.pause()
+        assert side.display and not log.display and side.border_subtitle == "v: log"
+        assert side.region.width > 60  # the whole width the log had
+        await pilot.press("v")
+        await pilot.pause()
+        assert log.display and not side.display
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert log.display and side.display and log.border_subtitle is None  # both fit: nothing to swap
+        assert screen.check_action("swap_side", ()) is False  # so `v` leaves the footer
+        assert "v" not in {key.key_display for key in screen.query("FooterKey")}
 
 
 async def test_tab_completes_in_typing_order_when_typed_fast(tmp_path):

@@ -30,11 +30,14 @@ from .widgets import (
 
 LOG_KEYS = Binding.Group("log", compact=False)
 # Every incident screen lists all alerts and scrolls its log from the keyboard (each screen puts these among
-# its own keys).
+# its own keys); on a narrow terminal, where the side pane does not fit beside the log, `v` swaps them.
 LOG_BINDINGS: list[BindingType] = [
     Binding("a", "alerts", "alerts"),
     Binding("pageup", "scroll_log(-1)", "log", group=LOG_KEYS, key_display="PgUp"),
     Binding("pagedown", "scroll_log(1)", "log", group=LOG_KEYS, key_display="PgDn"),
+    Binding(
+        "v", "swap_side", "log", group=LOG_KEYS, tooltip="the side pane in the log's place, and back (narrow terminals)"
+    ),
 ]
 MIN_SIZE = (80, 24)
 # Screen classes by terminal size (Textual applies them to every screen, modals included).
@@ -104,6 +107,27 @@ class IncidentScreen(MirrScreen):
     def action_alerts(self) -> None:
         """`a`: every alert of the step on screen, whatever fits on the strip."""
         self.app.push_screen(AlertsModal(self.query_one(AlertStrip).alerts))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "swap_side":  # only where the side pane is hidden for want of width
+            return self.has_class("-w-compact")
+        return True
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()  # `v` comes and goes with the width
+        self._swap_hints()
+
+    def action_swap_side(self) -> None:
+        """`v` on a narrow terminal: the side pane (notebook, reasoning, notes) in the log's place, and back."""
+        self.toggle_class("-side-first")
+        self._swap_hints()
+
+    def _swap_hints(self) -> None:
+        """On a narrow terminal the box on show says which key brings the other one."""
+        compact, swapped = self.has_class("-w-compact"), self.has_class("-side-first")
+        side = self.query_one(SidePane)
+        self.query_one(LogView).border_subtitle = f"v: {side.border_title}" if compact and not swapped else None
+        side.border_subtitle = "v: log" if compact and swapped else None
 
     def action_scroll_log(self, pages: int) -> None:
         """PgUp / PgDn: the log by a page (the mouse wheel scrolls it too), at any size."""

@@ -311,18 +311,19 @@ class SummaryModal(ModalScreen[str | None]):
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """A yes/no question before something that ends the episode in play (quit, a new incident)."""
+    """A yes/no question before something that ends an episode in progress (quit, a new incident)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes"),
-        Binding("n,escape", "answer(False)", "keep playing", key_display="n/esc"),
+        Binding("n,escape", "answer(False)", "no", key_display="n/esc"),
     ]
 
-    def __init__(self, question: str, detail: str, yes: str) -> None:
+    def __init__(self, question: str, detail: str, yes: str, no: str = "keep playing") -> None:
         super().__init__()
         self.question = question
         self.detail = detail
         self.yes = yes
+        self.no = no
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog -confirm"):
@@ -330,7 +331,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(Content(self.detail), id="confirm-detail")
             yield Static(
                 Content.from_markup(
-                    f"[b $accent]y[/] {_esc(self.yes)} · [b $accent]n[/] or [b $accent]esc[/] keep playing"
+                    f"[b $accent]y[/] {_esc(self.yes)} · [b $accent]n[/] or [b $accent]esc[/] {_esc(self.no)}"
                 )
             )
         yield Footer(compact=True, show_command_palette=False)
@@ -379,8 +380,9 @@ during the episode the header shows only what was paid so far (invalid actions).
   c breaker · w wait · n new · q quit (mid-episode: asks first)
   : or / type a command (tab completes, → takes the suggestion)
   a every alert · PgUp/PgDn scroll the log · e the end summary
-  watch: space pause · . one step · +/- speed
-  replay: ←/→ step · home/end · space play · t truth
+  v (under 110 columns) the side pane in the log's place, and back
+  watch: space pause · . one step · +/- speed · c cancel the reply
+  replay: ←/→ step · home/end · space play · t truth · p fork
 """
 
 

@@ -27,8 +27,9 @@ from .widgets import ActionBar, ServicePanel, SideLine, _esc
 
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),
-    Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←"),
-    Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→"),
+    # The arrows are in the help, not the footer: at 80 columns the footer has room for every other key.
+    Binding("left", "cycle(-1)", "service", group=SERVICE_KEYS, key_display="←", show=False),
+    Binding("right", "cycle(1)", "service", group=SERVICE_KEYS, key_display="→", show=False),
 ]
 MARK_BINDING = Binding("m", "mark", "service", group=SERVICE_KEYS, tooltip="mark the service suspect / cleared")
 MOVE_KEYS = Binding.Group("moves", compact=True)
@@ -167,7 +168,7 @@ class PlayScreen(IncidentScreen):
             return None  # one diagnosis per page, before its first fix
         if action == "close_command":
             return self.query_one("#command", Input).has_class("-open")
-        return True
+        return super().check_action(action, parameters)
 
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         done = self.view.done

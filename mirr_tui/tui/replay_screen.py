@@ -28,9 +28,10 @@ class ReplayScreen(IncidentScreen):
 
     selectable = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        # "← → step" as one footer entry, and home/end only on the scrubber bar, so 80 columns hold the rest.
-        Binding("left", "move(-1)", "step", group=STEP_KEYS, key_display="←"),
-        Binding("right", "move(1)", "step", group=STEP_KEYS, key_display="→"),
+        # The arrows and home/end are spelled on the scrubber bar right above the footer, so 80 columns hold
+        # the rest.
+        Binding("left", "move(-1)", "step", group=STEP_KEYS, key_display="←", show=False),
+        Binding("right", "move(1)", "step", group=STEP_KEYS, key_display="→", show=False),
         Binding("home", "jump('start')", "first", show=False),
         Binding("end", "jump('end')", "last", show=False),
         Binding("space", "play", "play"),
@@ -168,7 +169,7 @@ class ReplayScreen(IncidentScreen):
             start, end = parameters[0] == "start", parameters[0] == "end"
             if (start and self.cursor.at_start) or (end and self.cursor.at_end):
                 return None
-        return True
+        return super().check_action(action, parameters)
 
     def action_move(self, delta: int) -> None:
         if self.cursor.step(delta):

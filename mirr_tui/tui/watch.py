@@ -17,7 +17,7 @@ from ..core import EnvConfig, IncidentEnv, Observation
 from ..postmortem import build_post_mortem
 from ..replay import Replay, ReplayRecorder, fork_replay
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
-from .modals import SummaryModal
+from .modals import ConfirmModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
 from .widgets import SideLine, _esc
 
@@ -209,7 +209,7 @@ class WatchScreen(IncidentScreen):
             if getattr(self.agent, "cancel", None) is None:
                 return False
             return True if self.waited is not None else None
-        return True
+        return super().check_action(action, parameters)
 
     # -------------------------------------------------------------- the agent's thread
     def _wait_for_turn(self, deadline: float) -> bool:
@@ -338,7 +338,26 @@ class WatchScreen(IncidentScreen):
             self.saved = self.save_replay(self.recorder, self.replay_dir)
 
     def action_quit(self) -> None:
-        self.app.exit()
+        """Quit; while the agent is mid-episode, ask first (the agent holds still while the question is open)."""
+        if self.finished or len(self.recorder.frames) <= 1:
+            self.app.exit()
+            return
+        was_paused, self.paused = self.paused, True
+        self.draw()
+        detail = (
+            f"{self.agent_name} is at step {self.view.step} of {self.config.rules.max_steps}, not done yet: quitting"
+            " now abandons this run (its half-played replay is kept)."
+        )
+
+        def answered(sure: bool | None) -> None:
+            if sure:
+                self.app.exit()
+                return
+            self.paused = was_paused
+            self._wake.set()
+            self.draw()
+
+        self.app.push_screen(ConfirmModal("Quit MIRR?", detail, "quit", "keep watching"), answered)
 
 
 def _cost(details: dict[str, Any]) -> str:
