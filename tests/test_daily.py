@@ -87,7 +87,7 @@ async def test_playing_the_daily_shows_its_story_ends_with_a_share_card_habits_a
     from mirr_tui.replay import load_replay
     from mirr_tui.tui.app import make_app
     from mirr_tui.tui.modals import SummaryModal
-    from mirr_tui.tui.widgets import MessageLine
+    from mirr_tui.tui.panes import MessageLine
 
     incident = daily_incident(DAY)
     for practice in (False, True):

@@ -7,8 +7,8 @@ import json
 
 from mirr_tui.replay import load_replay
 from mirr_tui.tui.app import make_app
+from mirr_tui.tui.panes import MessageLine
 from mirr_tui.tui.watch import WatchScreen
-from mirr_tui.tui.widgets import MessageLine
 
 from helpers import clear_llm_environment
 from llm_server import FakeModelServer, completion

@@ -17,10 +17,11 @@ from mirr_tui.replay import ReplayRecorder, load_replay, verify_replay
 from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import MessageScreen, ReplayPickerScreen, ScoresScreen
 from mirr_tui.tui.modals import DiagnoseModal, PickReplayModal, SummaryModal
+from mirr_tui.tui.panes import LogView, MessageLine
 from mirr_tui.tui.play import PlayScreen
 from mirr_tui.tui.replay_screen import ReplayScreen
 from mirr_tui.tui.watch import WatchScreen
-from mirr_tui.tui.widgets import LogView, MessageLine, ServicePanel
+from mirr_tui.tui.widgets import ServicePanel
 
 SIZE = (120, 40)
 FIX_KEYS = {"restart": "r", "rollback": "b", "scale_up": "s"}

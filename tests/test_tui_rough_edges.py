@@ -15,7 +15,8 @@ from mirr_tui.tui.app import make_app
 from mirr_tui.tui.browse import ReplayPickerScreen
 from mirr_tui.tui.modals import AlertsModal, ConfirmModal, HelpModal, SummaryModal
 from mirr_tui.tui.model import ALERT_WORDS, alert_lines, format_metric, over_limit
-from mirr_tui.tui.widgets import AlertStrip, LogView, MessageLine, ServicePanel, fit_alerts
+from mirr_tui.tui.panes import LogView, MessageLine
+from mirr_tui.tui.widgets import AlertStrip, ServicePanel, fit_alerts
 
 from helpers import clear_llm_environment
 

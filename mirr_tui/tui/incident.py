@@ -16,17 +16,8 @@ from ..core import EnvConfig, Observation
 from ..replay import ReplayRecorder
 from .modals import AlertsModal, HelpModal
 from .model import IncidentView, alert_lines, topology_tiers
-from .widgets import (
-    ActionBar,
-    AlertStrip,
-    IncidentHeader,
-    LogView,
-    MessageLine,
-    ServicePanel,
-    SideLine,
-    SidePane,
-    _esc,
-)
+from .panes import ActionBar, LogView, MessageLine, SideLine, SidePane
+from .widgets import AlertStrip, IncidentHeader, ServicePanel, _esc
 
 LOG_KEYS = Binding.Group("log", compact=False)
 # Every incident screen lists all alerts and scrolls its log from the keyboard (each screen puts these among

@@ -23,7 +23,8 @@ from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
 from .notebook import next_mark, notebook_lines
-from .widgets import ActionBar, ServicePanel, SideLine, _esc
+from .panes import ActionBar, SideLine
+from .widgets import ServicePanel, _esc
 
 SERVICE_BINDINGS: list[BindingType] = [
     *(Binding(str(n + 1), f"select({n})", "service", group=SERVICE_KEYS) for n in range(5)),

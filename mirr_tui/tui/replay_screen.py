@@ -13,7 +13,8 @@ from ..replay import Replay, ReplayError, ReplayRecorder, fork_replay
 from ..tags import TAGS, replay_tags
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
-from .widgets import ActionBar, SideLine, _esc
+from .panes import ActionBar, SideLine
+from .widgets import _esc
 
 STEP_KEYS = Binding.Group("step", compact=False)
 

@@ -19,7 +19,8 @@ from ..replay import Replay, ReplayRecorder, fork_replay
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import ConfirmModal, SummaryModal
 from .model import EpisodeSummary, IncidentView, compare_agents, summarise
-from .widgets import SideLine, _esc
+from .panes import SideLine
+from .widgets import _esc
 
 SPEED_KEYS = Binding.Group("speed", compact=False)  # "+ - speed": one footer entry, so 80 columns hold every key
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 50.0)
