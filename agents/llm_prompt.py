@@ -21,7 +21,7 @@ from mirr_tui.core import (
     coerce_action,
     render_observation,
 )
-from mirr_tui.core.logs import ROUTINE
+from mirr_tui.core.logs import ROUTINE, named_service
 
 Message = dict[str, str]
 
@@ -127,16 +127,14 @@ class LogNote:
             text = _REQUEST_ID.sub("", f"{line.level:<5} {line.text}").rstrip()
             counts[text] = counts.get(text, 0) + 1
             if line.level in ("WARN", "ERROR"):
-                blames.extend(s for s in services if s != obs.logs_service and s not in blames and _names(line.text, s))
+                named = named_service(line.text, [s for s in services if s != obs.logs_service])
+                if named is not None and named not in blames:
+                    blames.append(named)
         return cls(obs.step, obs.page, list(counts.items()), blames, routine)
 
 
 _REQUEST_ID = re.compile(r" \(request id [0-9a-f]+\)")
 _ROUTINE = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(text))) for _, text in ROUTINE]
-
-
-def _names(text: str, service: str) -> bool:
-    return re.search(rf"\b{re.escape(service)}\b", text) is not None
 
 
 class Transcript:

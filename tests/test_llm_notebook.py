@@ -259,3 +259,19 @@ def test_the_notebook_spells_out_the_fix_a_diagnosis_commits_to_and_then_says_wa
         in committed
     )
     assert "You applied rollback payment at step 3: wait for the recovery." in fixed and "calls for" not in fixed
+
+
+def test_the_agents_notebook_reads_bad_gateway_as_no_pointer(config):
+    """The agent's notebook shares the pointer reading: `502 from database: bad gateway` blames database only."""
+    from mirr_tui.agents.llm_prompt import LogNote
+    from mirr_tui.core import Observation
+    from mirr_tui.core.types import LogLine
+
+    env = IncidentEnv(config)
+    obs = env.reset(seed=1)
+    lines = (
+        LogLine(1, "auth", "ERROR", "502 from database: bad gateway"),
+        LogLine(1, "auth", "WARN", "upstream orders timed out"),
+    )
+    read = Observation.from_dict({**obs.to_dict(), "logs": [line.to_dict() for line in lines], "logs_service": "auth"})
+    assert LogNote.of(read, list(obs.services)).blames == ["database", "orders"]

@@ -36,6 +36,21 @@ def test_a_digest_counts_complaints_names_who_it_waits_on_and_the_build():
     assert [head for head, _ in rows] == ["orders @1: ", "payment @1/2: ", "✓ database: "]
 
 
+def test_bad_gateway_is_no_pointer_and_a_cut_complaint_ends_with_an_ellipsis():
+    """A player read auth's `502 from database: bad gateway` as "waiting on gateway" in the notebook (auth does
+    not call the gateway), and `core dumped; worker pid ·` as a phrase cut off with no sign of it."""
+    auth = [log("auth", "ERROR", "502 from database: bad gateway"), log("auth", "WARN", "waiting on database")]
+    assert digest("auth", auth, NAMES) == "waiting on database x2"
+    crashed = [log("orders", "FATAL", "core dumped; worker pid 4412 exited with code 139")]
+    assert digest("orders", crashed, NAMES) == "core dumped; worker pid…"
+    assert gist("heap usage 91% of 2048MB after full GC") == "heap usage…"
+    assert gist("java.lang.OutOfMemoryError: Java heap space") == "java.lang.OutOfMemoryError…"
+    assert (
+        gist("NullPointerException in RequestHandler.handle (v2.4.1)")
+        == "NullPointerException in RequestHandler.handle"
+    )
+
+
 async def test_the_notebook_keeps_what_each_log_showed_and_the_players_marks(tmp_path):
     app = make_app("play", seed=1, scenario="checkout-3am", replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:

@@ -3,6 +3,9 @@ healthy services write routine lines (and, at hard, red herrings)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import numpy as np
 
 from .types import LogLine
@@ -264,3 +267,17 @@ def format_log_lines(
             args = {**values, "breaker": names[extra]}
         lines.append(LogLine(step, service, level, text.format(**args)))
     return tuple(lines)
+
+
+def named_service(text: str, services: Iterable[str]) -> str | None:
+    """The service a log line names first, as a blame pointer reads it: `502 from database: bad gateway`
+    names database (the HTTP phrase "bad gateway" is no pointer to the gateway service)."""
+    best: tuple[int, str] | None = None
+    for name in services:
+        for match in re.finditer(rf"\b{re.escape(name)}\b", text):
+            if text[max(0, match.start() - 4) : match.start()].lower() == "bad ":
+                continue  # "bad gateway": an HTTP status phrase
+            if best is None or match.start() < best[0]:
+                best = (match.start(), name)
+            break
+    return best[1] if best else None

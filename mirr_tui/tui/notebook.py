@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from ..core.logs import named_service
 from .model import LogEntry
 
 MARKS = ("suspect", "cleared")  # `m` cycles a service: unmarked → suspect → cleared → unmarked
@@ -41,7 +42,11 @@ def gist(text: str) -> str:
     words = words[:GIST_WORDS]
     while words and words[-1] in TRAILING:
         words.pop()
-    return " ".join(words).rstrip(",;") or text[:40]
+    short = " ".join(words).rstrip(",;")
+    if not short:
+        return text[:40] + ("…" if len(text) > 40 else "")
+    whole = re.sub(r"\(\s*\)", "", VERSION.sub("", text)).strip().rstrip(",;")  # a build is shown apart
+    return short if short == " ".join(whole.split()) else short + "…"  # a cut line says so
 
 
 def digest(service: str, lines: Sequence[LogEntry], services: Iterable[str]) -> str:
@@ -58,9 +63,9 @@ def digest(service: str, lines: Sequence[LogEntry], services: Iterable[str]) -> 
                 builds.append(build)
         if line.level in QUIET_LEVELS:
             continue
-        named = [name for name in others if re.search(rf"\b{re.escape(name)}\b", line.text)]
+        named = named_service(line.text, others)
         if named:
-            waits[named[0]] += 1
+            waits[named] += 1
         else:
             text = gist(line.text)
             complaints[text] += 1
