@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from .core import EnvConfig, Observation, ServiceView
@@ -110,6 +111,8 @@ class FaultPostMortem:
     wrong_moves: list[WrongMove] = field(default_factory=list)
     quiet: bool = False  # the root looked healthier than its victims
     masked: bool = False  # its metrics looked like another mode
+    relapsed_at: int | None = None  # memory_leak: the step the leak came back after the first restart
+    held_at: int | None = None  # the step the fix that held was made (the second restart after a relapse)
 
     @property
     def cause(self) -> str:
@@ -141,9 +144,25 @@ class FaultPostMortem:
         first = self.first_metric or self.first_alert
         shown = f"on the panels from step {first.step}" if first else "never clear on the panels"
         if self.quiet:
-            shown += " (a quiet root: it looked healthier than its victims)"
+            shown += f" ({quiet_text(self.mode)})"
         fixed = f"fixed at step {self.fixed_at}" if self.fixed_at is not None else "never fixed"
+        if self.relapsed_at is not None:
+            fixed = f"restarted at step {self.fixed_at}; the leak came back at step {self.relapsed_at}, " + (
+                f"and the restart at step {self.held_at} held" if self.held_at is not None else "never restarted again"
+            )
         return f"{self.cause}, {shown}: the fix was {self.right_fix} ({fixed})"
+
+
+def quiet_text(mode: str, short: bool = False) -> str:
+    """How a silent root showed on its own panel. Its numbers stay calm, except that a crash freezes its
+    metrics scrape (stale) and a leak shows once the process runs out of memory (mirr_tui/core/observe.py)."""
+    if mode == "crashed":
+        return "stale metrics" if short else "a silent crash: its metrics scrape went stale, frozen numbers, not health"
+    if mode == "memory_leak":
+        return (
+            "quiet until out of memory" if short else "a quiet leak: its panel stayed calm until it ran out of memory"
+        )
+    return "quiet root" if short else "a quiet root: it looked healthier than its victims"
 
 
 @dataclass(slots=True)
@@ -327,6 +346,15 @@ def build_post_mortem(
                 )
             )
         fix_step = raw.get("fix_step")
+        phases = [
+            (step, str(t["faults"][n].get("phase")))
+            for step, t in sorted(truth_at.items())
+            if len(t.get("faults") or ()) > n
+        ]
+        relapsed_at = next(
+            (step for (_, was), (step, now) in pairwise(phases) if was == "dormant" and now == "active"), None
+        )
+        held_at = next((step for step, phase in phases if phase == "fixed"), None) if relapsed_at is not None else None
         faults.append(
             FaultPostMortem(
                 service=service,
@@ -347,6 +375,8 @@ def build_post_mortem(
                 wrong_moves=wrong_moves,
                 quiet=bool(raw.get("silent")),
                 masked=bool(raw.get("masked")),
+                relapsed_at=relapsed_at,
+                held_at=held_at,
             )
         )
     return PostMortem(outcome=observations[-1].outcome, faults=faults, wrong_fix_total=sum(e.value for e in wrong_rows))

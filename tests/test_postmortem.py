@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,25 @@ def test_signature_and_blame_lines_are_recognised():
     assert not matches_signature("heap usage 61% of 2048MB, steady", "memory_leak")  # a lookalike
     assert blames("upstream payment timed out after 3000ms", "payment")
     assert not blames("upstream payment timed out after 3000ms", "orders")
+
+
+def test_a_relapsed_leak_says_when_it_came_back_and_which_restart_held(config):
+    """A player restarted a leak, lost it when it relapsed behind a calm panel, and read `fixed at step 4` in the
+    post-mortem: it now says when the leak came back and which restart held, and how its quiet panel looked."""
+    from mirr_tui.core import Action
+
+    moves = [Action("diagnose", "auth", "memory_leak"), Action("restart", "auth")]
+    moves += [Action("wait")] * 6 + [Action("restart", "auth"), Action("wait")]
+    recorder = play(config, 5, moves, {"scenario": "slow-bleed"})
+    pm = build_post_mortem(config, *frames_of(recorder))
+    fault = pm.faults[0]
+    phases = [(f.obs.step, f.truth["faults"][0]["phase"]) for f in recorder.frames]
+    came_back = next(s for (_, a), (s, b) in itertools.pairwise(phases) if a == "dormant" and b == "active")
+    assert fault.relapsed_at == came_back == 2 + config.rules.relapse_after
+    assert fault.held_at == 9 and fault.fixed_at == 2
+    verdict = fault.verdict()
+    assert f"restarted at step 2; the leak came back at step {came_back}, and the restart at step 9 held" in verdict
+    assert "looked healthier than its victims" not in verdict
+    if fault.quiet:
+        assert "panel stayed calm until it ran out of memory" in verdict
+    assert recorder.frames[-1].obs.outcome == "recovered"

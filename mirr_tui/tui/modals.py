@@ -17,7 +17,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
-from ..postmortem import PostMortem
+from ..postmortem import PostMortem, quiet_text
 from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money, row_runs
 from .widgets import _esc
 
@@ -254,7 +254,9 @@ class SummaryModal(ModalScreen[str | None]):
         for n, fault in enumerate(s.faults):
             label = f"incident {n + 1}" if len(s.faults) > 1 else "root cause"
             # masked: its metrics looked like another mode; silent: it looked healthier than its victims
-            notes = [t for t, on in (("masked metrics", fault.masked), ("quiet root", fault.silent)) if on]
+            notes = [
+                t for t, on in (("masked metrics", fault.masked), (quiet_text(fault.mode, True), fault.silent)) if on
+            ]
             if fault.phase == "pending":
                 notes.append("was waiting: it never started")
             elif several:

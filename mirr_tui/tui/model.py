@@ -24,7 +24,7 @@ ROW_LABELS = {
     "correct_diagnosis": "correct diagnosis",
     "wrong_diagnosis": "wrong diagnosis",
     "correct_fix": "correct fix",
-    "lucky_fix": "lucky fix (no diagnosis)",
+    "lucky_fix": "lucky fix (no right diagnosis)",
     "wrong_fix": "wrong fix",
     "recovery_diagnosed": "recovery (diagnosed)",
     "recovery_undiagnosed": "recovery (undiagnosed)",
