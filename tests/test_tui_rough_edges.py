@@ -107,6 +107,26 @@ async def test_quitting_a_watched_agent_mid_episode_asks_first_and_holds_the_age
     assert len(saved) == 1 and '"abandoned": true' in saved[0].read_text()
 
 
+async def test_the_watch_footer_says_resume_while_paused_and_the_bar_drops_the_controls_once_finished(tmp_path):
+    app = make_app("watch", agent="heuristic", seed=12, speed=1, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+
+        def footer_labels():
+            return {str(key.description) for key in screen.query("FooterKey")}
+
+        await pilot.press("space")
+        await pilot.pause()
+        assert screen.paused and "resume" in footer_labels() and "pause" not in footer_labels()
+        await pilot.press("space")
+        await pilot.pause()
+        assert not screen.paused and "pause" in footer_labels() and "resume" not in footer_labels()
+        await pilot.press("plus", "plus", "plus", "plus")  # to 50 steps a second
+        await wait_until(pilot, lambda: screen.finished and screen.summary is not None, limit=500)
+        assert [key for key, _, _ in screen.bar_actions()] == ["e", "q"]
+        await wait_until(pilot, lambda: not {"pause", "resume", "one step"} & footer_labels())
+
+
 async def test_tab_completes_in_the_command_line_like_a_shell(tmp_path):
     app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
     async with app.run_test(size=SIZE) as pilot:

@@ -297,6 +297,7 @@ class PlayScreen(IncidentScreen):
         if self.view.done or self.recorder is None:
             return
         self.command_error = None
+        self.app.clear_notifications()  # a toast tells of the step before (a page, an invalid move): not this one
         before = self.view.obs
         obs = self.env.step(action_input)
         self.recorder.record(action_input, obs, self.env.state)

@@ -32,7 +32,9 @@ class WatchScreen(IncidentScreen):
     label = "watch"
     selectable = False
     BINDINGS: ClassVar[list[BindingType]] = [
+        # One key, two footer entries: the one shown says what space does now.
         Binding("space", "pause", "pause"),
+        Binding("space", "resume", "resume"),
         Binding("full_stop", "step_once", "one step", key_display="."),
         Binding("plus,equals_sign", "speed(1)", "speed", key_display="+", group=SPEED_KEYS),
         Binding("minus", "speed(-1)", "speed", key_display="-", group=SPEED_KEYS),
@@ -192,7 +194,9 @@ class WatchScreen(IncidentScreen):
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         if self.error:
             return [("q", "quit", True)]  # nothing left to pause, step or speed up
-        running = not self.finished
+        if self.finished:
+            return [("e", "summary", self.summary is not None), ("q", "quit", True)]
+        running = True
         return [
             ("space", "resume" if self.paused else "pause", running),
             (".", "one step", running and self.paused),
@@ -200,8 +204,10 @@ class WatchScreen(IncidentScreen):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("pause", "speed", "step_once") and self.finished:
+        if action in ("pause", "resume", "speed", "step_once") and self.finished:
             return False  # over (or never started): off the footer, not just greyed
+        if action in ("pause", "resume"):
+            return self.paused == (action == "resume")
         if action == "step_once" and not self.paused:
             return None
         if action == "summary":
@@ -306,6 +312,9 @@ class WatchScreen(IncidentScreen):
         self.app.push_screen(SummaryModal(self.summary, self.agent_name, allow_new=False, note=note), closed)
 
     # -------------------------------------------------------------- keys
+    def action_resume(self) -> None:
+        self.action_pause()
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         self._wake.set()
