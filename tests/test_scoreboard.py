@@ -59,6 +59,11 @@ def test_a_forged_score_or_seed_is_not_counted_and_is_listed_with_the_reason(tmp
     listing = json.loads(CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--json"]).output)
     assert {item["file"] for item in listing["unverified"]} == {str(forged), str(reseeded)}
     assert listing["players"][0]["episodes"] == 1
+    # `--replays`, as `play` and `watch` name the folder (a fresh player tried it first), reads the same board
+    named = CliRunner().invoke(cli_app, ["scores", "--replays", str(tmp_path), "--json"])
+    assert named.exit_code == 0 and json.loads(named.output) == listing
+    both = CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--replays", str(tmp_path / "other")])
+    assert both.exit_code == 2 and "two folders" in both.output
 
 
 def test_verdicts_are_cached_by_content_and_an_edit_is_a_miss(tmp_path):

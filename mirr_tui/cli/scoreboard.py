@@ -23,10 +23,19 @@ def scores(
     plain: Annotated[bool, typer.Option("--plain", help="Print the tables instead of opening the app.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scoreboard as JSON.")] = False,
     daily: Annotated[bool, typer.Option("--daily", help="The daily incidents' boards, one per date.")] = False,
+    replays: Annotated[
+        Path | None,
+        typer.Option(
+            "--replays", help="The folder, as `play` and `watch` name it (same as the argument).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Human-vs-agent scoreboard from saved replays (only those that re-simulate are counted)."""
     from ..scores import build_scoreboard
 
+    if directory is not None and replays is not None and directory != replays:
+        fail(f"two folders given ({directory} and --replays {replays}): give one")
+    directory = directory or replays
     folder = directory or default_replay_dir()
     if directory is not None and not directory.is_dir():
         fail(f"{directory}: no such folder")
