@@ -134,6 +134,12 @@ def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
     return summary
 
 
+def player_label(replay: Replay) -> str:
+    """Who played it, and for a take-over where it forked from: `human (fork @11)`."""
+    fork = replay.forked_from
+    return f"{replay.player_name} (fork @{fork['frame']})" if fork else replay.player_name
+
+
 class ReplayRecorder:
     """Collects frames while an episode runs; `save()` writes them atomically."""
 

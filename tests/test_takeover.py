@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from textual.widgets import DataTable
 
 from mirr_tui import agents
 from mirr_tui.core import IncidentEnv
@@ -15,6 +16,7 @@ from mirr_tui.tui.app import make_app
 from mirr_tui.tui.play import PlayScreen
 from mirr_tui.tui.replay_screen import ReplayScreen
 from mirr_tui.tui.watch import WatchScreen
+from mirr_tui.tui.widgets import IncidentHeader
 
 STORY = {"scenario": "checkout-3am"}
 
@@ -70,6 +72,15 @@ async def test_p_in_a_replay_lets_a_person_play_on_from_the_frame_on_screen(tmp_
     fork = load_replay(saved)
     assert fork.player_name == "tester" and fork.forked_from == {"file": path.name, "frame": 3}
     assert fork.frames[4].input == {"type": "check_logs", "service": "payment"} and verify_replay(fork).ok
+    # The fork says so on screen too: in the picker's player column and in the replay's header.
+    app = make_app("replay", replay_dir=tmp_path / "mine")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_row_at(0)[1]) == "tester (fork @3)"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "replay · tester (fork @3)" in str(app.screen.query_one(IncidentHeader).render())
 
 
 async def test_with_agent_p_hands_the_episode_to_the_agent(tmp_path):

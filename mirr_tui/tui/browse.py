@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Static
 
 from ..core import EnvConfig
-from ..replay import ReplayError, load_replay
+from ..replay import ReplayError, load_replay, player_label
 from ..scores import PLAYER_COLUMNS, TAG_COLUMNS, Scoreboard, build_scoreboard, player_cells, tag_cells
 from .incident import MirrScreen
 from .modals import HelpModal, PickReplayModal
@@ -288,7 +288,7 @@ class ReplayPickerScreen(BoardScreen):
             outcome = "abandoned" if replay.abandoned else OUTCOME_TEXT.get(s.get("outcome"), "aborted").lower()
             table.add_row(
                 Text(replay.started_at[:16].replace("T", " ")),
-                Text(replay.player_name),
+                Text(player_label(replay)),
                 str(replay.seed),
                 Text(incident),
                 outcome,

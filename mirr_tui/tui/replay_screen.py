@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.timer import Timer
 
 from ..core import EnvConfig
-from ..replay import Replay, ReplayError, ReplayRecorder, fork_replay
+from ..replay import Replay, ReplayError, ReplayRecorder, fork_replay, player_label
 from ..tags import TAGS, replay_tags
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
@@ -73,7 +73,7 @@ class ReplayScreen(IncidentScreen):
         return self.replay.seed
 
     def header_label(self) -> str:
-        return f"replay · {self.replay.player_name}"
+        return f"replay · {player_label(self.replay)}"
 
     def header_extra(self) -> str:
         if not self.show_truth:
