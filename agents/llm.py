@@ -157,7 +157,7 @@ class LLMAgent(BaseAgent):
         self.config = config or load_config()
         self.system = system_prompt(self.config)
         self.chat: ChatFn = chat or GroqChat(self.settings, client=client, transport=transport)
-        self.transcript = Transcript.for_config(self.config, self.settings.history)
+        self.transcript = Transcript(self.settings.history, self.config.rules.max_steps)
         self._fatal: str | None = None
         self._sent: Action | None = None  # the action the last act() returned
         self._in_flight: threading.Event | None = None  # set by cancel() or by the reply arriving
@@ -196,7 +196,7 @@ class LLMAgent(BaseAgent):
 
     def reset(self, observation: Observation) -> None:
         super().reset(observation)
-        self.transcript = Transcript.for_config(self.config, self.settings.history)
+        self.transcript = Transcript(self.settings.history, self.config.rules.max_steps)
         self._sent = None
 
     def messages(self, obs: Observation) -> list[Message]:

@@ -93,7 +93,7 @@ Rules v2 in short: commit before you fix (read logs, then diagnose once per page
 Scoring: verdicts on the hidden truth are decided at their step but paid only when the episode ends: diagnosis {rewards.correct_diagnosis:+g} right, {rewards.wrong_diagnosis:+g} wrong; the right fix on the root {rewards.correct_fix:+g} after a correct diagnosis, {rewards.lucky_fix:+g} without; any other fix {rewards.wrong_fix:+g}; recovery (every service healthy {rules.confirm_steps} steps in a row) {rewards.recovery_diagnosed:+g} if every diagnosis was right, {rewards.recovery_undiagnosed:+g} if not, plus {rewards.efficiency_per_step:+g} per unused step; collapse {rewards.collapse:+g}, timeout {rewards.timeout:+g}. Until the end only an invalid action ({rewards.invalid:+g}) moves the score, so a 0 after a diagnose or fix is no verdict.
 
 Answer with one JSON object and nothing else, in this form:
-{{"reasoning": "{SAMPLE_REASONING}", "action": {{"type": "check_logs", "service": "{entry}"}}}}"""
+{{"reasoning": "{SAMPLE_REASONING}", "action": {{"type": "check_logs", "service": "payment"}}}}"""
 
 
 @dataclass(slots=True)
@@ -145,10 +145,9 @@ class Transcript:
     earlier reasoning is not quoted back: a small model copies it (and its clipping) instead of thinking.
     """
 
-    def __init__(self, history: int, max_steps: int, fixes: dict[str, str] | None = None) -> None:
+    def __init__(self, history: int, max_steps: int) -> None:
         self.max_steps = max_steps
         self.history = history
-        self.fixes = fixes or {}  # mode -> the rules' fix for it, to spell out the fix a diagnosis commits to
         self.steps: list[StepRecord] = []
         self.logs: dict[str, LogNote] = {}
 
@@ -229,36 +228,13 @@ class Transcript:
         parts.append('Reply with the JSON object {"reasoning": ..., "action": {...}} for your next action.')
         return "\n".join(parts)
 
-    @classmethod
-    def for_config(cls, config: EnvConfig, history: int) -> Transcript:
-        """The agent's notebook for the rules in `config`."""
-        return cls(history, config.rules.max_steps, {name: m.fix for name, m in config.fault_modes.items()})
-
     def open_line(self, obs: Observation) -> str:
-        """Which moves are still open: services whose logs are unread, whether diagnose is allowed, and the fix
-        the rules pair with the diagnosis committed (a small model diagnoses overloaded, then restarts)."""
+        """Which moves are still open: services whose logs are unread, and whether diagnose is allowed."""
         unread = [s for s in obs.services if s not in self.logs]
         moves = [t for t in ACTION_TYPES if t != "diagnose" or obs.can_diagnose]
-        line = (
+        return (
             f"Still open: logs not read yet: {', '.join(unread) or 'none'} · moves you can make now: {', '.join(moves)}"
         )
-        diagnosis = obs.diagnosis
-        if diagnosis is not None and diagnosis.get("mode") in self.fixes:
-            service, mode = diagnosis["service"], diagnosis["mode"]
-            fix = self.fixes[mode]
-            done = [r for r in self.steps if not r.result.startswith("INVALID")]
-            committed = max((r.step for r in done if r.action.startswith("diagnose ")), default=0)
-            fixed = [r for r in done if r.step > committed and r.action.split(" ")[0] in FIX_TYPES]
-            if not fixed:
-                line += (
-                    f"\nYour diagnosis {service}/{mode} calls for {fix} on {service}"
-                    f' ({{"type": "{fix}", "service": "{service}"}}), then wait for the recovery.'
-                )
-            else:
-                line += f"\nYou applied {fixed[-1].action} at step {fixed[-1].step}: wait for the recovery."
-                if mode == "memory_leak":
-                    line += " A leak comes back once after its first restart: then restart it again."
-        return line
 
 
 def reply_schema(obs: Observation, modes: Sequence[str]) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def prompt_states(
         env = IncidentEnv(config)
         seed, difficulty, scenario = int(record["seed"]), record.get("difficulty"), record.get("scenario")
         obs = env.reset(seed=seed, options=_options(difficulty, scenario))
-        transcript = Transcript.for_config(config, DEFAULTS["history"] if history is None else history)
+        transcript = Transcript(DEFAULTS["history"] if history is None else history, config.rules.max_steps)
         prefix: list[dict[str, str]] = []
         sent: Action | None = None
         for action in assistant_actions(record):

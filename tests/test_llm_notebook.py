@@ -232,35 +232,6 @@ def test_rules_v2_are_stated_in_short_from_the_manifest():
     assert "7 healthy steps in a row" in " ".join(system_prompt(changed).split())
 
 
-# ------------------------------------------------------------------------------------ the real run's lessons
-def test_the_sample_reply_starts_where_the_advice_does_not_at_a_likely_root(config):
-    """Qwen2.5-Coder-1.5B (seeds 0-4) read payment's logs first on 4 of 5 seeds and diagnosed payment on all 5
-    (the root on 1): the sample reply named payment. It now names the entry point, where the prompt says to start following the blame."""
-    prompt = system_prompt(config)
-    sample = prompt[prompt.rindex('{"reasoning"') :]
-    assert '"service": "gateway"' in sample and "payment" not in sample
-    assert "Follow the blame from gateway down" in prompt
-
-
-def test_the_notebook_spells_out_the_fix_a_diagnosis_commits_to_and_then_says_wait(config):
-    """The same model diagnosed payment/overloaded right, then restarted payment three times (overloaded wants
-    scale_up). The open line pairs the committed diagnosis with the rules' fix, and after the fix says wait."""
-    chat = Chat(
-        {"type": "check_logs", "service": "payment"},
-        {"type": "diagnose", "service": "payment", "mode": "bad_deploy"},
-        {"type": "rollback", "service": "payment"},
-    )
-    play(LLMAgent(chat=chat), 4)
-    before, committed, fixed = (sent[1]["content"] for sent in chat.sent[1:4])
-    assert "calls for" not in before
-    fix = config.fault_modes["bad_deploy"].fix
-    assert (
-        f'Your diagnosis payment/bad_deploy calls for {fix} on payment ({{"type": "{fix}", "service": "payment"}})'
-        in committed
-    )
-    assert "You applied rollback payment at step 3: wait for the recovery." in fixed and "calls for" not in fixed
-
-
 def test_the_agents_notebook_reads_bad_gateway_as_no_pointer(config):
     """The agent's notebook shares the pointer reading: `502 from database: bad gateway` blames database only."""
     from mirr_tui.agents.llm_prompt import LogNote
