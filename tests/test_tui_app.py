@@ -507,7 +507,9 @@ async def test_diagnose_closes_after_a_fix_and_typing_it_costs_nothing(tmp_path)
         assert screen.view.step == 1 and screen.view.obs.valid  # no step spent, nothing invalid
         text = message_text(app)
         assert "not possible now (no step spent)" in text and "scale_up payment ran at step 1" in text
-        assert screen.query_one("#command", Input).has_class("-open")  # the command stays to be edited
+        assert not screen.query_one("#command", Input).has_class(
+            "-open"
+        )  # no diagnosis can be made: keys back to the game
         assert "closed, you fixed first" in str(screen.query_one("#side-body").render())
 
 

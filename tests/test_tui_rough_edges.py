@@ -323,6 +323,9 @@ async def test_a_second_diagnosis_typed_is_refused_for_free_with_the_reason(tmp_
         assert screen.view.step == 1 and screen.view.obs.valid and screen.view.obs.score == 0
         text = message_text(app)
         assert "not possible now (no step spent)" in text and "already diagnosed payment/overloaded" in text
+        assert not screen.query_one("#command", Input).has_class("-open")  # the keys are the game's again
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
 
 
 async def test_escape_closes_the_summary_e_reopens_it_and_no_saved_toast_lingers(tmp_path):

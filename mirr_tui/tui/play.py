@@ -285,6 +285,7 @@ class PlayScreen(IncidentScreen):
             text = completed  # "diag auth bad" plays what the completion showed
         closed = self.view.diagnose_closed_reason() if action.type == "diagnose" else None
         if closed is not None:  # a move the rules do not allow now: explained, like the struck-out key
+            self.action_close_command()  # retyping will not help: the keys go back to the game (`?` is help)
             self.command_error = f"not possible now (no step spent): {closed}"
             self.notify(closed, title="diagnose is not possible now", severity="warning")
             self.draw()
