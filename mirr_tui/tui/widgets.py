@@ -184,6 +184,10 @@ class HeaderForm(NamedTuple):
 HEADER_LEVELS = (
     HeaderForm(True, True, True, True, True, "  ", 0, 0, 0),
     HeaderForm(True, True, True, True, True, "  ", 0, 1, 0),
+    # The step budget bar outlasts the brand and the long impact (a player missed it from step 1 at 120 columns).
+    HeaderForm(False, True, True, True, True, "  ", 0, 1, 0),
+    HeaderForm(False, True, True, True, True, "  ", 0, 1, 1),
+    HeaderForm(False, True, True, True, True, " ", 0, 1, 2),
     HeaderForm(False, False, True, True, True, "  ", 0, 1, 0),
     HeaderForm(False, False, True, True, True, "  ", 0, 1, 1),
     HeaderForm(False, False, True, True, False, " ", 0, 1, 1),
