@@ -56,6 +56,10 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
             yield Static(id="diagnose-title", classes="dialog-title")
             options = [Option(mode_prompt(name, spec), id=name) for name, spec in self.modes.items()]
             yield OptionList(*options, id="modes")
+            # The signatures are what a loud root shows; a quiet one hides them on its own panel.
+            yield Static(
+                Content.from_markup("[$text-muted]the logs decide: a quiet root's panel can look calm or just stale[/]")
+            )
             yield Static(
                 Content.from_markup(
                     "[$text-muted]enter commits (once per page, before any fix; judged at the end: right +8,"
