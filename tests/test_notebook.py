@@ -75,3 +75,20 @@ async def test_the_notebook_keeps_what_each_log_showed_and_the_players_marks(tmp
         assert "diagnosis: payment/bad_deploy @3" in str(screen.query_one("#side-body").render())
         await pilot.press("m", "n", "y")  # a new incident starts a new notebook
         assert screen.marks == {} and "suspect" not in str(panel.border_title)
+
+
+async def test_a_persons_replay_shows_what_the_logs_read_so_far_showed(tmp_path):
+    """A fresh player opened their own replay and found `(no reasoning recorded)` where the notebook had been."""
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "l", "w", "q", "y")
+        await pilot.pause()
+    (path,) = tmp_path.glob("*.json")
+    app = make_app("replay", replay_path=path, replay_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        side = lambda: str(app.screen.query_one("#side-body").render())  # noqa: E731
+        assert "payment" not in side()  # frame 0: nothing read yet
+        await pilot.press("right")
+        await pilot.pause()
+        assert "logs read so far" in side() and "payment @1:" in side() and "no reasoning recorded" not in side()

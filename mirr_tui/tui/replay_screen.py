@@ -13,6 +13,7 @@ from ..replay import Replay, ReplayError, ReplayRecorder, fork_replay, player_la
 from ..tags import TAGS, replay_tags
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .model import ROW_LABELS, IncidentView, ReplayCursor, describe_action, scrubber
+from .notebook import notebook_lines
 from .panes import ActionBar, SideLine
 from .widgets import _esc
 
@@ -117,6 +118,11 @@ class ReplayScreen(IncidentScreen):
             shown = describe_action(frame_input) if isinstance(frame_input, dict) else str(frame_input)
             lines.append(f"input at step {self.frame.step}: [b]{_esc(shown)}[/]")
         lines.extend(reasoning_lines(self.view.reasoning))
+        if not self.view.reasoning:  # a person's run: what the logs read so far showed, as play's notebook has it
+            rows = notebook_lines(self.view.entries, self.names, {})
+            if rows:
+                lines.append("[b]logs read so far[/]")
+                lines.extend((f"[b]{_esc(head)}[/]", _esc(text)) for head, text in rows)
         if len(lines) == 0:
             lines.append("[$text-muted](no reasoning recorded)[/]")
         return f"{self.replay.player_name}", lines
