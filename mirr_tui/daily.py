@@ -18,7 +18,8 @@ from .seeds import MAX_SEED
 
 # Monday to Sunday: the week gets harder, the weekend is the real test.
 DIFFICULTY_BY_WEEKDAY = ("easy", "normal", "normal", "normal", "hard", "hard", "hard")
-TIMES = ("02:47", "03:12", "03:58", "04:20", "11:05", "17:42", "21:30", "23:59")
+# Every incident pages at 03:00 (the first log line says so): a story set at 23:59 contradicted it.
+TIMES = ("03:00",)
 OPENINGS = (
     "{time} on a {weekday}: the pager fires. Checkout conversion has fallen {drop}% in ten minutes.",
     "{time}, {weekday}. Support has {tickets} new tickets saying the site hangs at checkout.",

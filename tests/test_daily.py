@@ -131,3 +131,13 @@ def test_scores_daily_lists_each_dates_board(tmp_path):
     assert [row["player"] for row in listing["2026-12-02"]] == ["rival", "tester"]
     plain = CliRunner().invoke(cli_app, ["scores", str(tmp_path), "--daily", "--plain"]).output
     assert "daily 2026-12-02" in plain and "rival" in plain
+
+
+def test_the_story_tells_the_time_the_game_pages_at():
+    """A player read "23:59 on a Wednesday" in the story while the first log line said "paged at 03:00"."""
+    env = IncidentEnv()
+    for offset in range(60):
+        incident = daily_incident(date(2026, 12, 1) + timedelta(days=offset))
+        clock = env.reset(seed=incident.seed, options={"difficulty": incident.difficulty}).message.split(":", 1)
+        times = {word.strip(".,:") for word in incident.story.split() if word[:2].isdigit() and ":" in word}
+        assert times == {"03:00"} and clock[0].endswith("03"), (incident.story, clock)
