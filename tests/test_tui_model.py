@@ -12,15 +12,8 @@ from mirr_tui.evaluation import run_episode
 from mirr_tui.replay import ReplayRecorder
 from mirr_tui.tui.command import ActionSuggester, complete_command
 from mirr_tui.tui.incident import reasoning_lines
-from mirr_tui.tui.model import (
-    IncidentView,
-    ReplayCursor,
-    compare_agents,
-    scrubber,
-    sparkline,
-    summarise,
-    topology_tiers,
-)
+from mirr_tui.tui.model import IncidentView, ReplayCursor, scrubber, sparkline, topology_tiers
+from mirr_tui.tui.summary import compare_agents, episode_summary
 
 
 def test_topology_tiers_follow_the_call_graph():
@@ -83,7 +76,7 @@ def test_view_accumulates_what_the_player_saw():
 def test_summary_names_the_truth_and_the_timeline():
     env, replay, result = _episode(23)
     view = IncidentView.rebuild(env.names, [f.obs for f in replay.frames])
-    summary = summarise(view, replay.frames[-1].truth, {"oracle": (47.5, "recovered")})
+    summary = episode_summary(view, replay.frames[-1].truth, {"oracle": (47.5, "recovered")})
     assert (summary.root_service, summary.fault_mode) == ("auth", "memory_leak")
     assert summary.outcome == "recovered" and summary.score == result.score
     assert dict(summary.breakdown)["correct_diagnosis"] == 8
@@ -174,7 +167,7 @@ def test_the_view_follows_pages_diagnoses_and_deferred_rows():
         view.apply(env.step("wait"))
     assert view.fix_step == 2 and view.entries[-1].kind == "settle"
     assert "correct diagnosis +8 @1" in view.entries[-1].text and "lucky fix" in view.entries[-1].text
-    summary = summarise(view, env.state.to_dict(), {})
+    summary = episode_summary(view, env.state.to_dict(), {})
     assert [f.diagnosis_step for f in summary.faults] == [1, None]
     assert not summary.diagnosis_correct  # the second fault was never diagnosed
     assert summary.rows == sorted(summary.rows, key=lambda row: row[2])

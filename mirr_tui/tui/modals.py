@@ -18,7 +18,8 @@ from textual.widgets.option_list import Option
 
 from ..core.config import FaultModeSpec
 from ..postmortem import PostMortem, quiet_text
-from .model import OUTCOME_TEXT, ROW_LABELS, EpisodeSummary, format_count, format_money, row_runs
+from .model import OUTCOME_TEXT, ROW_LABELS, format_count, format_money
+from .summary import EpisodeSummary, row_runs
 from .widgets import _esc
 
 SERVICE_KEYS = Binding.Group("service", compact=True)

@@ -21,9 +21,10 @@ from ..tags import tag_trajectory
 from .command import CommandInput, complete_command
 from .incident import LOG_BINDINGS, IncidentScreen
 from .modals import SERVICE_KEYS, ConfirmModal, DiagnoseModal, SummaryModal
-from .model import EpisodeSummary, IncidentView, compare_agents, summarise
+from .model import IncidentView
 from .notebook import next_mark, notebook_lines
 from .panes import ActionBar, SideLine
+from .summary import EpisodeSummary, compare_agents, episode_summary
 from .widgets import ServicePanel, _esc
 
 SERVICE_BINDINGS: list[BindingType] = [
@@ -330,7 +331,7 @@ class PlayScreen(IncidentScreen):
         except Exception:  # comparisons are a nicety; the summary still opens
             comparisons = {}
         if not get_current_worker().is_cancelled:
-            summary = summarise(view, truth, comparisons, self.config.impact.currency)
+            summary = episode_summary(view, truth, comparisons, self.config.impact.currency)
             truths = [frame.truth for frame in getattr(episode, "frames", ())] or [truth]
             summary.post_mortem = build_post_mortem(self.config, view.observations, truths)
             self._add_player_notes(summary, episode, view)

@@ -18,8 +18,9 @@ from ..postmortem import build_post_mortem
 from ..replay import Replay, ReplayRecorder, fork_replay
 from .incident import LOG_BINDINGS, IncidentScreen, reasoning_lines
 from .modals import ConfirmModal, SummaryModal
-from .model import EpisodeSummary, IncidentView, compare_agents, summarise
+from .model import IncidentView
 from .panes import SideLine
+from .summary import EpisodeSummary, compare_agents, episode_summary
 from .widgets import _esc
 
 SPEED_KEYS = Binding.Group("speed", compact=False)  # "+ - speed": one footer entry, so 80 columns hold every key
@@ -293,7 +294,7 @@ class WatchScreen(IncidentScreen):
         self.finished = True
         self.app.clear_notifications()  # the episode's toasts (a page long ago) would cover the board and the log
         self.saved = self.save_replay(self.recorder, self.replay_dir, announce=False)  # the summary says where
-        self.summary = summarise(self.view, message.truth, message.comparisons, self.config.impact.currency)
+        self.summary = episode_summary(self.view, message.truth, message.comparisons, self.config.impact.currency)
         truths = [frame.truth for frame in self.recorder.frames] or [message.truth]
         self.summary.post_mortem = build_post_mortem(self.config, self.view.observations, truths)
         self.draw()
