@@ -27,16 +27,9 @@ from typing import Any
 from .core import Action, EnvConfig, IncidentEnv, coerce_action, load_config
 from .rollouts import assistant_actions
 
-_CONFIG: EnvConfig | None = None
-
 
 def _config(config: EnvConfig | None) -> EnvConfig:
-    global _CONFIG
-    if config is not None:
-        return config
-    if _CONFIG is None:
-        _CONFIG = load_config()
-    return _CONFIG
+    return config if config is not None else load_config()  # load_config caches the manifest per path
 
 
 def _options(difficulty: str | None, scenario: str | None) -> dict[str, Any] | None:

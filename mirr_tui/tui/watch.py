@@ -197,11 +197,10 @@ class WatchScreen(IncidentScreen):
             return [("q", "quit", True)]  # nothing left to pause, step or speed up
         if self.finished:
             return [("e", "summary", self.summary is not None), ("q", "quit", True)]
-        running = True
         return [
-            ("space", "resume" if self.paused else "pause", running),
-            (".", "one step", running and self.paused),
-            ("+/-", f"speed {self.speed:g}/s", running),
+            ("space", "resume" if self.paused else "pause", True),
+            (".", "one step", self.paused),
+            ("+/-", f"speed {self.speed:g}/s", True),
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
