@@ -317,7 +317,7 @@ class MirrEnvironment(Environment):
 
 
 # ---------------------------------------------------------------------------------------- app
-def make_app(
+def make_server_app(
     config: EnvConfig | str | Path | None = None,
     sessions: int = DEFAULT_SESSIONS,
     referee: bool = False,
@@ -387,7 +387,7 @@ def web_interface_options(cfg: EnvConfig) -> dict[str, Any]:
 
 @functools.cache
 def _default_app() -> FastAPI:
-    return make_app()
+    return make_server_app()
 
 
 def __getattr__(name: str) -> Any:
@@ -404,5 +404,5 @@ __all__ = [
     "SessionCounter",
     "WireModels",
     "build_models",
-    "make_app",
+    "make_server_app",
 ]

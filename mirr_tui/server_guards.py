@@ -8,7 +8,7 @@
   cannot open sessions or play moves. Clients that are not browsers send no Origin and pass.
 
 Sessions created over HTTP MCP (`openenv/session/create`, no connection held) are bounded by the same
-idle timeout through OpenEnv's own reaper (`ConcurrencyConfig.session_timeout`, see `make_app`).
+idle timeout through OpenEnv's own reaper (`ConcurrencyConfig.session_timeout`, see `make_server_app`).
 """
 
 from __future__ import annotations

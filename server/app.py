@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
-from mirr_tui.server import make_app
+from mirr_tui.server import make_server_app
 
-app = make_app()
+app = make_server_app()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 
 from mirr_tui.core import IncidentEnv
 from mirr_tui.openenv_web import form_action, legal_moves, render_web, web_actions
-from mirr_tui.server import MirrEnvironment, make_app
+from mirr_tui.server import MirrEnvironment, make_server_app
 
 
 @pytest.fixture
 def web_app(monkeypatch, config):
     monkeypatch.setenv("ENABLE_WEB_INTERFACE", "true")
-    return make_app(config, sessions=2)
+    return make_server_app(config, sessions=2)
 
 
 @pytest.fixture

@@ -159,13 +159,13 @@ def test_a_websocket_session_reads_the_original_format(config):
     from fastapi.testclient import TestClient
 
     from mirr_tui.client import observation_from_payload
-    from mirr_tui.server import make_app
+    from mirr_tui.server import make_server_app
 
     local = IncidentEnv(config)
     expected = local.reset(seed=7, episode_id="orig-7")
     agent = agents.create("reasoner")
     agent.reset(expected)
-    with TestClient(make_app(config, sessions=1)) as http, http.websocket_connect("/ws") as ws:
+    with TestClient(make_server_app(config, sessions=1)) as http, http.websocket_connect("/ws") as ws:
         ws.send_text(json.dumps({"type": "reset", "data": {"seed": 7, "episode_id": "orig-7"}}))
         assert observation_from_payload(json.loads(ws.receive_text())["data"]) == expected
         while not expected.done:

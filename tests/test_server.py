@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from mirr_tui import agents
 from mirr_tui.client import SessionState, observation_from_payload, state_from_payload
 from mirr_tui.core import ACTION_TYPES, EnvState, IncidentEnv, Observation
-from mirr_tui.server import build_models, make_app
+from mirr_tui.server import build_models, make_server_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ TRUTH_KEYS = {"seed", "root_service", "fault_mode", "fault_phase", "services", "
 
 @pytest.fixture(scope="module")
 def app():
-    return make_app(sessions=2)
+    return make_server_app(sessions=2)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def http(app):
 @pytest.fixture(scope="module")
 def referee(config):
     """A server built with referee=True (`mirr serve --referee`): `state` is the referee's whole view."""
-    with TestClient(make_app(config, sessions=2, referee=True)) as client:
+    with TestClient(make_server_app(config, sessions=2, referee=True)) as client:
         yield client
 
 
@@ -368,7 +368,7 @@ def test_property_garbage_frames_never_end_a_session(http):
 
 def test_a_secret_seed_server_picks_every_seed_and_reveals_it_when_the_episode_ends(config):
     """Issue 10 item 13: a client can neither pick the incident nor learn its seed before the end."""
-    with TestClient(make_app(config, sessions=2, secret_seeds=True)) as client:
+    with TestClient(make_server_app(config, sessions=2, secret_seeds=True)) as client:
         assert client.get("/mirr").json()["secret_seeds"] is True
         with session(client) as ws:
             for data in ({"seed": 3}, {"options": {"service": "payment"}}, {"scenario": "checkout-3am"}):
@@ -398,7 +398,7 @@ def test_an_idle_websocket_session_is_told_why_and_closed_and_its_slot_freed(con
     """Issue 10 item 9: idle clients held every slot until a restart."""
     from starlette.websockets import WebSocketDisconnect
 
-    with TestClient(make_app(config, sessions=1, idle_timeout=0.6)) as client:
+    with TestClient(make_server_app(config, sessions=1, idle_timeout=0.6)) as client:
         with client.websocket_connect("/ws") as ws:
             for _ in range(4):  # a client that keeps talking is never cut, however long it plays
                 assert send(ws, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
@@ -416,7 +416,7 @@ def test_an_idle_websocket_session_is_told_why_and_closed_and_its_slot_freed(con
 
 def test_sessions_made_over_http_mcp_are_reaped_when_idle(config):
     request = {"jsonrpc": "2.0", "method": "openenv/session/create", "params": {}, "id": 1}
-    with TestClient(make_app(config, sessions=2, idle_timeout=0.5)) as client:
+    with TestClient(make_server_app(config, sessions=2, idle_timeout=0.5)) as client:
         for n in range(2):
             reply = client.post("/mcp", json={**request, "id": n}).json()
             assert "session_id" in reply["result"], reply
@@ -445,7 +445,7 @@ def test_a_foreign_origin_is_refused_unless_allowed(config, allowed, origin, ok)
     from starlette.websockets import WebSocketDisconnect
 
     headers = {"origin": origin} if origin else {}
-    with TestClient(make_app(config, sessions=2, allow_origins=allowed)) as client:
+    with TestClient(make_server_app(config, sessions=2, allow_origins=allowed)) as client:
         # text/plain: the "simple" cross-site request a page can send without a CORS preflight
         reply = client.post("/reset", content=b'{"seed": 1}', headers={**headers, "content-type": "text/plain"})
         assert (reply.status_code != 403) == ok
@@ -469,7 +469,7 @@ def test_a_plain_server_never_loads_gradio_yet_it_stays_importable():
     import sys
 
     code = (
-        "import importlib.util, sys; import mirr_tui.server as s; s.make_app(); "
+        "import importlib.util, sys; import mirr_tui.server as s; s.make_server_app(); "
         "assert 'gradio' not in sys.modules, 'gradio loaded'; "
         "assert importlib.util.find_spec('gradio') is not None, 'gradio left marked absent'"
     )
@@ -490,7 +490,7 @@ def test_reset_and_step_run_inline_not_through_a_thread_pool(config, monkeypatch
         return original(self, action)
 
     monkeypatch.setattr(IncidentEnv, "step", recording_step)
-    with TestClient(make_app(config, sessions=1)) as client, session(client) as ws:
+    with TestClient(make_server_app(config, sessions=1)) as client, session(client) as ws:
         send(ws, {"type": "reset", "data": {"seed": 1}})
         for _ in range(3):
             assert send(ws, {"type": "step", "data": {"type": "wait"}})["type"] == "observation"

@@ -53,13 +53,13 @@ def serve(
     try:
         import uvicorn
 
-        from ..server import make_app
+        from ..server import make_server_app
     except ModuleNotFoundError as exc:
         fail(f"serving needs the server extra: pip install -e '.[server]' ({exc})")
     problem = listen_problem(host, port)
     if problem:
         fail(f"cannot listen on {host}:{port}: {problem}")
-    application = make_app(
+    application = make_server_app(
         cfg,
         sessions=sessions,
         referee=referee,
