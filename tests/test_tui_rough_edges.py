@@ -449,3 +449,32 @@ def test_alerts_pack_whole_into_the_lines_with_room_for_the_count():
         assert shown == alerts[: len(shown)]
         rest = len(alerts) - len(shown)
         assert (f"… +{rest} more (a)" in content.plain) == (rest > 0)
+
+
+async def test_help_and_the_diagnose_dialog_read_their_numbers_from_the_manifest(tmp_path):
+    """One source of truth: a manifest with other rewards and rules shows those, not the shipped ones."""
+    import dataclasses
+
+    from mirr_tui.core import load_config
+    from mirr_tui.tui.modals import DiagnoseModal
+
+    base = load_config()
+    config = dataclasses.replace(
+        base,
+        rewards=dataclasses.replace(base.rewards, correct_diagnosis=11, wrong_diagnosis=-7, efficiency_per_step=0.25),
+        rules=dataclasses.replace(base.rules, max_steps=24, cascade_start=7, confirm_steps=3),
+    )
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester", config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpModal)
+        text = str(app.screen.query_one("Static").render())
+        assert "24 steps" in text and "From step 7" in text and "healthy for 3 steps" in text
+        assert "diagnosis +11 / -7" in text and "+0.25 per unused step" in text
+        assert "+8" not in text and "30 steps" not in text
+        for mode, spec in config.fault_modes.items():
+            assert f"{mode} → {spec.fix.replace('_', ' ')}" in text
+        await pilot.press("escape", "d")
+        assert isinstance(app.screen, DiagnoseModal)
+        hint = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "right +11, wrong -7" in hint and "+8" not in hint

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from ..core import EnvConfig, Observation
 from ..replay import ReplayRecorder
-from .modals import AlertsModal, HelpModal
+from .modals import AlertsModal, HelpModal, help_text
 from .model import IncidentView, alert_lines, topology_tiers
 from .panes import ActionBar, LogView, MessageLine, SideLine, SidePane
 from .widgets import AlertStrip, IncidentHeader, ServicePanel, _esc
@@ -45,8 +45,10 @@ class MirrScreen(Screen):
             id="too-small",
         )
 
+    config: EnvConfig  # every screen that binds `?` has one
+
     def action_help(self) -> None:
-        self.app.push_screen(HelpModal())
+        self.app.push_screen(HelpModal(help_text(self.config)))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and self.app.screen_stack[0] is not self:

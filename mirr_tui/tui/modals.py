@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..core.config import FaultModeSpec
+from ..core.config import EnvConfig, FaultModeSpec
 from ..postmortem import PostMortem, quiet_text
 from .model import OUTCOME_TEXT, ROW_LABELS, format_count, format_money
 from .summary import EpisodeSummary, row_runs
@@ -46,11 +46,12 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
         Binding("escape", "cancel", "cancel"),
     ]
 
-    def __init__(self, services: Sequence[str], selected: int, modes: Mapping[str, FaultModeSpec]) -> None:
+    def __init__(self, config: EnvConfig, selected: int) -> None:
         super().__init__()
-        self.services = tuple(services)
+        self.services = config.service_names
         self.selected = selected
-        self.modes = dict(modes)
+        self.modes = dict(config.fault_modes)
+        self.rewards = config.rewards
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -63,8 +64,9 @@ class DiagnoseModal(ModalScreen[tuple[str, str] | None]):
             )
             yield Static(
                 Content.from_markup(
-                    "[$text-muted]enter commits (once per page, before any fix; judged at the end: right +8,"
-                    " wrong -4) · 1-5 change service · esc cancels[/]"
+                    "[$text-muted]enter commits (once per page, before any fix; judged at the end:"
+                    f" right {signed(self.rewards.correct_diagnosis)}, wrong {signed(self.rewards.wrong_diagnosis)})"
+                    " · 1-5 change service · esc cancels[/]"
                 )
             )
         yield Footer(compact=True, show_command_palette=False)
@@ -348,15 +350,54 @@ class ConfirmModal(ModalScreen[bool]):
 
 
 # Paragraphs are single lines (the dialog wraps them at any width); list items stay short (< 70 columns).
-HELP_TEXT = """\
+# How each mode's fix behaves beyond the fix itself (the fix comes from openenv.yaml).
+FIX_NOTES = {"memory_leak": "it relapses once: restart again", "bad_deploy": "a restart makes it worse"}
+
+
+def signed(value: float) -> str:
+    """A reward as the help and the diagnose dialog print it: +8, -4, +0.5."""
+    return f"{value:+g}"
+
+
+def help_text(config: EnvConfig) -> str:
+    """The game's rules and keys (markup), every number read from the manifest."""
+    rules, rewards = config.rules, config.rewards
+    noises = sorted(round(d.noise * 100) for d in config.difficulties.values())
+    noise = f"±{noises[0]}%" if noises[0] == noises[-1] else f"±{noises[0]}-{noises[-1]}% by difficulty"
+    fixes = "\n".join(
+        f"  {name} → {spec.fix.replace('_', ' ')}" + (f" ({FIX_NOTES[name]})" if name in FIX_NOTES else "")
+        for name, spec in config.fault_modes.items()
+    )
+    return HELP_TEMPLATE.format(
+        services=len(config.services),
+        max_steps=rules.max_steps,
+        noise=noise,
+        cascade_start=rules.cascade_start,
+        confirm_steps=rules.confirm_steps,
+        fixes=fixes,
+        right=signed(rewards.correct_diagnosis),
+        wrong=signed(rewards.wrong_diagnosis),
+        fix=signed(rewards.correct_fix),
+        lucky=signed(rewards.lucky_fix),
+        wrong_fix=signed(rewards.wrong_fix),
+        invalid=signed(rewards.invalid),
+        collapse=signed(rewards.collapse),
+        timeout=signed(rewards.timeout),
+        recovery=signed(rewards.recovery_diagnosed),
+        undiagnosed=signed(rewards.recovery_undiagnosed),
+        per_step=signed(rewards.efficiency_per_step),
+    )
+
+
+HELP_TEMPLATE = """\
 [b]MIRR in brief[/]
-Five services, a hidden fault, 30 steps. Every action costs one step. \
-Metrics are noisy (±15%), health checks can lie (a bad deploy answers ok), a metrics scrape can fail \
+{services} services, a hidden fault, {max_steps} steps. Every action costs one step. \
+Metrics are noisy ({noise}), health checks can lie (a bad deploy answers ok), a metrics scrape can fail \
 (the panel says [reverse] stale [/] and shows frozen last values), and a sick service hurts its callers one hop \
 per step: the worst-looking service is often a victim, and the root can look healthier than its victims. \
 A bystander can carry a harmless anomaly (a batch-job cpu spike, a steady high heap, canary errors, a flapping \
 replica whose scrape goes stale) with real-looking signature lines, so a stale panel is not always the root. \
-From step 10 an untreated fault cascades; total failure ends the episode. \
+From step {cascade_start} an untreated fault cascades; total failure ends the episode. \
 At hard a second fault can follow a few steps after the first is fixed: you are [b]paged again[/] \
 (the header says PAGE 2) and it has its own diagnosis and fix.
 
@@ -364,21 +405,18 @@ At hard a second fault can follow a few steps after the first is fixed: you are 
 follow who blames whom from the gateway down, and trust a signature only where a victim blames that service \
 (the gateway has no callers: read it first), \
 [b]diagnose [/]once per page [b]before any fix[/] (service + mode; after the first fix it is no longer \
-possible), apply the mode's fix, then [b]wait [/]until all five services stay healthy for 5 steps. \
+possible), apply the mode's fix, then [b]wait [/]until all five services stay healthy for {confirm_steps} steps. \
 A [b]circuit breaker[/] (c) in front of a sick service stops the retry storm while you think; it fixes \
 nothing, and recovery needs every breaker closed again (c again, or a fix of that service).
 
 [b]Fixes[/]
-  crashed → restart
-  memory_leak → restart (it relapses once: restart again)
-  overloaded → scale up
-  bad_deploy → rollback (a restart makes it worse)
+{fixes}
 
 [b]Rewards[/] diagnoses and fixes are judged against the hidden truth [b]at the end[/]: \
 during the episode the header shows only what was paid so far (invalid actions).
-  diagnosis +8 / -4 · right fix +10 (+6 without a right diagnosis)
-  wrong fix -2 · invalid action -1 · collapse -20 · timeout -10
-  recovery +20 with every diagnosis right, +0.5 per unused step
+  diagnosis {right} / {wrong} · right fix {fix} ({lucky} without a right diagnosis)
+  wrong fix {wrong_fix} · invalid action {invalid} · collapse {collapse} · timeout {timeout}
+  recovery {recovery} with every diagnosis right ({undiagnosed} otherwise), {per_step} per unused step
   user impact (failed requests, lost revenue) is information, not score
 
 [b]Keys[/]
@@ -417,7 +455,7 @@ class HelpModal(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark", "close", "close", key_display="esc")]
 
-    def __init__(self, text: str = HELP_TEXT) -> None:
+    def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
 

@@ -246,7 +246,7 @@ class PlayScreen(IncidentScreen):
                 self.selected = self.names.index(service)
                 self.take(Action("diagnose", service, mode))
 
-        self.app.push_screen(DiagnoseModal(self.names, self.selected, self.config.fault_modes), chosen)
+        self.app.push_screen(DiagnoseModal(self.config, self.selected), chosen)
 
     def action_command(self, key: str = ":") -> None:
         command = self.query_one("#command", Input)
