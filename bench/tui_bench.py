@@ -21,6 +21,7 @@ async def measure(steps: int, size: tuple[int, int]) -> dict[str, float]:
     started = time.perf_counter()
     from mirr_tui.core import Action
     from mirr_tui.tui.app import make_app
+    from mirr_tui.tui.panes import SidePane
 
     imported = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -33,11 +34,14 @@ async def measure(steps: int, size: tuple[int, int]) -> dict[str, float]:
             step_and_draw: list[float] = []
             to_summary: list[float] = []
             seed = 3
+            screen.action_mark()  # a suspicion in the notebook too (the side pane is the notebook in play)
+            notebook_rows: list[int] = []
             while len(step_and_draw) < steps:
                 if screen.view.done:
                     await pilot.press("escape")  # close the summary modal
                     seed += 1
                     screen.start_incident(seed)
+                    screen.action_mark()
                     await pilot.pause()
                 action = Action("check_logs", "payment") if len(step_and_draw) % 3 == 0 else Action("wait")
                 t0 = time.perf_counter()
@@ -48,6 +52,7 @@ async def measure(steps: int, size: tuple[int, int]) -> dict[str, float]:
                 await pilot._wait_for_screen()
                 app.screen._on_timer_update()
                 t2 = time.perf_counter()
+                notebook_rows.append(len(app.screen.query_one(SidePane).shown or ()))
                 step_only.append(t1 - t0)
                 step_and_draw.append(t2 - t0)
                 if screen.view.done:
@@ -68,6 +73,7 @@ async def measure(steps: int, size: tuple[int, int]) -> dict[str, float]:
         "step_refresh_max_ms": max(step_and_draw) * 1000,
         "summary_median_ms": statistics.median(to_summary) * 1000 if to_summary else float("nan"),
         "episodes": len(to_summary),
+        "notebook_rows_median": statistics.median(notebook_rows),
     }
 
 
@@ -107,6 +113,7 @@ def main() -> None:
         f"  one step + screen refresh {result['step_refresh_median_ms']:.1f} ms median, "
         f"{result['step_refresh_p95_ms']:.1f} ms p95, {result['step_refresh_max_ms']:.1f} ms max (target < 16 ms)"
     )
+    print(f"  notebook on               {result['notebook_rows_median']:.0f} side-pane rows median per frame")
     print(
         f"  last step to summary      {result['summary_median_ms']:.1f} ms median over {result['episodes']} episodes"
         " (incl. heuristic, reasoner and oracle on the same seed)"
