@@ -6,7 +6,8 @@ used (observations: the moves made, the logs read, the page number), never the h
 `against_evidence`, which compares the diagnosis with what the player's own reads had shown.
 
 - `fixed_blind`: a restart / rollback / scale_up before any diagnosis on that page.
-- `reread`: the same service's logs read again with no fix or page in between (a step spent to learn nothing).
+- `reread`: the same service's logs read again with no fix or page in between, and the read showed no pointer
+  and no signature its earlier reads had not (a step spent to learn nothing; logs are a sample of lines).
 - `ignored_pointer`: a log read named a service the player then never read nor diagnosed.
 - `against_evidence`: the diagnosis named a service or mode the player's reads contradicted: the service's own
   logs pointed elsewhere, or showed another mode's signature and none of the diagnosed one.
@@ -70,7 +71,7 @@ def tag_trajectory(observations: Sequence[dict[str, Any]], services: Sequence[st
     known = set(services)
     tagging = Tagging()
     page, diagnosed = 1, False
-    read_since_change: set[str] = set()
+    read_since_change: dict[str, set[str]] = {}  # service -> what its reads showed since the last change
     pointers: dict[str, int] = {}  # named service -> step it was first named
     looked: set[str] = set()  # services read or diagnosed
     readings: dict[str, Any] = {}
@@ -85,12 +86,13 @@ def tag_trajectory(observations: Sequence[dict[str, Any]], services: Sequence[st
             read_since_change.clear()
         waits = waits + 1 if kind == "wait" else 0
         if kind == "check_logs" and obs.get("valid", True) and service:
-            if service in read_since_change:
-                tagging.add("reread", step)
-            read_since_change.add(service)
             looked.add(service)
             lines = [str(line.get("text", "")) for line in obs.get("logs") or [] if isinstance(line, dict)]
             reading = read_lines(lines, known - {service})
+            shown = {f"blames {named}" for named in reading.blames} | {m for m, n in reading.hits.items() if n}
+            if service in read_since_change and shown <= read_since_change[service]:
+                tagging.add("reread", step)
+            read_since_change.setdefault(service, set()).update(shown)
             readings[service] = reading
             for named in reading.blames:
                 pointers.setdefault(named, step)

@@ -98,3 +98,18 @@ async def test_the_replay_timeline_marks_each_habit_at_its_step(tmp_path):
         _, lines = screen.side_content()
         assert any("habits in this run:" in str(line) and "looped" in str(line) for line in lines)
     assert load_replay(path).frames[1].observation["action"]["type"] == "restart"
+
+
+def test_a_second_read_that_shows_a_new_pointer_or_signature_is_not_a_reread():
+    """Logs are a sample of lines: a re-read that turns up what the first did not is evidence, not a habit."""
+
+    def read(step, *texts):
+        logs = [{"text": text} for text in texts]
+        return {"step": step, "action": {"type": "check_logs", "service": "orders"}, "valid": True, "logs": logs}
+
+    names = ["gateway", "auth", "orders", "payment", "database"]
+    first = read(1, "WARN slow request")
+    pointer = read(2, "ERROR timeout waiting on payment")
+    same = read(3, "ERROR timeout waiting on payment", "WARN slow request")
+    assert tag_trajectory([{"step": 0}, first, pointer, same], names).steps["reread"] == [3]
+    assert "reread" not in tag_trajectory([{"step": 0}, first, pointer], names).steps
