@@ -170,6 +170,7 @@ class PostMortem:
     outcome: str | None
     faults: list[FaultPostMortem]
     wrong_fix_total: float
+    diagnosis_reward: float  # rewards.correct_diagnosis in openenv.yaml
 
     @property
     def wrong_moves(self) -> list[WrongMove]:
@@ -186,7 +187,10 @@ class PostMortem:
                         f"{fault.service}'s logs were never read: `l` on {fault.service} shows {fault.mode}'s"
                         f" signature ({fault.signature})"
                     )
-                lessons.append(f"no diagnosis for {fault.cause}: commit one before the first fix (+8 when right)")
+                lessons.append(
+                    f"no diagnosis for {fault.cause}: commit one before the first fix"
+                    f" ({self.diagnosis_reward:+g} when right)"
+                )
             elif not fault.diagnosis_correct:
                 lessons.append(f"diagnosed {d[1]}/{d[2]} at step {d[0]}; it was {fault.cause}")
             if fault.wrong_moves:
@@ -194,6 +198,12 @@ class PostMortem:
                 worse = [run.effect for run in fault.wrong_runs() if run.effect]
                 made = f", and they made it worse ({worse[0]})" if worse else ""
                 lessons.append(f"{len(fault.wrong_moves)} wrong fix(es) cost {total:+.1f}{made}")
+            if fault.relapsed_at is not None and fault.held_at is None:
+                lessons.insert(
+                    0,
+                    f"the leak came back at step {fault.relapsed_at} ({fault.service}'s memory climbed again; its logs"
+                    " said 'climbing again since restart'): a second restart of {fault.service} then holds, as a leak relapses only once",
+                )
             if fault.fixed_at is None:
                 lessons.append(f"the fix was {fault.right_fix} ({fault.mode} → {fault.right_fix.split()[0]})")
         return lessons
@@ -379,4 +389,9 @@ def build_post_mortem(
                 held_at=held_at,
             )
         )
-    return PostMortem(outcome=observations[-1].outcome, faults=faults, wrong_fix_total=sum(e.value for e in wrong_rows))
+    return PostMortem(
+        outcome=observations[-1].outcome,
+        faults=faults,
+        wrong_fix_total=sum(e.value for e in wrong_rows),
+        diagnosis_reward=config.rewards.correct_diagnosis,
+    )

@@ -471,11 +471,8 @@ class IncidentEnv(ObservationBuilder):
                 fault.fix_paid = True
                 fault.fix_step = self.step_count
                 self._defer("correct_fix" if fault.diagnosis_correct else "lucky_fix")
-            if fault.phase == FIXED and fault.mode == "memory_leak":  # the relapsed leak: why this restart holds
-                return (
-                    f"restarted {name}: its memory had climbed again since the last restart (the leak came back,"
-                    " as a leak does once); this restart clears it for good"
-                )
+            # The same words as any restart: a message only a relapsed leak got would confirm the root before the
+            # end. The relapse shows in the logs and the memory metric; the post-mortem says why this one held.
             return _fix_text(kind, name, self._replicas[i], self._version[i])
 
         repeat_of_fix = any(
