@@ -135,9 +135,15 @@ def summary_of(frames: list[ReplayFrame]) -> dict[str, Any]:
 
 
 def player_label(replay: Replay) -> str:
-    """Who played it, and for a take-over where it forked from: `human (fork @11)`."""
-    fork = replay.forked_from
-    return f"{replay.player_name} (fork @{fork['frame']})" if fork else replay.player_name
+    """Who played it, with the model for an LLM, and for a take-over where it forked from:
+    `llm (qwen2.5-coder)`, `human (fork @11)`. The scoreboard counts each label apart, so a take-over (which
+    may follow a look at the truth) never pools with the player's own tries."""
+    label = replay.player_name
+    if model := replay.player.get("model"):
+        label += f" ({model})"
+    if fork := replay.forked_from:
+        label += f" (fork @{fork['frame']})"
+    return label
 
 
 class ReplayRecorder:
@@ -366,7 +372,9 @@ def _forked_from(value: Any, source: str) -> dict[str, Any] | None:
     return {"file": value["file"], "frame": value["frame"]}
 
 
-HEADER_KEYS = ("env", "seed", "scenario", "difficulty", "options", "player", "started_at", "summary", "error")
+HEADER_KEYS = (
+    "env", "seed", "scenario", "difficulty", "options", "player", "started_at", "summary", "error", "forked_from"
+)  # fmt: skip
 
 
 def replay_header(replay: Replay) -> dict[str, Any]:
@@ -383,9 +391,10 @@ def replay_from_header(header: Any, path: Path, digest: str) -> Replay | None:
         return None
     try:
         _check_header(header, str(path))
+        forked_from = _forked_from(header["forked_from"], str(path))
     except ReplayError:
         return None
-    return Replay(**header, frames=[], path=path, digest=digest)
+    return Replay(**{**header, "forked_from": forked_from}, frames=[], path=path, digest=digest)
 
 
 def _is_number(value: Any, integer: bool = False) -> bool:

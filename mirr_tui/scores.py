@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .replay import Replay, ReplayError, content_digest, parse_replay, read_replay_bytes
+from .replay import Replay, ReplayError, content_digest, parse_replay, player_label, read_replay_bytes
 from .tags import SHORT, TAGS
 from .verdicts import VerdictCache
 
@@ -100,12 +100,6 @@ class Scoreboard:
     def rival_names(self) -> list[str]:
         """Every player who appears in a head-to-head, sorted (the head-to-head table's columns)."""
         return sorted({name for h in self.head_to_head for name in h.results})
-
-
-def player_label(replay: Replay) -> str:
-    name = replay.player_name
-    model = replay.player.get("model")
-    return f"{name} ({model})" if model else name
 
 
 def build_scoreboard(directory: str | Path, cache: VerdictCache | None = None) -> Scoreboard:

@@ -259,3 +259,22 @@ def test_personal_bests_per_seed_and_scenario_leave_out_abandoned_runs(tmp_path)
     assert personal_bests(board.replays, "tester", 5, "normal", None) == []
     assert best_text(bests, scores[-1] + 1).endswith("a new best on this seed")
     assert "on this seed: " in best_text(bests, scores[0]) and "new best" not in best_text(bests, scores[0])
+
+
+def test_a_take_over_keeps_its_own_row_when_its_verdict_comes_from_the_cache(tmp_path):
+    """The cached header keeps `forked_from`: a warm board must not pool a fork with its player's own tries."""
+    from mirr_tui.replay import fork_replay
+
+    folder, cache_file = tmp_path / "runs", tmp_path / "verdicts.json"
+    source = ReplayRecorder(player_kind="human", player_name="ana")
+    run_episode(IncidentEnv(), agents.create("naive"), 7, options={"scenario": "checkout-3am"}, recorder=source)
+    original = load_replay(source.save_to_dir(folder))
+    fork = ReplayRecorder(player_kind="human", player_name="ana")
+    env, _ = fork_replay(original, 2, fork)
+    for move in ("diagnose payment bad_deploy", "rollback payment"):
+        fork.record(move, env.step(move), env.state)
+    while not env.state.done:
+        fork.record("wait", env.step("wait"), env.state)
+    fork.save_to_dir(folder)
+    for board in (build_scoreboard(folder, cache=VerdictCache(cache_file)) for _ in range(2)):  # cold, then warm
+        assert sorted(p.player for p in board.players) == ["ana", "ana (fork @2)"]

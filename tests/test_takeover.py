@@ -105,3 +105,38 @@ async def test_the_last_frame_of_a_finished_episode_cannot_be_taken_over(tmp_pat
         await pilot.press("end", "p")
         assert isinstance(app.screen, ReplayScreen)
         await pilot.press("q")
+
+
+async def test_a_take_over_finished_by_a_person_is_on_the_board_apart_from_their_own_tries(tmp_path):
+    """A take-over may follow a look at the truth (`t`): it is never pooled with the player's own tries, in
+    `mirr scores` or in the personal bests, and its end summary says what it was."""
+    from mirr_tui.scores import build_scoreboard
+    from mirr_tui.tui.modals import SummaryModal
+
+    source = recorded(tmp_path)  # naive's replay of checkout-3am (payment / bad_deploy)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    own = ReplayRecorder(player_kind="human", player_name="tester")
+    run_episode(IncidentEnv(), agents.create("naive"), 7, options=STORY, recorder=own)  # the player's own try
+    own.save_to_dir(mine)
+    app = make_app("replay", replay_path=source, replay_dir=mine, player_name="tester")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right", "t", "p")  # one step in, a look at the truth, then take over
+        screen = app.screen
+        await pilot.press("colon", *"diagnose payment bad_deploy", "enter", "colon", *"rollback payment", "enter")
+        for _ in range(40):
+            if screen.view.done:
+                break
+            await pilot.press("w")
+        for _ in range(200):
+            if isinstance(app.screen, SummaryModal):
+                break
+            await pilot.pause(0.02)
+        bests = app.screen.summary.bests
+        assert bests.startswith(f"a take-over of {source.name} at step 1") and "on this seed" in bests
+    board = build_scoreboard(mine)
+    rows = {p.player: p for p in board.players}
+    assert not board.unverified and not board.skipped, (board.unverified, board.skipped, list(mine.iterdir()))
+    assert set(rows) == {"tester", "tester (fork @1)"}
+    assert rows["tester"].episodes == 1 and rows["tester"].success_rate == 0  # the fork's win is not theirs
+    assert rows["tester (fork @1)"].episodes == 1 and rows["tester (fork @1)"].success_rate == 1

@@ -348,6 +348,10 @@ class PlayScreen(IncidentScreen):
                 earlier, self.player_name, summary.seed, self.env.state.difficulty, self.scenario, daily
             )
             summary.bests = best_text(bests, summary.score)
+            fork = episode.forked_from if isinstance(episode, ReplayRecorder) else None
+            if fork:  # played on from someone's frame (maybe after a look at the truth): not one of their tries
+                taken = f"a take-over of {fork['file']} at step {fork['frame']}: on the board apart from your own tries"
+                summary.bests = " · ".join(part for part in (taken, summary.bests) if part)
         except OSError:  # the replay folder went away: bests are a nicety
             summary.bests = ""
         if self.daily is not None and isinstance(episode, ReplayRecorder):
