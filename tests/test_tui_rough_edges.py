@@ -495,3 +495,24 @@ async def test_help_and_the_diagnose_dialog_read_their_numbers_from_the_manifest
         assert isinstance(app.screen, DiagnoseModal)
         hint = " ".join(str(s.render()) for s in app.screen.query("Static"))
         assert "right +11, wrong -7" in hint and "+8" not in hint
+
+
+async def test_a_struck_out_d_and_a_typo_in_a_name_are_refused_for_free_with_the_reason(tmp_path):
+    app = make_app("play", seed=3, replay_dir=tmp_path, player_name="tester")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon", *"restart nosuch", "enter")
+        assert (
+            screen.view.step == 0
+            and "unknown service 'nosuch'" in message_text(app)
+            and "no step spent" in message_text(app)
+        )
+        await pilot.press("escape", "colon", *"diagnose auth nosuch", "enter")  # the line stays open to fix a typo
+        assert screen.view.step == 0 and "unknown fault mode 'nosuch'" in message_text(app)
+        await pilot.press("escape", "1", "r")  # a fix: diagnose is closed for this page
+        assert screen.view.step == 1 and not screen.view.obs.can_diagnose
+        await pilot.press("d")
+        assert screen.view.step == 1 and app.screen is screen  # no dialog, no step
+        assert "not possible now (no step spent)" in message_text(app) and "fix" in message_text(app)
+        await pilot.press("w")
+        assert "not possible now" not in message_text(app)  # the reason goes with the next move

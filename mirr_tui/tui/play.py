@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
@@ -284,6 +284,11 @@ class PlayScreen(IncidentScreen):
                 self.draw()
                 return
             text = completed  # "diag auth bad" plays what the completion showed
+        unknown = self._unknown_name(action)
+        if unknown is not None:  # a typo in a name costs nothing either (the env would charge an invalid move)
+            self.command_error = f"not an action (no step spent): {unknown}"
+            self.draw()
+            return
         closed = self.view.diagnose_closed_reason() if action.type == "diagnose" else None
         if closed is not None:  # a move the rules do not allow now: explained, like the struck-out key
             self.action_close_command()  # retyping will not help: the keys go back to the game (`?` is help)
@@ -293,6 +298,21 @@ class PlayScreen(IncidentScreen):
             return
         self.action_close_command()
         self.take(text)
+
+    def _unknown_name(self, action: Action) -> str | None:
+        if action.service is not None and action.service not in self.names:
+            return f"unknown service {action.service!r}: use one of {', '.join(self.names)}"
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """`d` while diagnose is closed: the key is struck out, and pressing it says why (free, no step)."""
+        if event.key != "d" or self.query_one("#command", Input).has_class("-open") or self.view.done:
+            return
+        closed = self.view.diagnose_closed_reason()
+        if closed is not None:
+            event.stop()
+            self.command_error = f"not possible now (no step spent): {closed}"
+            self.draw()
 
     def take(self, action_input: Action | str) -> None:
         """Play one step through the env (which explains and scores invalid actions)."""
