@@ -142,7 +142,12 @@ class FaultPostMortem:
     def verdict(self) -> str:
         """One sentence: what it was, when it showed, what would have fixed it."""
         first = self.first_metric or self.first_alert
-        shown = f"on the panels from step {first.step}" if first else "never clear on the panels"
+        shown = f"on its own panel from step {first.step}" if first else "never clear on its own panel"
+        seen = [e for e in (self.first_log, self.first_pointer, self.first_caller_alert) if e is not None]
+        earliest = min(seen, key=lambda e: e.step) if seen else None
+        if earliest is not None and (first is None or earliest.step < first.step):  # the evidence list starts there
+            where = {"log": "its logs", "pointer": "a log blaming it", "caller": "an alert on a caller"}[earliest.kind]
+            shown = f"first visible at step {earliest.step} ({where}), {shown}"
         if self.quiet:
             shown += f" ({quiet_text(self.mode)})"
         fixed = f"fixed at step {self.fixed_at}" if self.fixed_at is not None else "never fixed"
@@ -160,7 +165,9 @@ def quiet_text(mode: str, short: bool = False) -> str:
         return "stale metrics" if short else "a silent crash: its metrics scrape went stale, frozen numbers, not health"
     if mode == "memory_leak":
         return (
-            "quiet until out of memory" if short else "a quiet leak: its panel stayed calm until it ran out of memory"
+            "quiet until out of memory"
+            if short
+            else "a quiet leak: its numbers stay calm, except when it runs out of memory (an OOM kill shows as down)"
         )
     return "quiet root" if short else "a quiet root: it looked healthier than its victims"
 

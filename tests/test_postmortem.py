@@ -142,5 +142,26 @@ def test_a_relapsed_leak_says_when_it_came_back_and_which_restart_held(config):
     assert f"restarted at step 2; the leak came back at step {came_back}, and the restart at step 9 held" in verdict
     assert "looked healthier than its victims" not in verdict
     if fault.quiet:
-        assert "panel stayed calm until it ran out of memory" in verdict
+        assert "its numbers stay calm, except when it runs out of memory" in verdict
     assert recorder.frames[-1].obs.outcome == "recovered"
+
+
+def test_the_verdict_names_the_earliest_evidence_the_list_shows(config):
+    """A player saw the root's signature in its logs before any panel showed it: the verdict's first step is
+    that read, not the later panel (it read 'on the panels from step 5' above evidence from step 2)."""
+    import re
+
+    checked = 0
+    for seed in range(40):
+        recorder = ReplayRecorder(player_kind="agent", player_name="reasoner")
+        run_episode(IncidentEnv(), agents.create("reasoner"), seed, recorder=recorder)
+        fault = build_post_mortem(config, *frames_of(recorder)).faults[0]
+        evidence = [fault.first_log, fault.first_pointer, fault.first_caller_alert, fault.first_metric]
+        evidence.append(fault.first_alert)
+        steps = [e.step for e in evidence if e is not None]
+        if not steps:
+            continue
+        first_step = int(re.search(r"step (\d+)", fault.verdict()).group(1))
+        assert first_step == min(steps), (seed, fault.verdict(), steps)
+        checked += 1
+    assert checked >= 30
