@@ -381,7 +381,7 @@ async def test_picker_and_scores_show_markup_names_as_text_and_abandoned_runs_as
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(DataTable)
         rows = {str(row.key.value): [str(cell) for cell in table.get_row(row.key)] for row in table.ordered_rows}
-        assert rows[left.name][1] == "[red]quitter" and rows[left.name][4] == "abandoned"
+        assert rows[left.name][1] == "[red]quitter" and rows[left.name][2] == "abandoned"
         assert "[/bold]x" in {row[1] for row in rows.values()}
         await pilot.press("q")
     app = make_app("scores", replay_dir=tmp_path)

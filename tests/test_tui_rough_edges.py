@@ -516,3 +516,15 @@ async def test_a_struck_out_d_and_a_typo_in_a_name_are_refused_for_free_with_the
         assert "not possible now (no step spent)" in message_text(app) and "fix" in message_text(app)
         await pilot.press("w")
         assert "not possible now" not in message_text(app)  # the reason goes with the next move
+
+
+async def test_at_80_columns_the_picker_shows_outcome_score_and_steps_beside_a_daily_sized_seed(tmp_path):
+    record(tmp_path, 5627301658712110168)  # a daily incident's seed is 19 digits
+    app = make_app("replay", replay_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        columns = list(table.columns.values())
+        labels = [column.label.plain for column in columns]
+        widths = [column.get_render_width(table) for column in columns]
+        assert sum(widths[: labels.index("steps") + 1]) <= 80 - 2, (labels, widths)

@@ -268,7 +268,8 @@ class ReplayPickerScreen(BoardScreen):
     def load(self) -> None:
         table = self.query_one("#replays", SortableTable)
         table.clear(columns=True)
-        for key in ("played", "player", "seed", "incident", "outcome", "score", "steps", "file"):
+        # What a row is about first: at 80 columns the seed (19 digits for a daily) and the incident may scroll.
+        for key in ("played", "player", "outcome", "score", "steps", "seed", "incident", "file"):
             table.add_column(key, key=key)
         table.sorted_by = None
         self.paths = {}
@@ -289,11 +290,11 @@ class ReplayPickerScreen(BoardScreen):
             table.add_row(
                 Text(replay.started_at[:16].replace("T", " ")),
                 Text(player_label(replay)),
-                str(replay.seed),
-                Text(incident),
                 outcome,
                 f"{float(s.get('score', 0.0)):+.1f}",
                 str(s.get("steps", len(replay.frames) - 1)),
+                str(replay.seed),
+                Text(incident),
                 Text(short_name(path.name)),
                 key=path.name,
             )
