@@ -88,6 +88,7 @@ async def test_playing_the_daily_shows_its_story_ends_with_a_share_card_habits_a
     from mirr_tui.tui.app import make_app
     from mirr_tui.tui.modals import SummaryModal
     from mirr_tui.tui.panes import MessageLine
+    from mirr_tui.tui.widgets import IncidentHeader
 
     incident = daily_incident(DAY)
     for practice in (False, True):
@@ -97,6 +98,7 @@ async def test_playing_the_daily_shows_its_story_ends_with_a_share_card_habits_a
             assert screen.seed == incident.seed and screen.env.state.difficulty == incident.difficulty
             message = str(screen.query_one(MessageLine).render())
             assert "daily 2026-12-02" in message and incident.story[:30] in message
+            assert str(screen.query_one(IncidentHeader).render()).lstrip().startswith("daily 2026-12-02 seed")
             for _ in range(40):
                 if screen.view.done:
                     break

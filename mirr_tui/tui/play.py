@@ -172,6 +172,9 @@ class PlayScreen(IncidentScreen):
             return self.query_one("#command", Input).has_class("-open")
         return super().check_action(action, parameters)
 
+    def header_label(self) -> str:
+        return f"daily {self.daily.key}" if self.daily is not None else self.label
+
     def bar_actions(self) -> list[tuple[str, str, bool]]:
         done = self.view.done
         can_diagnose = self.view.obs is not None and self.view.obs.can_diagnose
